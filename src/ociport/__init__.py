@@ -1,0 +1,118 @@
+"""ociport: move container images between OCI/Docker archives and an OCI content store.
+
+Quick use::
+
+    import ociport
+
+    store = ociport.open_store("/var/lib/images")
+    result = store.import_image("busybox.oci.tar")
+    store.export_images([result.images[0].name], "copy.tar")
+"""
+
+from __future__ import annotations
+
+from ociport.api import ExportResult, GcResult, Image, ImageStore, ImportResult, open_store
+from ociport.content.fsstore import FsspecContentStore
+from ociport.content.interfaces import (
+    BlobInfo,
+    BlobWriter,
+    ContentStore,
+    ImageIndexStore,
+    InfoProvider,
+    Ingester,
+    Manager,
+    Provider,
+)
+from ociport.descriptor import Descriptor, Platform
+from ociport.digest import Digest
+from ociport.drivers.base import ImageDriver, ImportReport, ImportRequest
+from ociport.drivers.registry import DriverRegistry
+from ociport.errors import (
+    BlobExistsError,
+    BlobNotFoundError,
+    ContentError,
+    DigestMismatchError,
+    DocumentTooLargeError,
+    DriverDetectionError,
+    DriverError,
+    DuplicateDriverError,
+    FormatError,
+    ImageNotFoundError,
+    IngestLockedError,
+    InvalidDescriptorError,
+    InvalidDigestError,
+    InvalidReferenceError,
+    MissingContentError,
+    OciportError,
+    PluginError,
+    RefNameConflictError,
+    RefNameNotFoundError,
+    ReferenceLoopError,
+    SizeMismatchError,
+    UnknownDriverError,
+    UnsupportedMediaTypeError,
+    UnsupportedSourceError,
+)
+from ociport.location import Location
+from ociport.manifest import Index, Manifest
+from ociport.naming import ImportNaming
+from ociport.plugins import hookimpl, make_plugin_manager
+from ociport.reference import Reference
+from ociport.walk import PlatformSelection
+
+__all__ = [
+    "BlobExistsError",
+    "BlobInfo",
+    "BlobNotFoundError",
+    "BlobWriter",
+    "ContentError",
+    "ContentStore",
+    "Descriptor",
+    "Digest",
+    "DigestMismatchError",
+    "DocumentTooLargeError",
+    "DriverDetectionError",
+    "DriverError",
+    "DriverRegistry",
+    "DuplicateDriverError",
+    "ExportResult",
+    "FormatError",
+    "FsspecContentStore",
+    "GcResult",
+    "Image",
+    "ImageDriver",
+    "ImageIndexStore",
+    "ImageNotFoundError",
+    "ImageStore",
+    "ImportNaming",
+    "ImportReport",
+    "ImportRequest",
+    "ImportResult",
+    "Index",
+    "InfoProvider",
+    "IngestLockedError",
+    "Ingester",
+    "InvalidDescriptorError",
+    "InvalidDigestError",
+    "InvalidReferenceError",
+    "Location",
+    "Manager",
+    "Manifest",
+    "MissingContentError",
+    "OciportError",
+    "Platform",
+    "PlatformSelection",
+    "PluginError",
+    "Provider",
+    "RefNameConflictError",
+    "RefNameNotFoundError",
+    "Reference",
+    "ReferenceLoopError",
+    "SizeMismatchError",
+    "UnknownDriverError",
+    "UnsupportedMediaTypeError",
+    "UnsupportedSourceError",
+    "hookimpl",
+    "make_plugin_manager",
+    "open_store",
+]

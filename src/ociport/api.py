@@ -1,0 +1,429 @@
+"""The Python API: :func:`open_store` and :class:`ImageStore`, what the CLI is built on."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import time
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import IO, Any, Final, final
+
+import pluggy
+
+from ociport.compression import open_decompressed
+from ociport.config import resolve_store
+from ociport.content.helpers import ProgressCallback, exists, read_blob
+from ociport.content.interfaces import ContentStore
+from ociport.descriptor import ANNOTATION_IMAGE_NAME, ANNOTATION_REF_NAME, Descriptor, Platform
+from ociport.digest import Digest
+from ociport.drivers.base import ImageDriver, ImportReport, ImportRequest
+from ociport.errors import (
+    ContentError,
+    DriverDetectionError,
+    ImageNotFoundError,
+    PluginError,
+    UnsupportedSourceError,
+)
+from ociport.location import Location
+from ociport.manifest import MAX_DOCUMENT_SIZE
+from ociport.naming import ImportNaming, RefNameStyle, export_entries
+from ociport.plugins import driver_registry, get_plugin_manager
+from ociport.reference import Reference
+from ociport.sources import Sink, Source, describe, open_sink, open_source, resolve
+from ociport.walk import PlatformSelection, reachable, walk_image
+
+__all__ = ["ExportResult", "GcResult", "Image", "ImageStore", "ImportResult", "open_store"]
+
+_SNIFF_BYTES: Final = 64 << 10
+#: Drivers tried last when guessing a format: the fallback for undecidable streams.
+_FALLBACK_FORMAT: Final = "oci-archive"
+
+
+def open_store(
+    url: str | None = None,
+    *,
+    storage_options: Mapping[str, Any] | None = None,
+    pm: pluggy.PluginManager | None = None,
+) -> ImageStore:
+    """Open (creating when missing) an image store.
+
+    :param url: a local path, an fsspec URL (``memory://s``, ``s3://bucket/prefix``) or a
+        store name from the config file or a plugin; default: ``$OCIPORT_STORE``, else
+        ``$XDG_DATA_HOME/ociport/store``.
+    :param storage_options: fsspec options for the store's filesystem.
+    :param pm: the plugin manager (default: the process-wide one with all plugins).
+    :raises PluginError: no plugin opened a store for the location.
+    """
+    pm = pm or get_plugin_manager()
+    config = resolve_store(url, pm, storage_options)
+    location = Location.from_url(config.url, config.options)
+    content = pm.hook.ociport_open_content_store(location=location, options={})
+    if content is None:
+        raise PluginError(f"no plugin opens a content store at {location.url}")
+    return ImageStore(content, pm)
+
+
+@dataclass(frozen=True, slots=True)
+class Image:
+    """A named image in the store.
+
+    :ivar name: its full reference, e.g. ``docker.io/library/busybox:1.36``.
+    :ivar target: the root descriptor (a manifest or an index).
+    """
+
+    name: str
+    target: Descriptor
+
+
+@dataclass(slots=True)
+class ImportResult:
+    """What :meth:`ImageStore.import_image` did.
+
+    :ivar images: the images named, in source order.
+    :ivar missing: content absent from the source and skipped (other platforms).
+    :ivar notes: things the user should hear (digest names given, ...).
+    :ivar blobs_committed: blobs newly added to the store.
+    :ivar bytes_committed: their total size in bytes.
+    """
+
+    images: list[Image] = field(default_factory=list)
+    missing: list[tuple[Descriptor, Digest]] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+    blobs_committed: int = 0
+    bytes_committed: int = 0
+
+
+@dataclass(slots=True)
+class ExportResult:
+    """What :meth:`ImageStore.export_images` wrote.
+
+    :ivar entries: the ``index.json`` entries written.
+    :ivar missing: content absent from the store and left out (partial images).
+    """
+
+    entries: list[Descriptor] = field(default_factory=list)
+    missing: list[tuple[Descriptor, Digest]] = field(default_factory=list)
+
+
+@dataclass(slots=True)
+class GcResult:
+    """What :meth:`ImageStore.gc` removed (or would remove, on a dry run).
+
+    :ivar removed: digests of removed blobs.
+    :ivar bytes_removed: their total size.
+    :ivar kept_young: unreferenced blobs spared by the grace period.
+    """
+
+    removed: list[Digest] = field(default_factory=list)
+    bytes_removed: int = 0
+    kept_young: int = 0
+
+
+@final
+class ImageStore:
+    """Named images over a :class:`~ociport.content.interfaces.ContentStore`.
+
+    :param content: the content store.
+    :param pm: the plugin manager that supplies drivers and receives events.
+    """
+
+    def __init__(self, content: ContentStore, pm: pluggy.PluginManager | None = None) -> None:
+        self.content = content
+        self.pm = pm or get_plugin_manager()
+
+    def __repr__(self) -> str:
+        return f"ImageStore({self.content!r})"
+
+    # -- names --------------------------------------------------------------------------
+
+    def images(self) -> list[Image]:
+        """Every named image, sorted by name."""
+        found = [
+            Image(d.ref_name, d) for d in self.content.read_index() if d.ref_name is not None
+        ]
+        return sorted(found, key=lambda image: image.name)
+
+    def get(self, name: str) -> Image:
+        """The image called ``name``.
+
+        :raises ImageNotFoundError: no such name.
+        """
+        for image in self.images():
+            if image.name == name:
+                return image
+        raise ImageNotFoundError(name, [i.name for i in self.images()])
+
+    def tag(self, name: str, new_name: str) -> Image:
+        """Give the image ``name`` a further name ``new_name`` (replacing that name).
+
+        :raises ImageNotFoundError: ``name`` does not exist.
+        :raises InvalidReferenceError: ``new_name`` is not a valid reference.
+        """
+        Reference.parse(new_name)
+        target = self.get(name).target
+        self._set_names([(new_name, target)])
+        return Image(new_name, target)
+
+    def remove(self, names: Iterable[str]) -> list[str]:
+        """Remove names; blobs stay until :meth:`gc`.
+
+        :raises ImageNotFoundError: a name does not exist (then nothing is removed).
+        """
+        wanted = list(names)
+        known = {image.name for image in self.images()}
+        for name in wanted:
+            if name not in known:
+                raise ImageNotFoundError(name, sorted(known))
+        self.content.update_index(
+            lambda entries: [e for e in entries if e.ref_name not in wanted]
+        )
+        return wanted
+
+    def _set_names(self, named: Sequence[tuple[str, Descriptor]]) -> None:
+        new = {
+            name: root.with_annotations(
+                {
+                    **{
+                        k: v
+                        for k, v in root.annotations.items()
+                        if k not in (ANNOTATION_IMAGE_NAME, ANNOTATION_REF_NAME)
+                    },
+                    ANNOTATION_REF_NAME: name,
+                }
+            )
+            for name, root in named
+        }
+
+        def change(entries: list[Descriptor]) -> list[Descriptor]:
+            kept = [e for e in entries if e.ref_name not in new]
+            return sorted([*kept, *new.values()], key=lambda e: e.ref_name or "")
+
+        self.content.update_index(change)
+
+    # -- drivers ------------------------------------------------------------------------
+
+    def driver(self, name: str) -> type[ImageDriver]:
+        """The driver class registered as ``name``.
+
+        :raises UnknownDriverError: listing the known formats.
+        """
+        return driver_registry(self.pm).get(name)
+
+    def _detect(self, head: bytes | None, location: Location | None, label: str) -> type[ImageDriver]:
+        registry = driver_registry(self.pm)
+        candidates = sorted(registry.drivers(), key=lambda d: d.name == _FALLBACK_FORMAT)
+        for cls in candidates:
+            if cls.sniff(head, location):
+                return cls
+        if head is not None and _FALLBACK_FORMAT in registry.names():
+            return registry.get(_FALLBACK_FORMAT)
+        raise DriverDetectionError(label, [c.name for c in candidates])
+
+    # -- import ---------------------------------------------------------------------------
+
+    def import_image(
+        self,
+        source: Source,
+        *,
+        format: str | None = None,
+        naming: ImportNaming | None = None,
+        platforms: Sequence[Platform | str] = (),
+        all_platforms: bool = False,
+        ref_name: str | None = None,
+        index_name: str | None = None,
+        max_document: int = MAX_DOCUMENT_SIZE,
+        storage_options: Mapping[str, Any] | None = None,
+        progress: ProgressCallback | None = None,
+    ) -> ImportResult:
+        """Import the images of an archive or layout and name them in the store.
+
+        :param source: a path, fsspec URL, ``"-"`` (stdin) or readable binary stream.
+        :param format: a driver name (``oci-archive``, ...); guessed when ``None``.
+        :param naming: how roots are named (``ctr images import`` rules).
+        :param platforms: ``os/arch[/variant]`` to take from multi-platform images.
+        :param all_platforms: require and take every platform.
+        :param ref_name: import only the root with this ref name.
+        :param index_name: keep the source's whole ``index.json`` as one image so named.
+        :param max_document: cap for any JSON document, in bytes.
+        :raises FormatError, ContentError: bad source; the store is left as it was.
+        :raises DriverDetectionError, UnknownDriverError: format unknown.
+        """
+        naming = naming or ImportNaming()
+        selection = PlatformSelection(
+            tuple(p if isinstance(p, Platform) else Platform.parse(p) for p in platforms),
+            all_platforms,
+        )
+        if index_name is not None:
+            Reference.parse(index_name)
+        request = ImportRequest(selection, ref_name, index_name is not None, max_document, progress)
+        target = resolve(source, storage_options)
+        driver_cls, report = self._run_import(target, format, request, describe(source))
+        if index_name is not None:
+            named = [(index_name, report.roots[0])]
+            notes = []
+        else:
+            named, notes = [], []
+            for root in report.roots:
+                names, note = naming.names_for(root)
+                named.extend((name, root) for name in names)
+                notes.extend([note] if note else [])
+        self._set_names(named)
+        for info in report.committed:
+            self.pm.hook.ociport_blob_committed(store=self.content, info=info)
+        images = [Image(name, root) for name, root in named]
+        self.pm.hook.ociport_image_imported(
+            store=self.content, driver_name=driver_cls.name, roots=[i.target for i in images]
+        )
+        return ImportResult(
+            images=images,
+            missing=report.missing,
+            notes=[*report.notes, *notes],
+            blobs_committed=len(report.committed),
+            bytes_committed=sum(info.size for info in report.committed),
+        )
+
+    def _run_import(
+        self, target: Location | IO[bytes], format: str | None, request: ImportRequest, label: str
+    ) -> tuple[type[ImageDriver], ImportReport]:
+        if isinstance(target, Location):
+            driver_cls = self.driver(format) if format else self._detect_location(target, label)
+            return driver_cls, driver_cls().import_image(target, self.content, request)
+        stream, _ = open_decompressed(target)
+        driver_cls = self.driver(format) if format else self._detect(
+            stream.peek(_SNIFF_BYTES)[:_SNIFF_BYTES], None, label
+        )
+        if not driver_cls.accepts_stream:
+            raise UnsupportedSourceError(driver_cls.name, "a stream")
+        return driver_cls, driver_cls().import_image(stream, self.content, request)
+
+    def _detect_location(self, location: Location, label: str) -> type[ImageDriver]:
+        if location.fs.isdir(location.path):
+            return self._detect(None, location, label)
+        with open_source(location) as raw:
+            stream, _ = open_decompressed(raw)
+            head = stream.peek(_SNIFF_BYTES)[:_SNIFF_BYTES]
+        return self._detect(head, location, label)
+
+    # -- export ---------------------------------------------------------------------------
+
+    def export_images(
+        self,
+        names: Sequence[str],
+        sink: Sink,
+        *,
+        format: str = "oci-archive",
+        ref_name_style: RefNameStyle = "full",
+        storage_options: Mapping[str, Any] | None = None,
+        progress: ProgressCallback | None = None,
+    ) -> ExportResult:
+        """Write the named images to an archive or layout.
+
+        :param names: image names in the store; the archive lists them in this order.
+        :param sink: a path, fsspec URL, ``"-"`` (stdout) or writable binary stream. A
+            path or URL appears only once the export is complete.
+        :param ref_name_style: ``"full"`` (reference) or ``"tag"`` (containerd's style)
+            for ``org.opencontainers.image.ref.name``.
+        :raises ImageNotFoundError: a name is not in the store.
+        :raises RefNameConflictError: two images would share a ref name.
+        :raises MissingContentError, DigestMismatchError: the store lacks or has corrupt
+            content; a path or URL sink is then left untouched.
+        """
+        driver_cls = self.driver(format)
+        entries = export_entries([(n, self.get(n).target) for n in names], ref_name_style)
+        driver = driver_cls()
+        if driver_cls.accepts_stream:
+            with open_sink(sink, storage_options) as stream:
+                missing = driver.export_image(self.content, entries, stream, progress=progress)
+        else:
+            target = resolve(sink, storage_options)
+            if not isinstance(target, Location):
+                raise UnsupportedSourceError(driver_cls.name, "a stream")
+            missing = driver.export_image(self.content, entries, target, progress=progress)
+        self.pm.hook.ociport_image_exported(
+            store=self.content, driver_name=driver_cls.name, roots=entries
+        )
+        return ExportResult(entries, missing)
+
+    # -- content --------------------------------------------------------------------------
+
+    def inspect(self, name: str) -> dict[str, Any]:
+        """Descriptor, manifests, platforms and total size of an image, as JSON data.
+
+        :raises ImageNotFoundError: no such name.
+        """
+        image = self.get(name)
+        graph = walk_image(
+            image.target,
+            lambda d: read_blob(self.content, d),
+            lambda digest: exists(self.content, digest),
+        )
+        manifests = []
+        for desc, manifest in graph.manifests:
+            manifests.append(
+                {
+                    "descriptor": desc.to_json(),
+                    "platform": str(desc.platform) if desc.platform else self._platform_of(manifest.config),
+                    "config": manifest.config.to_json(),
+                    "layers": [layer.to_json() for layer in manifest.layers],
+                }
+            )
+        return {
+            "name": image.name,
+            "descriptor": image.target.to_json(),
+            "manifests": manifests,
+            "size": sum(d.size for d in graph.blobs.values()),
+            "missing": [
+                {"descriptor": d.to_json(), "referencedBy": str(parent)}
+                for d, parent in graph.missing
+            ],
+        }
+
+    def _platform_of(self, config: Descriptor) -> str | None:
+        try:
+            doc = json.loads(read_blob(self.content, config))
+            return str(Platform(doc["os"], doc["architecture"], doc.get("variant")))
+        except (ContentError, ValueError, KeyError, TypeError):
+            return None
+
+    def verify(self) -> list[tuple[Digest, str]]:
+        """Re-hash every blob; returns ``(digest, problem)`` for each corrupt one."""
+        problems = []
+        for info in self.content.walk():
+            desc = Descriptor("", info.digest, info.size)
+            try:
+                with self.content.open_blob(desc, verify=True) as stream:
+                    while stream.read(4 << 20):
+                        pass
+            except ContentError as exc:
+                problems.append((info.digest, str(exc)))
+        return problems
+
+    def gc(self, *, grace: float = 3600.0, dry_run: bool = False) -> GcResult:
+        """Delete blobs that no named image reaches and that are older than ``grace``.
+
+        :param grace: seconds; younger unreferenced blobs are kept, so that an import
+            running elsewhere (which commits blobs before naming them) keeps its blobs.
+        :param dry_run: report only.
+        """
+        roots = self.content.read_index()
+        keep = reachable(
+            roots,
+            lambda d: read_blob(self.content, d),
+            lambda digest: exists(self.content, digest),
+        )
+        cutoff = time.time() - grace
+        result = GcResult()
+        for info in list(self.content.walk()):
+            if info.digest in keep:
+                continue
+            if info.created_at is not None and info.created_at > cutoff:
+                result.kept_young += 1
+                continue
+            if not dry_run:
+                with contextlib.suppress(ContentError):
+                    self.content.delete(info.digest)
+            result.removed.append(info.digest)
+            result.bytes_removed += info.size
+        return result
+

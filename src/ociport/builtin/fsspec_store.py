@@ -1,0 +1,18 @@
+"""Plugin: the default content store, an OCI image layout on any fsspec filesystem."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from ociport.content.fsstore import FsspecContentStore
+from ociport.location import Location
+from ociport.plugins import hookimpl
+
+
+@hookimpl(trylast=True)
+def ociport_open_content_store(
+    location: Location, options: Mapping[str, Any]
+) -> FsspecContentStore:
+    """Open (creating when missing) the fsspec store at ``location``."""
+    return FsspecContentStore(location)

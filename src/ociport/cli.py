@@ -1,0 +1,314 @@
+"""The ``ociport`` command line, modelled on ``ctr images import/export`` and skopeo.
+
+Errors print one line, ``ociport: error: ...``, on stderr and exit 1 (``--debug`` shows the
+traceback); usage errors exit 2.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import re
+import sys
+import traceback
+from collections.abc import Iterator
+from typing import Any, NoReturn
+
+import click
+from rich.progress import (
+    BarColumn,
+    DownloadColumn,
+    Progress,
+    TimeRemainingColumn,
+    TransferSpeedColumn,
+)
+
+from ociport.api import ImageStore, open_store
+from ociport.content.helpers import ProgressCallback
+from ociport.descriptor import Descriptor
+from ociport.errors import OciportError
+from ociport.naming import ImportNaming, default_base_name
+from ociport.plugins import distribution_of, driver_registry, get_plugin_manager, list_plugins
+
+__all__ = ["main"]
+
+_DURATION = re.compile(r"(?P<value>\d+(?:\.\d+)?)(?P<unit>[smhd]?)")
+_UNITS = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400}
+
+
+def _note(message: str) -> None:
+    click.echo(f"ociport: {message}", err=True)
+
+
+@contextlib.contextmanager
+def _progress(description: str, total: int | None = None) -> Iterator[ProgressCallback | None]:
+    """A rich progress bar on a terminal, nothing when stderr is piped."""
+    if not sys.stderr.isatty():
+        yield None
+        return
+    columns = (
+        "[progress.description]{task.description}",
+        BarColumn(),
+        DownloadColumn(),
+        TransferSpeedColumn(),
+        TimeRemainingColumn(),
+    )
+    with Progress(*columns, transient=True) as bar:
+        task = bar.add_task(description, total=total)
+        yield lambda n: bar.advance(task, n)
+
+
+def _parse_option(values: tuple[str, ...]) -> dict[str, Any]:
+    options: dict[str, Any] = {}
+    for value in values:
+        key, sep, raw = value.partition("=")
+        if not sep or not key:
+            raise click.BadParameter(f"{value!r} is not key=value", param_hint="--storage-option")
+        lowered = raw.lower()
+        options[key] = {"true": True, "false": False}.get(lowered, raw)
+    return options
+
+
+def _duration(value: str) -> float:
+    match = _DURATION.fullmatch(value.strip())
+    if not match:
+        raise click.BadParameter(f"{value!r} is not a duration like 90, 30m, 1h")
+    return float(match["value"]) * _UNITS[match["unit"]]
+
+
+class _Context:
+    def __init__(self, store_url: str | None, options: dict[str, Any], debug: bool) -> None:
+        self.store_url = store_url
+        self.options = options
+        self.debug = debug
+        self._store: ImageStore | None = None
+
+    @property
+    def store(self) -> ImageStore:
+        if self._store is None:
+            self._store = open_store(self.store_url, storage_options=self.options)
+        return self._store
+
+
+pass_ctx = click.make_pass_decorator(_Context)
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.option("--store", "store_url", envvar="OCIPORT_STORE", metavar="URL|NAME",
+              help="Store root: path, fsspec URL or configured name. [env: OCIPORT_STORE]")
+@click.option("--storage-option", "storage_options", multiple=True, metavar="KEY=VALUE",
+              help="fsspec option for the store's filesystem (repeatable).")
+@click.option("--debug", is_flag=True, help="Show tracebacks on errors.")
+@click.version_option(package_name="ociport")
+@click.pass_context
+def cli(ctx: click.Context, store_url: str | None, storage_options: tuple[str, ...], debug: bool) -> None:
+    """Move container images between OCI/Docker archives and an OCI content store."""
+    ctx.obj = _Context(store_url, _parse_option(storage_options), debug)
+
+
+@cli.command("import")
+@click.argument("source")
+@click.option("--format", "format_", metavar="NAME", help="Source format (default: detected).")
+@click.option("--base-name", metavar="NAME", help="Repository for tag-only and unnamed images [default: import-YYYY-MM-DD].")
+@click.option("--digests", is_flag=True, help="Also name every image <base-name>@<digest>.")
+@click.option("--skip-digest-for-named", is_flag=True, help="With --digests, only for images without a name.")
+@click.option("--index-name", metavar="NAME", help="Keep the source's whole index as one image so named.")
+@click.option("--platform", "platforms", multiple=True, metavar="OS/ARCH[/VARIANT]", help="Platform to import (repeatable).")
+@click.option("--all-platforms", is_flag=True, help="Import every platform; fail if any is missing.")
+@click.option("--max-document", type=click.IntRange(min=1024), default=4 << 20, show_default=True, help="Largest JSON document accepted, in bytes.")
+@click.option("--source-option", "source_options", multiple=True, metavar="KEY=VALUE", help="fsspec option for the source's filesystem (repeatable).")
+@pass_ctx
+def import_(ctx: _Context, source: str, format_: str | None, base_name: str | None, digests: bool,
+            skip_digest_for_named: bool, index_name: str | None, platforms: tuple[str, ...],
+            all_platforms: bool, max_document: int, source_options: tuple[str, ...]) -> None:
+    """Import the images of an archive (path, fsspec URL, or - for stdin)."""
+    if platforms and all_platforms:
+        raise click.UsageError("--platform and --all-platforms exclude each other")
+    naming = ImportNaming(base_name or default_base_name(), digests, skip_digest_for_named)
+    with _progress("importing") as progress:
+        result = ctx.store.import_image(
+            source, format=format_, naming=naming, platforms=platforms,
+            all_platforms=all_platforms, index_name=index_name, max_document=max_document,
+            storage_options=_parse_option(source_options), progress=progress,
+        )
+    for note in result.notes:
+        _note(f"note: {note}")
+    if result.missing:
+        listed = ", ".join(_describe_missing(d) for d, _ in result.missing)
+        _note(f"note: not in the source, skipped: {listed}")
+    for image in result.images:
+        click.echo(f"{image.name}\t{image.target.digest}")
+
+
+def _describe_missing(desc: Descriptor) -> str:
+    platform = f" ({desc.platform})" if desc.platform else ""
+    return f"{desc.digest.short}{platform}"
+
+
+@cli.command("export")
+@click.argument("dest")
+@click.argument("names", nargs=-1, required=True)
+@click.option("--format", "format_", default="oci-archive", show_default=True, metavar="NAME", help="Archive format.")
+@click.option("--ref-name", "ref_name_style", type=click.Choice(["full", "tag"]), default="full", show_default=True,
+              help="org.opencontainers.image.ref.name: the full reference, or only the tag (containerd).")
+@click.option("--dest-option", "dest_options", multiple=True, metavar="KEY=VALUE", help="fsspec option for the destination (repeatable).")
+@pass_ctx
+def export(ctx: _Context, dest: str, names: tuple[str, ...], format_: str, ref_name_style: str,
+           dest_options: tuple[str, ...]) -> None:
+    """Export images to DEST (path, fsspec URL, or - for stdout)."""
+    with _progress("exporting") as progress:
+        result = ctx.store.export_images(
+            list(names), dest, format=format_, ref_name_style=ref_name_style,  # type: ignore[arg-type]
+            storage_options=_parse_option(dest_options), progress=progress,
+        )
+    if result.missing:
+        listed = ", ".join(_describe_missing(d) for d, _ in result.missing)
+        _note(f"note: not in the store, left out (partial image): {listed}")
+
+
+@cli.group()
+def images() -> None:
+    """List, inspect, tag and remove named images."""
+
+
+@images.command("ls")
+@click.option("--json", "as_json", is_flag=True, help="One JSON document.")
+@click.option("-q", "--quiet", is_flag=True, help="Names only.")
+@pass_ctx
+def images_ls(ctx: _Context, as_json: bool, quiet: bool) -> None:
+    """List named images."""
+    found = ctx.store.images()
+    if as_json:
+        click.echo(json.dumps([{"name": i.name, **i.target.to_json()} for i in found], indent=2))
+        return
+    if quiet:
+        for image in found:
+            click.echo(image.name)
+        return
+    rows = [("NAME", "DIGEST", "MEDIA TYPE", "SIZE")]
+    rows += [(i.name, str(i.target.digest), i.target.media_type, str(i.target.size)) for i in found]
+    width = [max(len(r[c]) for r in rows) for c in range(3)]
+    for row in rows:
+        click.echo("  ".join(cell.ljust(width[c]) for c, cell in enumerate(row[:3])) + "  " + row[3])
+
+
+@images.command("inspect")
+@click.argument("name")
+@pass_ctx
+def images_inspect(ctx: _Context, name: str) -> None:
+    """Show an image's descriptor, manifests, platforms and size as JSON."""
+    click.echo(json.dumps(ctx.store.inspect(name), indent=2))
+
+
+@images.command("tag")
+@click.argument("name")
+@click.argument("new_name")
+@pass_ctx
+def images_tag(ctx: _Context, name: str, new_name: str) -> None:
+    """Give image NAME the further name NEW_NAME."""
+    ctx.store.tag(name, new_name)
+
+
+@images.command("rm")
+@click.argument("names", nargs=-1, required=True)
+@pass_ctx
+def images_rm(ctx: _Context, names: tuple[str, ...]) -> None:
+    """Remove image names (blobs stay until 'content gc')."""
+    for name in ctx.store.remove(names):
+        click.echo(name)
+
+
+@cli.group()
+def content() -> None:
+    """List, verify and garbage-collect blobs."""
+
+
+@content.command("ls")
+@click.option("--json", "as_json", is_flag=True, help="One JSON document.")
+@pass_ctx
+def content_ls(ctx: _Context, as_json: bool) -> None:
+    """List every blob with its size."""
+    infos = sorted(ctx.store.content.walk(), key=lambda i: str(i.digest))
+    if as_json:
+        click.echo(json.dumps([{"digest": str(i.digest), "size": i.size} for i in infos], indent=2))
+        return
+    for info in infos:
+        click.echo(f"{info.digest}\t{info.size}")
+
+
+@content.command("verify")
+@pass_ctx
+def content_verify(ctx: _Context) -> None:
+    """Re-hash every blob; exit 1 if any is corrupt."""
+    problems = ctx.store.verify()
+    for digest, problem in problems:
+        _note(f"corrupt: {digest}: {problem}")
+    if problems:
+        raise OciportError(f"{len(problems)} corrupt blob(s)")
+    click.echo("all blobs verified")
+
+
+@content.command("gc")
+@click.option("--grace", default="1h", show_default=True, metavar="DURATION",
+              help="Keep unreferenced blobs younger than this (seconds, or 30m, 1h, 2d).")
+@click.option("--dry-run", is_flag=True, help="List what would be removed.")
+@pass_ctx
+def content_gc(ctx: _Context, grace: str, dry_run: bool) -> None:
+    """Delete blobs that no named image reaches."""
+    result = ctx.store.gc(grace=_duration(grace), dry_run=dry_run)
+    for digest in result.removed:
+        click.echo(str(digest))
+    verb = "would remove" if dry_run else "removed"
+    _note(f"{verb} {len(result.removed)} blob(s), {result.bytes_removed} bytes; "
+          f"kept {result.kept_young} younger than the grace period")
+
+
+@cli.command("plugins")
+@click.option("--json", "as_json", is_flag=True, help="One JSON document.")
+def plugins(as_json: bool) -> None:
+    """List registered drivers and plugins with their distributions."""
+    pm = get_plugin_manager()
+    drivers = []
+    for cls in driver_registry(pm).drivers():
+        dist, version = distribution_of(cls.__module__, pm)
+        drivers.append({"name": cls.name, "summary": cls.summary, "distribution": dist, "version": version})
+    loaded = [
+        {"name": p.name, "module": p.module, "distribution": p.distribution, "version": p.version}
+        for p in list_plugins(pm)
+    ]
+    if as_json:
+        click.echo(json.dumps({"drivers": drivers, "plugins": loaded}, indent=2))
+        return
+    click.echo("DRIVERS")
+    for d in drivers:
+        click.echo(f"  {d['name']:<16} {d['distribution']} {d['version']}  {d['summary']}")
+    click.echo("PLUGINS")
+    for p in loaded:
+        click.echo(f"  {p['name']:<16} {p['distribution']} {p['version']}  ({p['module']})")
+
+
+def _fail(message: str, debug: bool) -> NoReturn:
+    if debug:
+        traceback.print_exc()
+    click.echo(f"ociport: error: {message}", err=True)
+    sys.exit(1)
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Run the CLI; exit status 0 on success, 1 on errors, 2 on usage errors."""
+    debug = "--debug" in (argv if argv is not None else sys.argv[1:])
+    try:
+        cli.main(args=argv, prog_name="ociport", standalone_mode=False)
+    except click.exceptions.Abort:
+        _fail("aborted", debug)
+    except click.ClickException as exc:
+        exc.show()
+        sys.exit(exc.exit_code)
+    except click.exceptions.Exit as exc:
+        sys.exit(exc.exit_code)
+    except (OciportError, OSError, ImportError) as exc:
+        _fail(str(exc) or type(exc).__name__, debug)
+    except KeyboardInterrupt:
+        _fail("interrupted", debug)
+
+

@@ -1,0 +1,57 @@
+"""Whole-archive compression: detect gzip, bzip2, xz or zstd from magic bytes and decompress.
+
+``docker load`` accepts compressed archives, and so does ociport; detection looks at the
+bytes, never at a file name.
+"""
+
+from __future__ import annotations
+
+import bz2
+import gzip
+import io
+import lzma
+from typing import IO, Final, cast
+
+__all__ = ["detect_compression", "open_decompressed"]
+
+_MAGIC: Final = (
+    (b"\x1f\x8b", "gzip"),
+    (b"BZh", "bzip2"),
+    (b"\xfd7zXZ\x00", "xz"),
+    (b"\x28\xb5\x2f\xfd", "zstd"),
+)
+#: Read-ahead of the buffered readers wrapped around sources (4 MiB).
+BUFFER_SIZE: Final = 4 << 20
+
+
+def detect_compression(head: bytes) -> str | None:
+    """``"gzip"``, ``"bzip2"``, ``"xz"``, ``"zstd"`` or ``None`` for the first bytes."""
+    for magic, name in _MAGIC:
+        if head.startswith(magic):
+            return name
+    return None
+
+
+def open_decompressed(stream: IO[bytes]) -> tuple[io.BufferedReader, str | None]:
+    """Wrap ``stream`` so that reads give uncompressed bytes, without consuming it.
+
+    :returns: a large-buffered reader (``peek`` works) and the compression found.
+    """
+    buffered = stream if isinstance(stream, io.BufferedReader) else io.BufferedReader(
+        cast(io.RawIOBase, stream), BUFFER_SIZE
+    )
+    kind = detect_compression(buffered.peek(8)[:8])
+    if kind is None:
+        return buffered, None
+    inner: IO[bytes]
+    if kind == "gzip":
+        inner = gzip.GzipFile(fileobj=buffered, mode="rb")
+    elif kind == "bzip2":
+        inner = bz2.BZ2File(buffered, "rb")
+    elif kind == "xz":
+        inner = lzma.LZMAFile(buffered, "rb")
+    else:
+        import zstandard
+
+        inner = zstandard.ZstdDecompressor().stream_reader(buffered, read_across_frames=True)
+    return io.BufferedReader(cast(io.RawIOBase, inner), BUFFER_SIZE), kind

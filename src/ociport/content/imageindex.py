@@ -1,0 +1,116 @@
+"""The store root as an OCI image layout: ``oci-layout`` and a locked ``index.json``.
+
+Updates of ``index.json`` are read-modify-write under a lock: ``index.json.lock`` taken
+with ``flock`` on local and NFS paths (filelock), a per-path lock within the process for
+other filesystems. The new ``index.json`` is written to a temporary file and renamed over
+the old one, so a reader never sees a half-written file.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import threading
+import uuid
+from collections.abc import Callable, Iterator, Sequence
+from typing import Final
+
+import filelock
+
+from ociport import mediatypes as mt
+from ociport.descriptor import Descriptor
+from ociport.errors import FormatError
+from ociport.location import Location
+from ociport.manifest import Index, dump_json, parse_json
+
+__all__ = ["LayoutIndexFile", "read_oci_layout"]
+
+_LOCKS: Final[dict[str, threading.Lock]] = {}
+_LOCKS_MUTEX: Final = threading.Lock()
+_OCI_LAYOUT_DOC: Final = dump_json({"imageLayoutVersion": mt.OCI_LAYOUT_VERSION})
+
+
+def read_oci_layout(raw: bytes, *, where: str) -> None:
+    """Check an ``oci-layout`` file (image-spec ``image-layout.md``).
+
+    :raises FormatError: when it is not JSON or does not declare version ``1.0.0``.
+    """
+    doc = parse_json(raw, limit=64 << 10, where=where)
+    version = doc.get("imageLayoutVersion")
+    if version != mt.OCI_LAYOUT_VERSION:
+        raise FormatError(
+            f"imageLayoutVersion is {version!r}, expected {mt.OCI_LAYOUT_VERSION!r}",
+            member=where,
+        )
+
+
+def _process_lock(key: str) -> threading.Lock:
+    with _LOCKS_MUTEX:
+        return _LOCKS.setdefault(key, threading.Lock())
+
+
+class LayoutIndexFile:
+    """``index.json`` and ``oci-layout`` at the root of a store.
+
+    :param root: the store root; created, with an empty index, when missing.
+    """
+
+    def __init__(self, root: Location) -> None:
+        self._root = root
+        self._index = root.join("index.json")
+        self._layout = root.join("oci-layout")
+        self._ensure()
+
+    @contextlib.contextmanager
+    def _locked(self) -> Iterator[None]:
+        key = self._index.url
+        with _process_lock(key):
+            if self._root.is_local:
+                with filelock.FileLock(f"{self._index.path}.lock"):
+                    yield
+            else:
+                yield
+
+    def _ensure(self) -> None:
+        fs = self._root.fs
+        if fs.exists(self._index.path) and fs.exists(self._layout.path):
+            return
+        fs.makedirs(self._root.path, exist_ok=True)
+        with self._locked():
+            if not fs.exists(self._layout.path):
+                self._write(self._layout, _OCI_LAYOUT_DOC)
+            if not fs.exists(self._index.path):
+                self._write(self._index, Index.build([]).raw)
+
+    def _write(self, target: Location, data: bytes) -> None:
+        if not target.is_local:
+            target.fs.pipe_file(target.path, data)
+            return
+        temp = f"{target.path}.{uuid.uuid4().hex}.tmp"
+        try:
+            with open(temp, "wb") as out:
+                out.write(data)
+                out.flush()
+                os.fsync(out.fileno())
+            os.replace(temp, target.path)
+        finally:
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(temp)
+
+    def read_index(self) -> tuple[Descriptor, ...]:
+        """The entries of ``index.json``.
+
+        :raises FormatError: when the file is not a valid index.
+        """
+        raw = self._index.fs.cat_file(self._index.path)
+        return Index.parse(raw, where=self._index.url).manifests
+
+    def update_index(
+        self, change: Callable[[list[Descriptor]], Sequence[Descriptor]]
+    ) -> tuple[Descriptor, ...]:
+        """Replace the entries with ``change(entries)`` under the lock; returns them."""
+        with self._locked():
+            entries = list(self.read_index())
+            new = tuple(change(entries))
+            self._write(self._index, Index.build(new).raw)
+        return new

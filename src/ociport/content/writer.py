@@ -1,0 +1,139 @@
+"""The verifying blob writer of the fsspec store: hash while writing, publish by rename."""
+
+from __future__ import annotations
+
+import os
+import threading
+from collections.abc import Callable
+from typing import IO, Any
+
+from ociport.content.interfaces import BlobInfo
+from ociport.digest import Digest, Hasher
+from ociport.errors import BlobExistsError, ContentError, IngestLockedError
+from ociport.location import Location
+
+__all__ = ["FsspecBlobWriter", "IngestLocks"]
+
+
+class IngestLocks:
+    """The ingest ids held by live writers of one store, in this process."""
+
+    def __init__(self) -> None:
+        self._held: set[str] = set()
+        self._mutex = threading.Lock()
+
+    def acquire(self, ingest_id: str) -> None:
+        """:raises IngestLockedError: when ``ingest_id`` is already held."""
+        with self._mutex:
+            if ingest_id in self._held:
+                raise IngestLockedError(ingest_id)
+            self._held.add(ingest_id)
+
+    def release(self, ingest_id: str) -> None:
+        """Release ``ingest_id``; a no-op when not held."""
+        with self._mutex:
+            self._held.discard(ingest_id)
+
+
+class FsspecBlobWriter:
+    """Writes one blob to a temporary file under ``ingest/`` and renames it into place.
+
+    The temporary file lives inside the store, on the same filesystem as ``blobs/``, so
+    publishing is a rename on local disks and NFS (atomic: readers see the whole blob or
+    nothing) and a server-side move elsewhere.
+
+    :param temp: where the bytes go until commit.
+    :param final_for: maps the verified digest to the blob's final location.
+    :param release: called exactly once when the writer is finished.
+    """
+
+    def __init__(
+        self,
+        temp: Location,
+        final_for: Callable[[Digest], Location],
+        release: Callable[[], None],
+        algorithm: str = "sha256",
+    ) -> None:
+        self._temp = temp
+        self._final_for = final_for
+        self._release = release
+        self._hasher = Hasher(algorithm)
+        temp.fs.makedirs(temp.fs._parent(temp.path), exist_ok=True)
+        self._file: IO[bytes] | None = temp.fs.open(temp.path, "wb")
+        self._prepared: Digest | None = None
+        self._done = False
+
+    @property
+    def digest(self) -> Digest:
+        return self._hasher.digest()
+
+    @property
+    def offset(self) -> int:
+        return self._hasher.size
+
+    def write(self, data: bytes | memoryview) -> int:
+        if self._file is None:
+            raise ContentError("write after prepare, commit or abort")
+        self._hasher.update(data)
+        self._file.write(data)
+        return len(data)
+
+    def prepare(self, size: int | None = None, expected: Digest | None = None) -> Digest:
+        if self._prepared is not None:
+            return self._prepared
+        try:
+            self._hasher.verify(expected or self._hasher.digest(), size)
+            self._close_durably()
+        except BaseException:
+            self.abort()
+            raise
+        self._prepared = self._hasher.digest()
+        return self._prepared
+
+    def _close_durably(self) -> None:
+        assert self._file is not None
+        # Flush and fsync before the rename: a rename that reaches the disk before the
+        # data would leave a published blob with missing bytes after a crash.
+        self._file.flush()
+        raw: Any = getattr(self._file, "f", self._file)
+        if self._temp.is_local and hasattr(raw, "fileno"):
+            os.fsync(raw.fileno())
+        self._file.close()
+        self._file = None
+
+    def commit(self, size: int | None = None, expected: Digest | None = None) -> BlobInfo:
+        digest = self.prepare(size, expected)
+        final = self._final_for(digest)
+        try:
+            if final.fs.exists(final.path):
+                raise BlobExistsError(digest)
+            final.fs.makedirs(final.fs._parent(final.path), exist_ok=True)
+            final.fs.mv(self._temp.path, final.path)
+        except BaseException:
+            self.abort()
+            raise
+        self._finish()
+        return BlobInfo(digest, self._hasher.size)
+
+    def abort(self) -> None:
+        if self._done:
+            return
+        if self._file is not None:
+            self._file.close()
+            self._file = None
+        try:
+            self._temp.fs.rm_file(self._temp.path)
+        except FileNotFoundError:
+            pass
+        self._finish()
+
+    def _finish(self) -> None:
+        if not self._done:
+            self._done = True
+            self._release()
+
+    def __enter__(self) -> FsspecBlobWriter:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.abort()

@@ -1,0 +1,46 @@
+"""DriverRegistry: the drivers plugins registered, by name."""
+
+from __future__ import annotations
+
+from typing import final
+
+from ociport.drivers.base import ImageDriver
+from ociport.errors import DuplicateDriverError, UnknownDriverError
+
+__all__ = ["DriverRegistry"]
+
+
+@final
+class DriverRegistry:
+    """Drivers by name; filled through the ``ociport_register_drivers`` hook."""
+
+    def __init__(self) -> None:
+        self._drivers: dict[str, type[ImageDriver]] = {}
+
+    def add(self, driver: type[ImageDriver], *, replace: bool = False) -> None:
+        """Register ``driver`` under ``driver.name``.
+
+        :raises DuplicateDriverError: the name is taken and ``replace`` is false.
+        """
+        existing = self._drivers.get(driver.name)
+        if existing is not None and existing is not driver and not replace:
+            raise DuplicateDriverError(driver.name, existing.__qualname__, driver.__qualname__)
+        self._drivers[driver.name] = driver
+
+    def get(self, name: str) -> type[ImageDriver]:
+        """The driver class named ``name``.
+
+        :raises UnknownDriverError: listing the known names.
+        """
+        try:
+            return self._drivers[name]
+        except KeyError:
+            raise UnknownDriverError(name, self.names()) from None
+
+    def names(self) -> list[str]:
+        """Registered names, sorted."""
+        return sorted(self._drivers)
+
+    def drivers(self) -> list[type[ImageDriver]]:
+        """Registered driver classes, sorted by name."""
+        return [self._drivers[name] for name in self.names()]

@@ -1,0 +1,276 @@
+"""Every exception ociport raises on purpose, in one hierarchy.
+
+::
+
+    OciportError(Exception)
+    ├─ InvalidDigestError(ValueError)          .value
+    ├─ InvalidDescriptorError(ValueError)      .field
+    ├─ InvalidReferenceError(ValueError)       .value
+    ├─ ContentError
+    │  ├─ BlobNotFoundError(LookupError)       .digest
+    │  ├─ BlobExistsError                      .digest     (helpers treat as success)
+    │  ├─ DigestMismatchError                  .expected .actual
+    │  ├─ SizeMismatchError                    .expected .actual
+    │  └─ IngestLockedError                    .ingest_id
+    ├─ FormatError(ValueError)                 .location .member
+    │  ├─ UnsupportedMediaTypeError            .media_type
+    │  ├─ DocumentTooLargeError                .limit
+    │  ├─ ReferenceLoopError                   .digest
+    │  └─ MissingContentError                  .digest
+    ├─ DriverError
+    │  ├─ UnknownDriverError(LookupError)      .name .known
+    │  ├─ DriverDetectionError                 .location .tried
+    │  └─ UnsupportedSourceError(TypeError)    .driver
+    ├─ ImageNotFoundError(LookupError)         .name .available
+    ├─ RefNameNotFoundError(LookupError)       .ref_name .available
+    ├─ RefNameConflictError(ValueError)        .ref_name
+    └─ PluginError
+       └─ DuplicateDriverError                 .name .existing .new
+
+Errors from the filesystem (``PermissionError``, ``FileNotFoundError`` on a source the
+user named, ...) are not wrapped: they pass through as the ``OSError`` that fsspec raised.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+__all__ = [
+    "BlobExistsError",
+    "BlobNotFoundError",
+    "ContentError",
+    "DigestMismatchError",
+    "DocumentTooLargeError",
+    "DriverDetectionError",
+    "DriverError",
+    "DuplicateDriverError",
+    "FormatError",
+    "ImageNotFoundError",
+    "IngestLockedError",
+    "InvalidDescriptorError",
+    "InvalidDigestError",
+    "InvalidReferenceError",
+    "MissingContentError",
+    "OciportError",
+    "PluginError",
+    "RefNameConflictError",
+    "RefNameNotFoundError",
+    "ReferenceLoopError",
+    "SizeMismatchError",
+    "UnknownDriverError",
+    "UnsupportedMediaTypeError",
+    "UnsupportedSourceError",
+]
+
+
+class OciportError(Exception):
+    """Base class of every error ociport raises on purpose."""
+
+
+class InvalidDigestError(OciportError, ValueError):
+    """A string is not a digest of the OCI grammar (image-spec ``descriptor.md#digests``)."""
+
+    def __init__(self, value: str, reason: str = "") -> None:
+        self.value = value
+        detail = f": {reason}" if reason else ""
+        super().__init__(f"invalid digest {value!r}{detail}")
+
+
+class InvalidDescriptorError(OciportError, ValueError):
+    """A descriptor (or document) field is missing or has the wrong type."""
+
+    def __init__(self, field: str, message: str) -> None:
+        self.field = field
+        super().__init__(message)
+
+
+class InvalidReferenceError(OciportError, ValueError):
+    """A string is not an image reference (``[registry/]repository[:tag][@digest]``)."""
+
+    def __init__(self, value: str, reason: str = "") -> None:
+        self.value = value
+        detail = f": {reason}" if reason else ""
+        super().__init__(f"invalid image reference {value!r}{detail}")
+
+
+class ContentError(OciportError):
+    """Base class of content store errors."""
+
+
+class BlobNotFoundError(ContentError, LookupError):
+    """No blob with this digest is in the store (or in the archive being read)."""
+
+    def __init__(self, digest: object) -> None:
+        self.digest = digest
+        super().__init__(f"blob {digest} not found")
+
+
+class BlobExistsError(ContentError):
+    """A commit found the blob already present; the ingest was discarded."""
+
+    def __init__(self, digest: object) -> None:
+        self.digest = digest
+        super().__init__(f"blob {digest} already exists")
+
+
+class DigestMismatchError(ContentError):
+    """Bytes read or written do not hash to the digest that names them."""
+
+    def __init__(self, expected: object, actual: object, where: str = "") -> None:
+        self.expected = expected
+        self.actual = actual
+        at = f" in {where}" if where else ""
+        super().__init__(f"digest mismatch{at}: expected {expected}, got {actual}")
+
+
+class SizeMismatchError(ContentError):
+    """A blob's byte count differs from the size its descriptor declares."""
+
+    def __init__(self, expected: int, actual: int, where: str = "") -> None:
+        self.expected = expected
+        self.actual = actual
+        at = f" of {where}" if where else ""
+        super().__init__(f"size mismatch{at}: expected {expected} bytes, got {actual}")
+
+
+class IngestLockedError(ContentError):
+    """Another writer in this process holds the same ``ingest_id``."""
+
+    def __init__(self, ingest_id: str) -> None:
+        self.ingest_id = ingest_id
+        super().__init__(f"ingest {ingest_id!r} is locked by another writer")
+
+
+class FormatError(OciportError, ValueError):
+    """An archive, layout or JSON document is malformed.
+
+    :ivar location: the archive or layout being read, when known.
+    :ivar member: the archive member or layout path at fault, when known.
+    """
+
+    def __init__(
+        self, message: str, *, location: str | None = None, member: str | None = None
+    ) -> None:
+        self.location = location
+        self.member = member
+        where = [p for p in (location, member) if p]
+        prefix = f"{': '.join(where)}: " if where else ""
+        super().__init__(f"{prefix}{message}")
+
+
+class UnsupportedMediaTypeError(FormatError):
+    """A document's media type is not one this operation can handle."""
+
+    def __init__(self, media_type: str, **kwargs: str | None) -> None:
+        self.media_type = media_type
+        super().__init__(f"unsupported media type {media_type!r}", **kwargs)
+
+
+class DocumentTooLargeError(FormatError):
+    """A JSON document is larger than the cap (4 MiB unless configured)."""
+
+    def __init__(self, size: int, limit: int, **kwargs: str | None) -> None:
+        self.size = size
+        self.limit = limit
+        super().__init__(
+            f"JSON document of {size} bytes exceeds the {limit}-byte limit", **kwargs
+        )
+
+
+class ReferenceLoopError(FormatError):
+    """An index refers, directly or through children, back to itself."""
+
+    def __init__(self, digest: object, **kwargs: str | None) -> None:
+        self.digest = digest
+        super().__init__(f"index {digest} refers back to itself", **kwargs)
+
+
+class MissingContentError(FormatError):
+    """A selected manifest needs a blob (config, layer, child) that is not present."""
+
+    def __init__(self, digest: object, needed_by: object, **kwargs: str | None) -> None:
+        self.digest = digest
+        self.needed_by = needed_by
+        super().__init__(f"blob {digest} needed by {needed_by} is missing", **kwargs)
+
+
+class DriverError(OciportError):
+    """Base class of image driver lookup and selection errors."""
+
+
+class UnknownDriverError(DriverError, LookupError):
+    """No driver is registered under this name."""
+
+    def __init__(self, name: str, known: Sequence[str]) -> None:
+        self.name = name
+        self.known = tuple(known)
+        listed = ", ".join(self.known) or "none"
+        super().__init__(f"unknown image format {name!r} (known: {listed})")
+
+
+class DriverDetectionError(DriverError):
+    """No registered driver recognised the source; pass a format explicitly."""
+
+    def __init__(self, location: str, tried: Sequence[str]) -> None:
+        self.location = location
+        self.tried = tuple(tried)
+        super().__init__(
+            f"cannot tell the format of {location} (tried: {', '.join(self.tried)}); "
+            "name one with --format"
+        )
+
+
+class UnsupportedSourceError(DriverError, TypeError):
+    """The driver cannot read or write this kind of source (e.g. a stream)."""
+
+    def __init__(self, driver: str, what: str) -> None:
+        self.driver = driver
+        super().__init__(f"format {driver!r} cannot use {what}")
+
+
+class ImageNotFoundError(OciportError, LookupError):
+    """No image of this name is in the store."""
+
+    def __init__(self, name: str, available: Sequence[str] = ()) -> None:
+        self.name = name
+        self.available = tuple(available)
+        super().__init__(f"no image named {name!r} in the store")
+
+
+class RefNameNotFoundError(OciportError, LookupError):
+    """The requested ref name is not in the archive's or layout's ``index.json``."""
+
+    def __init__(self, ref_name: str, available: Sequence[str]) -> None:
+        self.ref_name = ref_name
+        self.available = tuple(available)
+        listed = ", ".join(self.available) or "none"
+        super().__init__(f"ref name {ref_name!r} not found (available: {listed})")
+
+
+class RefNameConflictError(OciportError, ValueError):
+    """Two images would get the same ref name in one ``index.json``."""
+
+    def __init__(self, ref_name: str, names: Sequence[str]) -> None:
+        self.ref_name = ref_name
+        self.names = tuple(names)
+        super().__init__(
+            f"images {', '.join(self.names)} would all get ref name {ref_name!r}; "
+            "use full references (--ref-name full)"
+        )
+
+
+class PluginError(OciportError):
+    """A plugin could not be loaded or registered."""
+
+
+class DuplicateDriverError(PluginError):
+    """Two plugins register drivers of the same name without ``replace=True``."""
+
+    def __init__(self, name: str, existing: object, new: object) -> None:
+        self.name = name
+        self.existing = existing
+        self.new = new
+        super().__init__(
+            f"driver {name!r} registered twice ({existing} and {new}); "
+            "pass replace=True to override"
+        )

@@ -1,0 +1,106 @@
+"""Hook specifications of the ``ociport`` pluggy project.
+
+A plugin is a module or object with functions marked ``@ociport.hookimpl`` whose names
+are these hooks, registered through the ``ociport`` entry-point group::
+
+    [project.entry-points.ociport]
+    my-format = "my_package.ociport_plugin"
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING, Any
+
+import pluggy
+
+if TYPE_CHECKING:
+    from ociport.config import StoreConfig
+    from ociport.content.interfaces import BlobInfo, ContentStore
+    from ociport.descriptor import Descriptor
+    from ociport.drivers.registry import DriverRegistry
+    from ociport.location import Location
+
+__all__ = ["hookspec"]
+
+hookspec = pluggy.HookspecMarker("ociport")
+
+
+@hookspec
+def ociport_register_drivers(registry: DriverRegistry) -> None:
+    """Register image drivers by calling ``registry.add(DriverClass)``.
+
+    Called once per plugin manager, the first time a driver is looked up.
+
+    :param registry: the registry to add to; adding a taken name raises
+        :class:`~ociport.errors.DuplicateDriverError` unless ``replace=True``.
+
+    .. versionadded:: 0.1
+    """
+
+
+@hookspec(firstresult=True)
+def ociport_open_content_store(
+    location: Location, options: Mapping[str, Any]
+) -> ContentStore | None:
+    """Open the content store at ``location``, or return ``None`` to pass.
+
+    Stops at the first non-``None`` result. The built-in implementation is ``trylast``
+    and returns a :class:`~ociport.content.fsstore.FsspecContentStore`, so a plugin can
+    claim locations (for example a database-backed store) before it.
+
+    :param location: the store root.
+    :param options: options given for the store (reserved; empty today).
+    :returns: a store implementing :class:`~ociport.content.interfaces.ContentStore`.
+
+    .. versionadded:: 0.1
+    """
+
+
+@hookspec
+def ociport_named_stores() -> Mapping[str, StoreConfig]:
+    """Name stores (a URL plus storage options) that users select with ``--store NAME``.
+
+    All implementations are called and their mappings merged; a user's configuration
+    file overrides plugin entries of the same name.
+
+    .. versionadded:: 0.1
+    """
+    return {}
+
+
+@hookspec
+def ociport_blob_committed(store: ContentStore, info: BlobInfo) -> None:
+    """Called after an import committed a new blob to ``store``.
+
+    For metrics, replication, indexing. An exception propagates to the caller, but the
+    blob stays committed.
+
+    .. versionadded:: 0.1
+    """
+
+
+@hookspec
+def ociport_image_imported(
+    store: ContentStore, driver_name: str, roots: Sequence[Descriptor]
+) -> None:
+    """Called after an import committed ``roots`` and named them in ``store``.
+
+    :param driver_name: the format read (``"oci-archive"``, ...).
+    :param roots: the imported roots, annotated with their store names.
+
+    .. versionadded:: 0.1
+    """
+
+
+@hookspec
+def ociport_image_exported(
+    store: ContentStore, driver_name: str, roots: Sequence[Descriptor]
+) -> None:
+    """Called after an export wrote ``roots`` completely.
+
+    :param driver_name: the format written.
+    :param roots: the ``index.json`` entries written.
+
+    .. versionadded:: 0.1
+    """

@@ -1,0 +1,106 @@
+"""Image names on import and ref names on export, compatible with ``ctr images import/export``.
+
+On import (containerd ``images/archive/importer.go`` and ``ctr images import``):
+
+- ``io.containerd.image.name`` on an ``index.json`` entry wins;
+- else a full reference in ``org.opencontainers.image.ref.name`` is used as it is;
+- else a tag-only ref name ``T`` becomes ``<base-name>:T``;
+- with ``digests``, ``<base-name>@<digest>`` is added (only for unnamed roots with
+  ``skip_digest_for_named``); a root with no usable name always gets that digest name.
+
+On export every entry carries ``io.containerd.image.name`` (the full name) and a ref name:
+the full reference by default, or only the tag in containerd's style.
+"""
+
+from __future__ import annotations
+
+import datetime
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Literal
+
+from ociport.descriptor import ANNOTATION_IMAGE_NAME, ANNOTATION_REF_NAME, Descriptor
+from ociport.errors import InvalidReferenceError, RefNameConflictError
+from ociport.reference import Reference, is_tag
+
+__all__ = ["ImportNaming", "RefNameStyle", "default_base_name", "export_entries"]
+
+RefNameStyle = Literal["full", "tag"]
+
+
+def default_base_name() -> str:
+    """``import-YYYY-MM-DD`` for today, as ``ctr images import`` names unnamed images."""
+    return f"import-{datetime.date.today().isoformat()}"
+
+
+@dataclass(frozen=True, slots=True)
+class ImportNaming:
+    """How roots found in an archive are named in the store.
+
+    :ivar base_name: repository used for tag-only ref names and digest names.
+    :ivar digests: also name every root ``<base-name>@<digest>``.
+    :ivar skip_digest_for_named: with ``digests``, only for roots without a name.
+    """
+
+    base_name: str = field(default_factory=default_base_name)
+    digests: bool = False
+    skip_digest_for_named: bool = False
+
+    def __post_init__(self) -> None:
+        Reference.parse(self.base_name)
+
+    def names_for(self, root: Descriptor) -> tuple[list[str], str | None]:
+        """The store names of ``root``, and a note when it had no usable name.
+
+        :returns: ``(names, note)``; ``names`` is never empty.
+        """
+        name, note = self._given_name(root)
+        names = [name] if name else []
+        digest_name = f"{self.base_name}@{root.digest}"
+        if not name or (self.digests and not (self.skip_digest_for_named and name)):
+            names.append(digest_name)
+        if not name and note is None:
+            note = f"image {root.digest} has no name; imported as {digest_name}"
+        return names, note
+
+    def _given_name(self, root: Descriptor) -> tuple[str | None, str | None]:
+        image_name = root.annotations.get(ANNOTATION_IMAGE_NAME)
+        ref_name = root.ref_name
+        candidate = image_name or (
+            f"{self.base_name}:{ref_name}" if ref_name and is_tag(ref_name) else ref_name
+        )
+        if not candidate:
+            return None, None
+        try:
+            return str(Reference.parse(candidate)), None
+        except InvalidReferenceError:
+            digest_name = f"{self.base_name}@{root.digest}"
+            return None, f"image name {candidate!r} is not a valid reference; imported as {digest_name}"
+
+
+def export_entries(
+    images: Sequence[tuple[str, Descriptor]], style: RefNameStyle = "full"
+) -> list[Descriptor]:
+    """``index.json`` entries for ``(name, root)`` pairs, in the given order.
+
+    :raises RefNameConflictError: two images would share one ref name.
+    """
+    entries: list[Descriptor] = []
+    owners: dict[str, str] = {}
+    for name, root in images:
+        ref_name = name
+        if style == "tag":
+            tag = Reference.parse(name).tag
+            ref_name = tag or name
+        if ref_name in owners and owners[ref_name] != name:
+            raise RefNameConflictError(ref_name, [owners[ref_name], name])
+        owners[ref_name] = name
+        annotations = {
+            k: v
+            for k, v in root.annotations.items()
+            if k not in (ANNOTATION_IMAGE_NAME, ANNOTATION_REF_NAME)
+        }
+        annotations[ANNOTATION_IMAGE_NAME] = name
+        annotations[ANNOTATION_REF_NAME] = ref_name
+        entries.append(root.with_annotations(annotations))
+    return entries

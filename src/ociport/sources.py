@@ -1,0 +1,102 @@
+"""Resolving what users pass as a source or a sink: a path, an fsspec URL, a stream or ``-``."""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import os
+import sys
+import uuid
+from collections.abc import Iterator, Mapping
+from typing import IO, Any, BinaryIO, cast
+
+from ociport.location import Location
+
+__all__ = ["Sink", "Source", "describe", "open_sink", "open_source", "resolve"]
+
+#: What import accepts: a path or URL (``"-"`` for stdin) or a readable binary stream.
+Source = str | os.PathLike[str] | IO[bytes] | BinaryIO
+#: What export accepts: a path or URL (``"-"`` for stdout) or a writable binary stream.
+Sink = str | os.PathLike[str] | IO[bytes] | BinaryIO
+
+
+def resolve(
+    target: Source, storage_options: Mapping[str, Any] | None = None
+) -> Location | IO[bytes]:
+    """A :class:`Location` for a path or URL, the stream itself for a stream or ``-``.
+
+    ``-`` stands for stdin; :func:`open_sink` maps it to stdout.
+    """
+    if isinstance(target, str | os.PathLike):
+        text = os.fspath(target)
+        if text == "-":
+            return cast(IO[bytes], sys.stdin.buffer)
+        return Location.from_url(text, storage_options)
+    return cast(IO[bytes], target)
+
+
+def describe(target: Source | Location) -> str:
+    """A short label for messages: the URL, ``-``, or the stream's name."""
+    if isinstance(target, Location):
+        return target.url
+    if isinstance(target, str | os.PathLike):
+        return os.fspath(target)
+    return str(getattr(target, "name", "<stream>"))
+
+
+@contextlib.contextmanager
+def open_source(target: Location | IO[bytes]) -> Iterator[IO[bytes]]:
+    """Open a location for reading, or pass a stream through (left open)."""
+    if isinstance(target, Location):
+        with target.fs.open(target.path, "rb", block_size=4 << 20) as stream:
+            yield stream
+    else:
+        yield target
+
+
+@contextlib.contextmanager
+def open_sink(target: Sink, storage_options: Mapping[str, Any] | None = None) -> Iterator[IO[bytes]]:
+    """Open a path or URL for writing, or pass a stream (``-``: stdout) through.
+
+    A path or URL is written to a temporary name beside it and renamed into place only
+    when the block ends without an exception, so a failed export leaves no partial file.
+    """
+    if isinstance(target, str | os.PathLike):
+        text = os.fspath(target)
+        if text == "-":
+            out = sys.stdout.buffer
+            yield out
+            out.flush()
+            return
+        location = Location.from_url(text, storage_options)
+        with _atomic_file(location) as stream:
+            yield stream
+        return
+    yield cast(IO[bytes], target)
+    with contextlib.suppress(AttributeError, io.UnsupportedOperation, ValueError):
+        target.flush()
+
+
+@contextlib.contextmanager
+def _atomic_file(location: Location) -> Iterator[IO[bytes]]:
+    if location.is_local:
+        directory, name = os.path.split(os.path.abspath(location.path))
+        temp = os.path.join(directory, f".{name}.{uuid.uuid4().hex}.tmp")
+        try:
+            with open(temp, "wb") as stream:
+                yield stream
+            os.replace(temp, location.path)
+        finally:
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(temp)
+        return
+    # Object stores: the upload completes only on commit (s3fs completes or aborts the
+    # multipart upload); discard must run outside the file's own context manager.
+    stream = location.fs.open(location.path, "wb", autocommit=False)
+    try:
+        yield stream
+        stream.close()
+        stream.commit()
+    except BaseException:
+        stream.discard()
+        raise
