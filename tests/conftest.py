@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
-import shutil
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -14,11 +12,6 @@ import pytest
 import ociport
 from ociport.builtin import fsspec_store, oci_archive
 from ociport.plugins import make_plugin_manager
-
-ROOT = Path(__file__).resolve().parent.parent
-FIXTURES = ROOT.parent / "shared" / "fixtures"
-TOOL = FIXTURES / "tool"
-PUBLIC = FIXTURES / "public"
 
 
 @pytest.fixture
@@ -55,25 +48,3 @@ def store(store_url: str, pm: pluggy.PluginManager) -> ociport.ImageStore:
 def local_store(tmp_path: Path, pm: pluggy.PluginManager) -> ociport.ImageStore:
     """An empty image store on local disk (for tests that run external tools on it)."""
     return ociport.open_store(str(tmp_path / "store"), pm=pm)
-
-
-def snapshot(store: ociport.ImageStore) -> dict[str, str]:
-    """Every file under the store root (temporary ingest files included) with its
-    sha256: two equal snapshots mean the store did not change at all."""
-    location = store.content.location
-    fs = location.fs
-    state = {}
-    for path in sorted(fs.find(location.path)):
-        if path.endswith(".lock"):
-            continue
-        state[path[len(location.path):]] = hashlib.sha256(fs.cat_file(path)).hexdigest()
-    return state
-
-
-def need_tool(name: str) -> str:
-    """The path of an external tool, skipping the test when it is not installed
-    (the README's test command installs them, so CI never skips)."""
-    path = shutil.which(name)
-    if path is None:
-        pytest.skip(f"{name} is not installed")
-    return path
