@@ -261,7 +261,7 @@ class ImageStore:
         driver_cls, report = self._run_import(target, format, request, describe(source))
         if index_name is not None:
             named = [(index_name, report.roots[0])]
-            notes = []
+            notes: list[str] = []
         else:
             named, notes = [], []
             for root in report.roots:

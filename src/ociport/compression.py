@@ -10,7 +10,7 @@ import bz2
 import gzip
 import io
 import lzma
-from typing import IO, Final, cast
+from typing import IO, Any, Final, cast
 
 __all__ = ["detect_compression", "open_decompressed"]
 
@@ -43,7 +43,7 @@ def open_decompressed(stream: IO[bytes]) -> tuple[io.BufferedReader, str | None]
     kind = detect_compression(buffered.peek(8)[:8])
     if kind is None:
         return buffered, None
-    inner: IO[bytes]
+    inner: Any
     if kind == "gzip":
         inner = gzip.GzipFile(fileobj=buffered, mode="rb")
     elif kind == "bzip2":

@@ -30,9 +30,9 @@ def resolve(
     if isinstance(target, str | os.PathLike):
         text = os.fspath(target)
         if text == "-":
-            return cast(IO[bytes], sys.stdin.buffer)
+            return sys.stdin.buffer
         return Location.from_url(text, storage_options)
-    return cast(IO[bytes], target)
+    return target
 
 
 def describe(target: Source | Location) -> str:
@@ -72,7 +72,7 @@ def open_sink(target: Sink, storage_options: Mapping[str, Any] | None = None) ->
         with _atomic_file(location) as stream:
             yield stream
         return
-    yield cast(IO[bytes], target)
+    yield target
     with contextlib.suppress(AttributeError, io.UnsupportedOperation, ValueError):
         target.flush()
 

@@ -16,7 +16,7 @@ import re
 import tarfile
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from typing import IO, Final
+from typing import IO, Final, cast
 
 from ociport.errors import FormatError
 
@@ -176,7 +176,9 @@ def iter_members(stream: IO[bytes], *, label: str = "archive") -> Iterator[TarMe
             size = 0 if info.type != tarfile.GNUTYPE_SPARSE else size
         padded = -(-size // BLOCK) * BLOCK
         data = _Bounded(stream, size, member_path(name) or name)
-        yield TarMember(member_path(name), size, info.type, fields.get("linkpath", info.linkname), data)
+        yield TarMember(
+            member_path(name), size, info.type, fields.get("linkpath", info.linkname), cast(IO[bytes], data)
+        )
         _skip(stream, data.remaining + (padded - size), member_path(name) or name)
         position += padded
 
