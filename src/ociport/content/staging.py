@@ -10,6 +10,7 @@ leaves the store exactly as it was.
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Iterable
 from typing import IO, Final
 
@@ -22,8 +23,26 @@ from ociport.manifest import MAX_DOCUMENT_SIZE
 
 __all__ = ["StagingArea"]
 
+_ids = itertools.count()
+
 #: Total bytes of JSON documents kept in memory for one import (256 MiB).
 DOCUMENT_BUDGET: Final = 256 << 20
+
+
+class _Capture:
+    """Keeps the first bytes of a blob, and all of it when it may be a JSON document."""
+
+    __slots__ = ("data", "head")
+
+    def __init__(self, keep_all: bool) -> None:
+        self.data: bytearray | None = bytearray() if keep_all else None
+        self.head = b""
+
+    def add(self, chunk: memoryview) -> None:
+        if len(self.head) < 16:
+            self.head += bytes(chunk[: 16 - len(self.head)])
+        if self.data is not None:
+            self.data.extend(chunk)
 
 
 class StagingArea:
@@ -46,7 +65,7 @@ class StagingArea:
         self._progress = progress
         self._writers: dict[Digest, BlobWriter] = {}
         self._sizes: dict[Digest, int] = {}
-        self._in_store: set[Digest] = set()
+        self._heads: dict[Digest, bytes] = {}
         self._documents: dict[Digest, bytes] = {}
         self._budget = DOCUMENT_BUDGET
 
@@ -59,37 +78,66 @@ class StagingArea:
         :raises DigestMismatchError, SizeMismatchError: the bytes are not ``digest``.
         :raises FormatError: ``stream`` ended early.
         """
-        keep = size <= self._max_document and size <= self._budget
-        captured = bytearray() if keep else None
+        self._stage(stream, size, where, digest)
 
-        def capture(chunk: memoryview) -> None:
-            if captured is not None:
-                captured.extend(chunk)
+    def add_unknown(self, size: int, stream: IO[bytes], *, where: str) -> Digest:
+        """Stage ``size`` bytes whose digest is not known in advance (a Docker archive's
+        ``<id>/layer.tar``); returns the sha256 digest computed while writing.
 
-        if digest in self._sizes or exists(self._store, digest):
+        :raises FormatError: ``stream`` ended early.
+        """
+        return self._stage(stream, size, where, None)
+
+    def _stage(
+        self, stream: IO[bytes], size: int, where: str, digest: Digest | None
+    ) -> Digest:
+        captured = _Capture(size <= self._max_document and size <= self._budget)
+        if digest is not None and self.has(digest):
             hasher = digest.hasher()
-            copy_stream(stream, capture, size, hasher=hasher, progress=self._progress, where=where)
+            copy_stream(
+                stream, captured.add, size, hasher=hasher, progress=self._progress, where=where
+            )
             hasher.verify(digest, size, where)
-            if digest not in self._sizes:
-                self._in_store.add(digest)
-                self._sizes[digest] = size
+            self._sizes.setdefault(digest, size)
         else:
-            writer = self._store.writer(ingest_id=f"staging-{id(self):x}-{digest}")
-            try:
-                def sink(chunk: memoryview) -> None:
-                    writer.write(chunk)
-                    capture(chunk)
+            digest = self._write(stream, size, where, digest, captured)
+        self._heads[digest] = captured.head
+        if captured.data is not None and captured.data.lstrip()[:1] == b"{":
+            self._documents[digest] = bytes(captured.data)
+            self._budget -= size
+        return digest
 
-                copy_stream(stream, sink, size, progress=self._progress, where=where)
-                writer.prepare(size, digest)
-            except BaseException:
-                writer.abort()
-                raise
+    def _write(
+        self,
+        stream: IO[bytes],
+        size: int,
+        where: str,
+        expected: Digest | None,
+        captured: _Capture,
+    ) -> Digest:
+        writer = self._store.writer(ingest_id=f"staging-{id(self):x}-{next(_ids)}")
+        try:
+
+            def sink(chunk: memoryview) -> None:
+                writer.write(chunk)
+                captured.add(chunk)
+
+            copy_stream(stream, sink, size, progress=self._progress, where=where)
+            digest = writer.prepare(size, expected)
+        except BaseException:
+            writer.abort()
+            raise
+        if self.has(digest):  # only possible when the digest was not known in advance
+            writer.abort()
+            self._sizes.setdefault(digest, size)
+        else:
             self._writers[digest] = writer
             self._sizes[digest] = size
-        if captured is not None and captured.lstrip()[:1] == b"{":
-            self._documents[digest] = bytes(captured)
-            self._budget -= size
+        return digest
+
+    def head(self, digest: Digest) -> bytes:
+        """The first bytes (up to 16) of a blob staged by this area, for magic numbers."""
+        return self._heads.get(digest, b"")
 
     def has(self, digest: Digest) -> bool:
         """Whether ``digest`` was staged or is already committed in the store."""
@@ -110,7 +158,7 @@ class StagingArea:
             return self._documents[digest]
         if digest in self._writers:
             raise DocumentTooLargeError(self._sizes[digest], self._max_document, member=str(digest))
-        if digest in self._in_store or exists(self._store, digest):
+        if exists(self._store, digest):
             return read_blob(self._store, descriptor, max_size=self._max_document)
         raise BlobNotFoundError(digest)
 
