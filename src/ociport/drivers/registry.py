@@ -16,15 +16,23 @@ class DriverRegistry:
 
     def __init__(self) -> None:
         self._drivers: dict[str, type[ImageDriver]] = {}
+        self._replaced: set[str] = set()
 
     def add(self, driver: type[ImageDriver], *, replace: bool = False) -> None:
         """Register ``driver`` under ``driver.name``.
+
+        A driver added with ``replace=True`` keeps its name even against a later plain
+        ``add``, because plugins are called in no guaranteed order.
 
         :raises DuplicateDriverError: the name is taken and ``replace`` is false.
         """
         existing = self._drivers.get(driver.name)
         if existing is not None and existing is not driver and not replace:
+            if driver.name in self._replaced:
+                return
             raise DuplicateDriverError(driver.name, existing.__qualname__, driver.__qualname__)
+        if replace:
+            self._replaced.add(driver.name)
         self._drivers[driver.name] = driver
 
     def get(self, name: str) -> type[ImageDriver]:
