@@ -314,6 +314,8 @@ class ImageStore:
         *,
         format: str = "oci-archive",
         ref_name_style: RefNameStyle = "full",
+        platform: Platform | str | None = None,
+        extra_members: bool = True,
         storage_options: Mapping[str, Any] | None = None,
         progress: ProgressCallback | None = None,
     ) -> ExportResult:
@@ -324,6 +326,9 @@ class ImageStore:
             path or URL appears only once the export is complete.
         :param ref_name_style: ``"full"`` (reference) or ``"tag"`` (containerd's style)
             for ``org.opencontainers.image.ref.name``.
+        :param platform: the platform plugin-added single-platform views (Docker's
+            ``manifest.json``) point at; default: the host's.
+        :param extra_members: let plugins add files (``ociport_archive_members``).
         :raises ImageNotFoundError: a name is not in the store.
         :raises RefNameConflictError: two images would share a ref name.
         :raises MissingContentError, DigestMismatchError: the store lacks or has corrupt
@@ -331,15 +336,27 @@ class ImageStore:
         """
         driver_cls = self.driver(format)
         entries = export_entries([(n, self.get(n).target) for n in names], ref_name_style)
+        if isinstance(platform, str):
+            platform = Platform.parse(platform)
+        members: list[tuple[str, bytes]] = []
+        if extra_members:
+            for contributed in self.pm.hook.ociport_archive_members(
+                store=self.content, driver_name=driver_cls.name, entries=entries, platform=platform
+            ):
+                members.extend(contributed)
         driver = driver_cls()
         if driver_cls.accepts_stream:
             with open_sink(sink, storage_options) as stream:
-                missing = driver.export_image(self.content, entries, stream, progress=progress)
+                missing = driver.export_image(
+                    self.content, entries, stream, progress=progress, extra_members=members
+                )
         else:
             target = resolve(sink, storage_options)
             if not isinstance(target, Location):
                 raise UnsupportedSourceError(driver_cls.name, "a stream")
-            missing = driver.export_image(self.content, entries, target, progress=progress)
+            missing = driver.export_image(
+                self.content, entries, target, progress=progress, extra_members=members
+            )
         self.pm.hook.ociport_image_exported(
             store=self.content, driver_name=driver_cls.name, roots=entries
         )

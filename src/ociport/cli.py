@@ -151,14 +151,17 @@ def _describe_missing(desc: Descriptor) -> str:
 @click.option("--format", "format_", default="oci-archive", show_default=True, metavar="NAME", help="Archive format.")
 @click.option("--ref-name", "ref_name_style", type=click.Choice(["full", "tag"]), default="full", show_default=True,
               help="org.opencontainers.image.ref.name: the full reference, or only the tag (containerd).")
+@click.option("--platform", metavar="OS/ARCH[/VARIANT]", help="Platform that single-platform views (Docker's manifest.json) use [default: this machine's].")
+@click.option("--skip-manifest-json", is_flag=True, help="Leave out files plugins add (Docker's manifest.json).")
 @click.option("--dest-option", "dest_options", multiple=True, metavar="KEY=VALUE", help="fsspec option for the destination (repeatable).")
 @pass_ctx
 def export(ctx: _Context, dest: str, names: tuple[str, ...], format_: str, ref_name_style: str,
-           dest_options: tuple[str, ...]) -> None:
+           platform: str | None, skip_manifest_json: bool, dest_options: tuple[str, ...]) -> None:
     """Export images to DEST (path, fsspec URL, or - for stdout)."""
     with _progress("exporting") as progress:
         result = ctx.store.export_images(
             list(names), dest, format=format_, ref_name_style=ref_name_style,  # type: ignore[arg-type]
+            platform=platform, extra_members=not skip_manifest_json,
             storage_options=_parse_option(dest_options), progress=progress,
         )
     if result.missing:

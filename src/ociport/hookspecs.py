@@ -16,8 +16,8 @@ import pluggy
 
 if TYPE_CHECKING:
     from ociport.config import StoreConfig
-    from ociport.content.interfaces import BlobInfo, ContentStore
-    from ociport.descriptor import Descriptor
+    from ociport.content.interfaces import BlobInfo, ContentStore, Provider
+    from ociport.descriptor import Descriptor, Platform
     from ociport.drivers.registry import DriverRegistry
     from ociport.location import Location
 
@@ -67,6 +67,32 @@ def ociport_named_stores() -> Mapping[str, StoreConfig]:
     .. versionadded:: 0.1
     """
     return {}
+
+
+@hookspec
+def ociport_archive_members(
+    store: Provider,
+    driver_name: str,
+    entries: Sequence[Descriptor],
+    platform: Platform | None,
+) -> Sequence[tuple[str, bytes]]:
+    """Contribute small files to an archive being exported.
+
+    Called before an export writes anything; all implementations are called and their
+    results concatenated. Tar formats write the files after ``index.json`` and before
+    the blobs (the Docker plugin adds ``manifest.json`` this way, as ``ctr images
+    export`` does). Users turn this off with ``--skip-manifest-json``.
+
+    :param store: where the exported blobs come from.
+    :param driver_name: the format being written (``"oci-archive"``).
+    :param entries: the ``index.json`` entries, annotated with their names.
+    :param platform: the platform the user chose for single-platform views, or ``None``
+        for the host's.
+    :returns: ``(member name, bytes)`` pairs; names must not collide with layout files.
+
+    .. versionadded:: 0.1
+    """
+    return []
 
 
 @hookspec

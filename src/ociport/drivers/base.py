@@ -100,9 +100,14 @@ class ImageDriver(ABC):
         target: IO[bytes] | Location,
         *,
         progress: ProgressCallback | None = None,
+        extra_members: Sequence[tuple[str, bytes]] = (),
     ) -> list[tuple[Descriptor, Digest]]:
         """Write ``entries`` (the target's ``index.json`` entries, annotated) and every
         blob they reach to ``target``.
+
+        :param extra_members: ``(name, data)`` files that plugins contribute through
+            ``ociport_archive_members`` (Docker's ``manifest.json``); tar formats write
+            them after ``index.json``, before the blobs, and other formats may ignore them.
 
         :returns: content that was absent from the store and left out (partial images).
         :raises MissingContentError: a manifest's config or layer is absent.

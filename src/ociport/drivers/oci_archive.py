@@ -18,13 +18,14 @@ from typing import IO, Final
 
 from ociport import mediatypes as mt
 from ociport.compression import open_decompressed
-from ociport.content.helpers import ProgressCallback, copy_stream, exists, read_blob, write_blob
+from ociport.content.helpers import ProgressCallback, exists, read_blob, write_blob
 from ociport.content.imageindex import read_oci_layout
 from ociport.content.interfaces import ContentStore, Provider
 from ociport.content.staging import StagingArea
 from ociport.descriptor import ANNOTATION_IMAGE_NAME, Descriptor
 from ociport.digest import Digest
 from ociport.drivers.base import ImageDriver, ImportReport, ImportRequest
+from ociport.drivers.tarblobs import add_blob_member, blob_member_name
 from ociport.errors import (
     DocumentTooLargeError,
     FormatError,
@@ -177,10 +178,13 @@ class OciArchiveDriver(ImageDriver):
         target: IO[bytes] | Location,
         *,
         progress: ProgressCallback | None = None,
+        extra_members: Sequence[tuple[str, bytes]] = (),
     ) -> list[tuple[Descriptor, Digest]]:
         if isinstance(target, Location):
             with open_sink(target.url) as sink:
-                return self.export_image(store, entries, sink, progress=progress)
+                return self.export_image(
+                    store, entries, sink, progress=progress, extra_members=extra_members
+                )
         blobs: dict[Digest, Descriptor] = {}
         missing: list[tuple[Descriptor, Digest]] = []
         for entry in entries:
@@ -195,24 +199,12 @@ class OciArchiveDriver(ImageDriver):
         tar = TarWriter(target)
         tar.add_bytes("oci-layout", dump_json({"imageLayoutVersion": mt.OCI_LAYOUT_VERSION}))
         tar.add_bytes("index.json", Index.build(entries).raw)
+        for name, data in sorted(extra_members):
+            tar.add_bytes(name, data)
         tar.add_directory("blobs")
         for algorithm in sorted({d.algorithm for d in blobs}):
             tar.add_directory(f"blobs/{algorithm}")
         for digest in sorted(blobs, key=str):
-            self._add_blob(tar, store, blobs[digest], progress)
+            add_blob_member(tar, store, blobs[digest], blob_member_name(blobs[digest]), progress)
         tar.close()
         return missing
-
-    @staticmethod
-    def _add_blob(
-        tar: TarWriter, store: Provider, desc: Descriptor, progress: ProgressCallback | None
-    ) -> None:
-        name = f"blobs/{desc.digest.algorithm}/{desc.digest.encoded}"
-        hasher = desc.digest.hasher()
-
-        def copy(write: object) -> int:
-            with store.open_blob(desc) as stream:
-                return copy_stream(stream, write, desc.size, hasher=hasher, progress=progress, where=name)  # type: ignore[arg-type]
-
-        tar.add_stream(name, desc.size, copy)
-        hasher.verify(desc.digest, desc.size, name)
