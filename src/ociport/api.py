@@ -180,7 +180,7 @@ class ImageStore:
         )
         return wanted
 
-    def _set_names(self, named: Sequence[tuple[str, Descriptor]]) -> None:
+    def _set_names(self, named: Sequence[tuple[str, Descriptor]]) -> list[Image]:
         new = {
             name: root.with_annotations(
                 {
@@ -200,6 +200,7 @@ class ImageStore:
             return sorted([*kept, *new.values()], key=lambda e: e.ref_name or "")
 
         self.content.update_index(change)
+        return [Image(name, new[name]) for name, _ in named]
 
     # -- drivers ------------------------------------------------------------------------
 
@@ -268,10 +269,10 @@ class ImageStore:
                 names, note = naming.names_for(root)
                 named.extend((name, root) for name in names)
                 notes.extend([note] if note else [])
-        self._set_names(named)
+        # The images carry their store names, as index.json and the hook spec say.
+        images = self._set_names(named)
         for info in report.committed:
             self.pm.hook.ociport_blob_committed(store=self.content, info=info)
-        images = [Image(name, root) for name, root in named]
         self.pm.hook.ociport_image_imported(
             store=self.content, driver_name=driver_cls.name, roots=[i.target for i in images]
         )
