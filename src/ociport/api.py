@@ -234,6 +234,7 @@ class ImageStore:
         ref_name: str | None = None,
         index_name: str | None = None,
         max_document: int = MAX_DOCUMENT_SIZE,
+        oci_manifests: bool = False,
         storage_options: Mapping[str, Any] | None = None,
         progress: ProgressCallback | None = None,
     ) -> ImportResult:
@@ -247,6 +248,8 @@ class ImageStore:
         :param ref_name: import only the root with this ref name.
         :param index_name: keep the source's whole ``index.json`` as one image so named.
         :param max_document: cap for any JSON document, in bytes.
+        :param oci_manifests: formats without manifests (Docker archives) get OCI
+            manifests rather than Docker schema 2 ones.
         :raises FormatError, ContentError: bad source; the store is left as it was.
         :raises DriverDetectionError, UnknownDriverError: format unknown.
         """
@@ -257,7 +260,9 @@ class ImageStore:
         )
         if index_name is not None:
             Reference.parse(index_name)
-        request = ImportRequest(selection, ref_name, index_name is not None, max_document, progress)
+        request = ImportRequest(
+            selection, ref_name, index_name is not None, max_document, progress, oci_manifests
+        )
         target = resolve(source, storage_options)
         driver_cls, report = self._run_import(target, format, request, describe(source))
         if index_name is not None:

@@ -115,12 +115,14 @@ def cli(ctx: click.Context, store_url: str | None, storage_options: tuple[str, .
 @click.option("--index-name", metavar="NAME", help="Keep the source's whole index as one image so named.")
 @click.option("--platform", "platforms", multiple=True, metavar="OS/ARCH[/VARIANT]", help="Platform to import (repeatable).")
 @click.option("--all-platforms", is_flag=True, help="Import every platform; fail if any is missing.")
+@click.option("--oci", "oci_manifests", is_flag=True, help="Docker archives: build OCI manifests, not Docker schema 2.")
 @click.option("--max-document", type=click.IntRange(min=1024), default=4 << 20, show_default=True, help="Largest JSON document accepted, in bytes.")
 @click.option("--source-option", "source_options", multiple=True, metavar="KEY=VALUE", help="fsspec option for the source's filesystem (repeatable).")
 @pass_ctx
 def import_(ctx: _Context, source: str, format_: str | None, base_name: str | None, digests: bool,
             skip_digest_for_named: bool, index_name: str | None, platforms: tuple[str, ...],
-            all_platforms: bool, max_document: int, source_options: tuple[str, ...]) -> None:
+            all_platforms: bool, oci_manifests: bool, max_document: int,
+            source_options: tuple[str, ...]) -> None:
     """Import the images of an archive (path, fsspec URL, or - for stdin)."""
     if platforms and all_platforms:
         raise click.UsageError("--platform and --all-platforms exclude each other")
@@ -129,6 +131,7 @@ def import_(ctx: _Context, source: str, format_: str | None, base_name: str | No
         result = ctx.store.import_image(
             source, format=format_, naming=naming, platforms=platforms,
             all_platforms=all_platforms, index_name=index_name, max_document=max_document,
+            oci_manifests=oci_manifests,
             storage_options=_parse_option(source_options), progress=progress,
         )
     for note in result.notes:

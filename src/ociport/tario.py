@@ -230,6 +230,17 @@ class TarWriter:
         """Add a directory entry (``name`` without a trailing slash)."""
         self._header(f"{name}/", 0, tarfile.DIRTYPE, _DIR_MODE)
 
+    def add_link(self, name: str, target: str, kind: bytes = tarfile.SYMTYPE) -> None:
+        """Add a symbolic (``tarfile.SYMTYPE``) or hard (``tarfile.LNKTYPE``) link."""
+        info = tarfile.TarInfo(name)
+        info.type = kind
+        info.linkname = target
+        info.mode = 0o777 if kind == tarfile.SYMTYPE else _FILE_MODE
+        info.mtime = 0
+        info.uid = info.gid = 0
+        info.uname = info.gname = ""
+        self._put(info.tobuf(tarfile.PAX_FORMAT, _ENCODING, "surrogateescape"))
+
     def add_bytes(self, name: str, data: bytes) -> None:
         """Add a small file held in memory."""
         self._header(name, len(data), tarfile.REGTYPE, _FILE_MODE)

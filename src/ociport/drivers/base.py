@@ -27,6 +27,8 @@ class ImportRequest:
         ``--index-name``) instead of one image per entry.
     :ivar max_document: cap for a JSON document, in bytes.
     :ivar progress: called with byte counts as data is read.
+    :ivar oci_manifests: where a driver builds manifests itself (Docker archives have
+        none), build OCI manifests rather than Docker schema 2 ones.
     """
 
     selection: PlatformSelection = PlatformSelection()
@@ -34,6 +36,7 @@ class ImportRequest:
     whole_index: bool = False
     max_document: int = 4 << 20
     progress: ProgressCallback | None = None
+    oci_manifests: bool = False
 
 
 @dataclass(slots=True)

@@ -101,14 +101,14 @@ class OciArchiveDriver(ImageDriver):
         with _opened(source) as stream, StagingArea(
             store, max_document=request.max_document, progress=request.progress
         ) as staging:
-            layout_raw, index_raw = self._stage_members(stream, staging, request, label)
+            layout_raw, index_raw, others = self._stage_members(stream, staging, request, label)
             if layout_raw is None:
                 raise FormatError("no oci-layout member: not an OCI image layout", location=label)
             read_oci_layout(layout_raw, where="oci-layout")
             if index_raw is None:
                 raise FormatError("no index.json member", location=label)
             index = Index.parse(index_raw, where="index.json")
-            roots = self._roots(index, request, label)
+            roots = self._roots(index, request, label, docker="manifest.json" in others)
             extra: dict[Digest, bytes] = {}
             if request.whole_index:
                 whole = Descriptor(mt.OCI_IMAGE_INDEX, Digest.of(index_raw), len(index_raw))
@@ -126,8 +126,9 @@ class OciArchiveDriver(ImageDriver):
 
     def _stage_members(
         self, stream: IO[bytes], staging: StagingArea, request: ImportRequest, label: str
-    ) -> tuple[bytes | None, bytes | None]:
+    ) -> tuple[bytes | None, bytes | None, set[str]]:
         layout_raw = index_raw = None
+        others: set[str] = set()
         for member in iter_members(stream, label=label):
             if member.name == "oci-layout":
                 layout_raw = _read_member(member, _LAYOUT_CAP)
@@ -136,17 +137,21 @@ class OciArchiveDriver(ImageDriver):
             else:
                 digest = blob_member_digest(member.name)
                 if digest is None or member.type == b"5":
+                    others.add(member.name)
                     continue
                 if not member.is_file:
                     raise FormatError("blob member is not a regular file", location=label, member=member.name)
                 staging.add(digest, member.size, member.stream, where=member.name)
-        return layout_raw, index_raw
+        return layout_raw, index_raw, others
 
     @staticmethod
-    def _roots(index: Index, request: ImportRequest, label: str) -> list[Descriptor]:
+    def _roots(
+        index: Index, request: ImportRequest, label: str, *, docker: bool = False
+    ) -> list[Descriptor]:
         roots = list(index.manifests)
         if not roots:
-            raise FormatError("index.json lists no images", location=label)
+            hint = "; it has a Docker manifest.json: use --format docker-archive" if docker else ""
+            raise FormatError(f"index.json lists no images{hint}", location=label)
         if request.ref_name is None:
             return roots
         chosen = [

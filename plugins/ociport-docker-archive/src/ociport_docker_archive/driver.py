@@ -1,0 +1,164 @@
+"""The ``docker-archive`` driver: ``docker save`` archives in, ``docker load`` archives out."""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import json
+import re
+from collections.abc import Iterator, Sequence
+from typing import IO, Any, Final
+
+from ociport import mediatypes as mt
+from ociport.compression import open_decompressed
+from ociport.content.helpers import ProgressCallback, write_blob
+from ociport.content.interfaces import ContentStore, Provider
+from ociport.content.staging import StagingArea
+from ociport.descriptor import ANNOTATION_IMAGE_NAME, Descriptor
+from ociport.digest import Digest
+from ociport.drivers.base import ImageDriver, ImportReport, ImportRequest
+from ociport.errors import FormatError, OciportError, UnsupportedSourceError
+from ociport.location import Location
+from ociport.manifest import parse_json
+from ociport.sources import open_sink
+from ociport.tario import peek_member_names
+
+from ociport_docker_archive.export import write_docker_archive
+from ociport_docker_archive.images import DockerImage, config_candidates, find_images
+from ociport_docker_archive.manifests import build_manifest, config_media_type, layer_media_type
+from ociport_docker_archive.reader import ArchiveContents, read_archive
+
+__all__ = ["DockerArchiveDriver"]
+
+
+@contextlib.contextmanager
+def _opened(source: IO[bytes] | Location) -> Iterator[IO[bytes]]:
+    if isinstance(source, Location):
+        with source.fs.open(source.path, "rb", block_size=4 << 20) as raw:
+            yield open_decompressed(raw)[0]
+    else:
+        yield open_decompressed(source)[0]
+
+
+_DOCKER_MEMBER: Final = re.compile(
+    r"manifest\.json|repositories|(?:sha256:)?[0-9a-f]{64}(?:\.json|\.tar(?:\.gz|\.zst)?)?"
+    r"|[0-9a-f]{64}/(?:VERSION|json|layer\.tar)?"
+)
+
+
+def _looks_like_docker(name: str) -> bool:
+    return bool(_DOCKER_MEMBER.fullmatch(name))
+
+
+class DockerArchiveDriver(ImageDriver):
+    """``docker save`` archives: legacy (Docker < 25), Docker 25+ and ``repositories``-only.
+
+    :param oci: on import, build OCI manifests instead of Docker schema 2 ones.
+    """
+
+    name = "docker-archive"
+    summary = "docker save / docker load archive (skopeo docker-archive:)"
+    accepts_stream = True
+
+    def __init__(self, *, oci: bool = False) -> None:
+        self.oci = oci
+
+    @classmethod
+    def sniff(cls, head: bytes | None, location: Location | None) -> bool:
+        if head is None:
+            return False
+        names = peek_member_names(head)
+        if any(n in ("oci-layout", "index.json") for n in names):
+            return False
+        return any(_looks_like_docker(n) for n in names)
+
+    def import_image(
+        self, source: IO[bytes] | Location, store: ContentStore, request: ImportRequest
+    ) -> ImportReport:
+        if request.whole_index:
+            raise UnsupportedSourceError(self.name, "--index-name (a Docker archive has no index)")
+        label = source.url if isinstance(source, Location) else "archive"
+        oci = self.oci or request.oci_manifests
+        with _opened(source) as stream, StagingArea(
+            store, max_document=request.max_document, progress=request.progress
+        ) as staging:
+            contents = read_archive(stream, staging, label=label, max_document=request.max_document)
+            images, notes = find_images(contents, self._documents(contents, staging))
+            if request.ref_name is not None:
+                images = [i for i in images if request.ref_name in i.names]
+            planned = [self._plan(image, staging, oci) for image in images]
+            report = ImportReport(notes=notes)
+            for image, (config, layers, manifest_raw) in zip(images, planned, strict=True):
+                report.committed.extend(staging.commit([config.digest, *(d.digest for d in layers)]))
+                if image.config_raw is not None:
+                    write_blob(store, io.BytesIO(image.config_raw), config)
+                root = Descriptor(
+                    mt.OCI_IMAGE_MANIFEST if oci else mt.DOCKER_MANIFEST_V2,
+                    Digest.of(manifest_raw),
+                    len(manifest_raw),
+                )
+                write_blob(store, io.BytesIO(manifest_raw), root)
+                report.roots.extend(
+                    root.with_annotations({ANNOTATION_IMAGE_NAME: name}) for name in image.names
+                )
+                if not image.names:
+                    report.roots.append(root)
+        return report
+
+    @staticmethod
+    def _documents(contents: ArchiveContents, staging: StagingArea) -> dict[str, dict[str, Any]]:
+        documents = {}
+        for name in config_candidates(contents):
+            digest = contents.files[name]
+            size = staging.size_of(digest) or 0
+            with contextlib.suppress(OciportError, json.JSONDecodeError):
+                documents[name] = parse_json(staging.read_document(Descriptor("", digest, size)))
+        return documents
+
+    @staticmethod
+    def _plan(
+        image: DockerImage, staging: StagingArea, oci: bool
+    ) -> tuple[Descriptor, list[Descriptor], bytes]:
+        if image.config_raw is not None:
+            config = Descriptor(config_media_type(oci=oci), image.config, len(image.config_raw))
+            config_doc = parse_json(image.config_raw)
+        else:
+            config = Descriptor(config_media_type(oci=oci), image.config, staging.size_of(image.config) or 0)
+            config_doc = parse_json(staging.read_document(config), where=str(image.config))
+        layers = [
+            Descriptor(
+                layer_media_type(staging.head(d), oci=oci, where=str(d)), d, staging.size_of(d) or 0
+            )
+            for d in image.layers
+        ]
+        _check_diff_ids(config_doc, layers)
+        return config, layers, build_manifest(config, layers, oci=oci)
+
+    def export_image(
+        self,
+        store: Provider,
+        entries: Sequence[Descriptor],
+        target: IO[bytes] | Location,
+        *,
+        progress: ProgressCallback | None = None,
+        extra_members: Sequence[tuple[str, bytes]] = (),
+    ) -> list[tuple[Descriptor, Digest]]:
+        if isinstance(target, Location):
+            with open_sink(target.url) as sink:
+                return self.export_image(store, entries, sink, progress=progress)
+        write_docker_archive(store, entries, target, progress=progress)
+        return []
+
+
+def _check_diff_ids(config: dict[str, Any], layers: list[Descriptor]) -> None:
+    """A config must list one diff ID per layer; an uncompressed layer's is its digest."""
+    rootfs = config.get("rootfs")
+    diff_ids = rootfs.get("diff_ids") if isinstance(rootfs, dict) else None
+    if not isinstance(diff_ids, list):
+        raise FormatError("image config has no rootfs.diff_ids")
+    if len(diff_ids) != len(layers):
+        raise FormatError(f"image config lists {len(diff_ids)} diff IDs for {len(layers)} layers")
+    for diff_id, layer in zip(diff_ids, layers, strict=True):
+        plain = layer.media_type in (mt.OCI_LAYER_TAR, "application/vnd.docker.image.rootfs.diff.tar")
+        if plain and diff_id != str(layer.digest):
+            raise FormatError(f"layer {layer.digest} does not match diff ID {diff_id}")

@@ -1,0 +1,29 @@
+"""Test support shipped for plugin authors: conformance suites, factories, fixtures.
+
+Needs pytest (``pip install ociport[test]``). Importing this package registers its
+modules for pytest's assertion rewriting, so suite failures show compared values.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+pytest.register_assert_rewrite(
+    "ociport.testing.content_suite", "ociport.testing.driver_suite"
+)
+
+from ociport.testing.conformance import (  # noqa: E402
+    ContentStoreSuite,
+    ImageDriverSuite,
+    store_state,
+)
+from ociport.testing.factories import layer_tar, name_image, random_image  # noqa: E402
+
+__all__ = [
+    "ContentStoreSuite",
+    "ImageDriverSuite",
+    "layer_tar",
+    "name_image",
+    "random_image",
+    "store_state",
+]

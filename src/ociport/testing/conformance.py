@@ -1,0 +1,50 @@
+"""The conformance suites, in one import: subclass them to test a store or a driver.
+
+Modelled on fsspec's ``tests/abstract`` and containerd's content ``testsuite``: a plugin
+author subclasses a suite in a ``Test*`` class and supplies its fixtures::
+
+    import itertools
+
+    import pytest
+
+    from ociport import Location
+    from ociport.testing.conformance import ContentStoreSuite, ImageDriverSuite
+
+
+    class TestMyContentStore(ContentStoreSuite):
+        @pytest.fixture
+        def content_store(self):
+            return MyContentStore(...)  # empty
+
+
+    class TestMyDriver(ImageDriverSuite):
+        @pytest.fixture
+        def driver_cls(self):
+            return MyDriver
+
+        @pytest.fixture
+        def target_factory(self, tmp_path):
+            paths = (tmp_path / f"out-{i}.tar" for i in itertools.count())
+            return lambda: Location.from_url(str(next(paths)))
+
+Hook methods (:meth:`ContentStoreSuite.tamper_blob`,
+:meth:`ImageDriverSuite.tamper_target`, :meth:`ImageDriverSuite.truncate_target`) let a
+backend with its own storage format take part in the corruption tests, and
+``content_store_factory`` on :class:`ImageDriverSuite` may be overridden to run the
+driver against another store.
+"""
+
+from __future__ import annotations
+
+from ociport.testing.content_suite import ContentStoreSuite
+from ociport.testing.driver_suite import Exported, ImageDriverSuite, Target
+from ociport.testing.stores import store_state, tamper_layout_blob
+
+__all__ = [
+    "ContentStoreSuite",
+    "Exported",
+    "ImageDriverSuite",
+    "Target",
+    "store_state",
+    "tamper_layout_blob",
+]
