@@ -1,0 +1,1 @@
+"""Content stores: role interfaces, helpers and the fsspec store."""

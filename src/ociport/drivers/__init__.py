@@ -1,0 +1,1 @@
+"""Image drivers: the ImageDriver interface, the registry and the built-in formats."""
