@@ -15,6 +15,7 @@ from collections.abc import Iterator
 from typing import Any, NoReturn
 
 import click
+from rich.console import Console
 from rich.progress import (
     BarColumn,
     DownloadColumn,
@@ -53,7 +54,8 @@ def _progress(description: str, total: int | None = None) -> Iterator[ProgressCa
         TransferSpeedColumn(),
         TimeRemainingColumn(),
     )
-    with Progress(*columns, transient=True) as bar:
+    # On stderr: stdout may carry an archive ("export -") while stderr is a terminal.
+    with Progress(*columns, transient=True, console=Console(stderr=True)) as bar:
         task = bar.add_task(description, total=total)
         yield lambda n: bar.advance(task, n)
 
