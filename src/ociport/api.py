@@ -14,6 +14,7 @@ import pluggy
 from ociport.compression import open_decompressed
 from ociport.config import resolve_store
 from ociport.content.helpers import ProgressCallback, exists, read_blob
+from ociport.convert import Compression, ConvertResult, ManifestFormat, convert_image
 from ociport.content.interfaces import ContentStore
 from ociport.descriptor import ANNOTATION_IMAGE_NAME, ANNOTATION_REF_NAME, Descriptor, Platform
 from ociport.digest import Digest
@@ -367,6 +368,32 @@ class ImageStore:
             store=self.content, driver_name=driver_cls.name, roots=entries
         )
         return ExportResult(entries, missing)
+
+    # -- conversion -----------------------------------------------------------------------
+
+    def convert(
+        self,
+        name: str,
+        new_name: str,
+        *,
+        manifest_format: ManifestFormat | None = None,
+        compression: Compression | None = None,
+    ) -> ConvertResult:
+        """Convert an image's media types and layer compression into a new image.
+
+        :param manifest_format: ``"oci"`` or ``"docker"``; ``None`` keeps the format.
+        :param compression: ``"gzip"``, ``"zstd"`` or ``"none"``; ``None`` keeps each
+            layer's real compression (fixing labels that disagree with the bytes).
+        :raises ImageNotFoundError: no image ``name``.
+        :raises InvalidReferenceError: ``new_name`` is not a valid reference.
+        :raises FormatError: a layer does not decompress to its diff ID.
+        """
+        Reference.parse(new_name)
+        result = convert_image(
+            self.content, self.get(name).target, manifest_format=manifest_format, compression=compression
+        )
+        self._set_names([(new_name, result.root)])
+        return result
 
     # -- content --------------------------------------------------------------------------
 

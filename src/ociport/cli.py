@@ -174,6 +174,26 @@ def export(ctx: _Context, dest: str, names: tuple[str, ...], format_: str, ref_n
         _note(f"note: not in the store, left out (partial image): {listed}")
 
 
+@cli.command("convert")
+@click.argument("name")
+@click.argument("new_name")
+@click.option("--oci", "manifest_format", flag_value="oci", help="Use OCI media types.")
+@click.option("--docker", "manifest_format", flag_value="docker", help="Use Docker schema 2 media types.")
+@click.option("--compression", type=click.Choice(["gzip", "zstd", "none"]),
+              help="Recompress layers [default: keep each layer's].")
+@pass_ctx
+def convert(ctx: _Context, name: str, new_name: str, manifest_format: str | None,
+            compression: str | None) -> None:
+    """Convert image NAME into NEW_NAME with other media types or compression."""
+    result = ctx.store.convert(
+        name, new_name, manifest_format=manifest_format, compression=compression,  # type: ignore[arg-type]
+    )
+    for change in result.relabelled:
+        _note(f"layer {change.before.digest.short}: {change.reason}: "
+              f"{change.before.media_type} -> {change.after.media_type}")
+    click.echo(f"{new_name}\t{result.root.digest}")
+
+
 @cli.group()
 def images() -> None:
     """List, inspect, tag and remove named images."""

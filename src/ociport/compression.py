@@ -12,7 +12,7 @@ import io
 import lzma
 from typing import IO, Any, Final, cast
 
-__all__ = ["detect_compression", "open_decompressed"]
+__all__ = ["LAYER_COMPRESSION", "detect_compression", "label_mismatch", "open_decompressed"]
 
 _MAGIC: Final = (
     (b"\x1f\x8b", "gzip"),
@@ -20,6 +20,14 @@ _MAGIC: Final = (
     (b"\xfd7zXZ\x00", "xz"),
     (b"\x28\xb5\x2f\xfd", "zstd"),
 )
+#: The compression each (distributable) layer media type announces.
+LAYER_COMPRESSION: Final[dict[str, str | None]] = {
+    "application/vnd.oci.image.layer.v1.tar": None,
+    "application/vnd.docker.image.rootfs.diff.tar": None,
+    "application/vnd.oci.image.layer.v1.tar+gzip": "gzip",
+    "application/vnd.docker.image.rootfs.diff.tar.gzip": "gzip",
+    "application/vnd.oci.image.layer.v1.tar+zstd": "zstd",
+}
 #: Read-ahead of the buffered readers wrapped around sources (4 MiB).
 BUFFER_SIZE: Final = 4 << 20
 
@@ -30,6 +38,20 @@ def detect_compression(head: bytes) -> str | None:
         if head.startswith(magic):
             return name
     return None
+
+
+def label_mismatch(media_type: str, head: bytes) -> str | None:
+    """A sentence when a layer's bytes are not compressed as its media type says.
+
+    :param head: the layer's first bytes (8 suffice).
+    :returns: ``None`` when they agree or the media type names no compression rule.
+    """
+    if media_type not in LAYER_COMPRESSION or not head:
+        return None
+    said, found = LAYER_COMPRESSION[media_type], detect_compression(head)
+    if said == found:
+        return None
+    return f"labelled {media_type} but its bytes are {found or 'uncompressed'}"
 
 
 def open_decompressed(stream: IO[bytes]) -> tuple[io.BufferedReader, str | None]:

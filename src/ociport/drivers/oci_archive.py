@@ -17,7 +17,7 @@ from collections.abc import Iterator, Sequence
 from typing import IO, Final
 
 from ociport import mediatypes as mt
-from ociport.compression import open_decompressed
+from ociport.compression import label_mismatch, open_decompressed
 from ociport.content.helpers import ProgressCallback, exists, read_blob, write_blob
 from ociport.content.imageindex import read_oci_layout
 from ociport.content.interfaces import ContentStore, Provider
@@ -69,6 +69,19 @@ def _read_member(member: TarMember, limit: int) -> bytes:
     return member.stream.read()
 
 
+def _label_notes(graph: ImageGraph, staging: StagingArea) -> list[str]:
+    notes = []
+    for desc, manifest in graph.manifests:
+        for layer in manifest.layers:
+            problem = label_mismatch(layer.media_type, staging.head(layer.digest))
+            if problem:
+                notes.append(
+                    f"layer {layer.digest} of manifest {desc.digest} is {problem}; "
+                    "'ociport convert' fixes the label"
+                )
+    return notes
+
+
 @contextlib.contextmanager
 def _opened(source: IO[bytes] | Location) -> Iterator[IO[bytes]]:
     if isinstance(source, Location):
@@ -115,10 +128,13 @@ class OciArchiveDriver(ImageDriver):
                 extra[whole.digest] = index_raw
                 roots = [whole]
             report = ImportReport()
-            for root in roots:
-                graph = self._walk(root, staging, extra, request)
-                report.roots.append(root)
+            # Walk every root before committing anything: a failure in any of them
+            # must leave the store untouched.
+            graphs = [self._walk(root, staging, extra, request) for root in roots]
+            for graph in graphs:
+                report.roots.append(graph.root)
                 report.missing.extend(graph.missing)
+                report.notes.extend(_label_notes(graph, staging))
                 report.committed.extend(staging.commit(graph.blobs))
             for digest, raw in extra.items():
                 write_blob(store, io.BytesIO(raw), Descriptor(mt.OCI_IMAGE_INDEX, digest, len(raw)))

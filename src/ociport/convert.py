@@ -1,0 +1,235 @@
+"""Converting an image between Docker and OCI media types and layer compressions.
+
+Each layer is read once: its real compression is taken from its magic bytes (not its
+label), it is decompressed to check its diff ID against the config, and, when another
+compression is asked for, recompressed on the way into a new blob. Layers whose label
+and bytes disagree (``tar+gzip`` on a plain tar, as skopeo 1.9 writes with
+``--dest-decompress``) are reported and relabelled. Configs keep their bytes (diff IDs
+are over uncompressed layers); manifests and indexes are rewritten, so the converted
+image gets new digests and a new name while the original stays as it was.
+"""
+
+from __future__ import annotations
+
+import gzip
+import io
+import json
+import uuid
+import zlib
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
+from typing import Any, Final, Literal
+
+from ociport import mediatypes as mt
+from ociport.compression import LAYER_COMPRESSION, detect_compression
+from ociport.content.helpers import exists, read_blob, write_blob
+from ociport.content.interfaces import ContentStore
+from ociport.descriptor import Descriptor
+from ociport.digest import CHUNK_SIZE, Digest, Hasher
+from ociport.errors import BlobExistsError, FormatError, UnsupportedMediaTypeError
+from ociport.manifest import Index, Manifest, dump_json, parse_document, parse_json
+
+__all__ = ["Compression", "ConvertResult", "ManifestFormat", "Relabel", "convert_image"]
+
+ManifestFormat = Literal["oci", "docker"]
+Compression = Literal["gzip", "zstd", "none"]
+
+_DOCKER_LAYER_TAR: Final = "application/vnd.docker.image.rootfs.diff.tar"
+_LAYER_TYPES: Final[dict[tuple[ManifestFormat, str | None], str]] = {
+    ("oci", None): mt.OCI_LAYER_TAR,
+    ("oci", "gzip"): mt.OCI_LAYER_TAR_GZIP,
+    ("oci", "zstd"): mt.OCI_LAYER_TAR_ZSTD,
+    ("docker", None): _DOCKER_LAYER_TAR,
+    ("docker", "gzip"): mt.DOCKER_LAYER,
+    ("docker", "zstd"): mt.OCI_LAYER_TAR_ZSTD,
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Relabel:
+    """A layer whose media type changed.
+
+    :ivar before: the original descriptor.
+    :ivar after: the new one.
+    :ivar reason: ``"mislabelled"`` (label and bytes disagreed), ``"recompressed"`` or
+        ``"media type"`` (only the manifest format changed).
+    """
+
+    before: Descriptor
+    after: Descriptor
+    reason: str
+
+
+@dataclass(slots=True)
+class ConvertResult:
+    """The converted root and what changed on the way."""
+
+    root: Descriptor
+    relabelled: list[Relabel] = field(default_factory=list)
+
+
+def convert_image(
+    store: ContentStore,
+    root: Descriptor,
+    *,
+    manifest_format: ManifestFormat | None = None,
+    compression: Compression | None = None,
+) -> ConvertResult:
+    """Convert the image at ``root``; returns the new root (not yet named).
+
+    :param manifest_format: ``"oci"`` or ``"docker"``; ``None`` keeps each manifest's.
+    :param compression: ``"gzip"``, ``"zstd"`` or ``"none"``; ``None`` keeps each
+        layer's real compression.
+    :raises FormatError: a layer's uncompressed digest differs from its diff ID, or a
+        document is malformed.
+    :raises MissingContentError, BlobNotFoundError: the image is incomplete.
+    """
+    converter = _Converter(store, manifest_format, compression)
+    return ConvertResult(converter.convert(root), converter.relabelled)
+
+
+class _Converter:
+    def __init__(
+        self, store: ContentStore, fmt: ManifestFormat | None, compression: Compression | None
+    ) -> None:
+        self.store = store
+        self.fmt = fmt
+        self.compression = compression
+        self.relabelled: list[Relabel] = []
+
+    def convert(self, desc: Descriptor) -> Descriptor:
+        document = parse_document(read_blob(self.store, desc), desc.media_type, where=str(desc.digest))
+        if isinstance(document, Index):
+            return self._index(desc, document)
+        if isinstance(document, Manifest):
+            return self._manifest(desc, document)
+        raise UnsupportedMediaTypeError(desc.media_type or "unknown", member=str(desc.digest))
+
+    def _index(self, desc: Descriptor, index: Index) -> Descriptor:
+        children = [
+            self.convert(child) if exists(self.store, child.digest) else child
+            for child in index.manifests
+        ]
+        doc = json.loads(index.raw)
+        doc["manifests"] = [c.to_json() for c in children]
+        fmt = self.fmt or ("docker" if index.media_type == mt.DOCKER_MANIFEST_LIST else "oci")
+        doc["mediaType"] = mt.DOCKER_MANIFEST_LIST if fmt == "docker" else mt.OCI_IMAGE_INDEX
+        return self._put(replace(desc, media_type=doc["mediaType"]), dump_json(doc))
+
+    def _manifest(self, desc: Descriptor, manifest: Manifest) -> Descriptor:
+        fmt: ManifestFormat = self.fmt or (
+            "docker" if manifest.media_type == mt.DOCKER_MANIFEST_V2 else "oci"
+        )
+        config_doc = parse_json(read_blob(self.store, manifest.config), where=str(manifest.config.digest))
+        diff_ids = (config_doc.get("rootfs") or {}).get("diff_ids") or []
+        if len(diff_ids) != len(manifest.layers):
+            raise FormatError(
+                f"config lists {len(diff_ids)} diff IDs for {len(manifest.layers)} layers",
+                member=str(manifest.config.digest),
+            )
+        layers = [self._layer(layer, fmt, diff_id) for layer, diff_id in zip(manifest.layers, diff_ids, strict=True)]
+        config = replace(manifest.config, media_type=mt.DOCKER_CONFIG if fmt == "docker" else mt.OCI_IMAGE_CONFIG)
+        doc: dict[str, Any] = json.loads(manifest.raw)
+        doc["mediaType"] = mt.DOCKER_MANIFEST_V2 if fmt == "docker" else mt.OCI_IMAGE_MANIFEST
+        doc["config"] = config.to_json()
+        doc["layers"] = [layer.to_json() for layer in layers]
+        return self._put(replace(desc, media_type=doc["mediaType"]), dump_json(doc))
+
+    def _layer(self, layer: Descriptor, fmt: ManifestFormat, diff_id: str) -> Descriptor:
+        if layer.media_type not in LAYER_COMPRESSION:
+            return layer
+        with self.store.open_blob(layer) as stream:
+            actual = detect_compression(stream.read(8))
+        if actual not in (None, "gzip", "zstd"):
+            raise UnsupportedMediaTypeError(f"{actual}-compressed layer", member=str(layer.digest))
+        wanted = actual if self.compression is None else (None if self.compression == "none" else self.compression)
+        new = _recompress(self.store, layer, actual, wanted, Digest.parse(diff_id))
+        new = replace(new, media_type=_LAYER_TYPES[(fmt, wanted)])
+        if new != layer:
+            reason = "mislabelled" if LAYER_COMPRESSION[layer.media_type] != actual else (
+                "recompressed" if new.digest != layer.digest else "media type"
+            )
+            self.relabelled.append(Relabel(layer, new, reason))
+        return new
+
+    def _put(self, desc: Descriptor, raw: bytes) -> Descriptor:
+        new = replace(desc, digest=Digest.of(raw), size=len(raw))
+        write_blob(self.store, io.BytesIO(raw), new)
+        return new
+
+
+def _decompressor(kind: str | None) -> Callable[[bytes], bytes]:
+    if kind == "gzip":
+        return zlib.decompressobj(wbits=31).decompress
+    if kind == "zstd":
+        import zstandard
+
+        return zstandard.ZstdDecompressor().decompressobj().decompress
+    return lambda data: data
+
+
+class _Compressor:
+    """Streams bytes into a store writer, compressed deterministically (gzip mtime 0)."""
+
+    def __init__(self, kind: str | None, write: Callable[[bytes], object]) -> None:
+        self._write = write
+        self._kind = kind
+        if kind == "gzip":
+            self._gzip = gzip.GzipFile(fileobj=self, mode="wb", mtime=0, filename="")
+        elif kind == "zstd":
+            import zstandard
+
+            self._zstd = zstandard.ZstdCompressor().compressobj()
+
+    def write(self, data: bytes) -> int:  # the GzipFile's sink
+        self._write(data)
+        return len(data)
+
+    def feed(self, data: bytes) -> None:
+        if self._kind == "gzip":
+            self._gzip.write(data)
+        elif self._kind == "zstd":
+            self._write(self._zstd.compress(data))
+        else:
+            self._write(data)
+
+    def close(self) -> None:
+        if self._kind == "gzip":
+            self._gzip.close()
+        elif self._kind == "zstd":
+            self._write(self._zstd.flush())
+
+    def flush(self) -> None:
+        pass
+
+
+def _recompress(
+    store: ContentStore, layer: Descriptor, actual: str | None, wanted: str | None, diff_id: Digest
+) -> Descriptor:
+    """Check ``layer``'s diff ID and, if ``wanted`` differs from ``actual``, write it anew."""
+    plain = Hasher(diff_id.algorithm)
+    decompress = _decompressor(actual)
+    same = actual == wanted
+    writer = None if same else store.writer(ingest_id=f"convert-{uuid.uuid4().hex}")
+    try:
+        compressor = _Compressor(wanted, writer.write) if writer is not None else None
+        with store.open_blob(layer, verify=True) as stream:
+            while chunk := stream.read(CHUNK_SIZE):
+                data = decompress(chunk)
+                plain.update(data)
+                if compressor is not None:
+                    compressor.feed(data)
+        if plain.digest() != diff_id:
+            raise FormatError(f"layer {layer.digest} decompresses to {plain.digest()}, not its diff ID {diff_id}")
+        if writer is None or compressor is None:
+            return layer
+        compressor.close()
+        digest, size = writer.digest, writer.offset
+        try:
+            writer.commit()
+        except BlobExistsError:
+            pass
+        return replace(layer, digest=digest, size=size)
+    finally:
+        if writer is not None:
+            writer.abort()

@@ -1,0 +1,105 @@
+"""ociport convert: media types, recompression, mislabelled layers, diff ID checks."""
+
+from __future__ import annotations
+
+import io
+import json
+import shutil
+import tarfile
+from pathlib import Path
+
+import pytest
+from helpers import TOOL
+
+import ociport
+from ociport import mediatypes as mt
+from ociport.content.helpers import read_blob
+from ociport.manifest import Manifest
+
+
+def _layout_archive(layout: Path) -> io.BytesIO:
+    """An OCI archive holding a layout directory's files, built in memory."""
+    out = io.BytesIO()
+    with tarfile.open(fileobj=out, mode="w") as tar:
+        for path in sorted(layout.rglob("*")):
+            if path.is_file():
+                tar.add(path, arcname=str(path.relative_to(layout)))
+    out.seek(0)
+    return out
+
+
+def _manifest(store: ociport.ImageStore, name: str) -> Manifest:
+    return Manifest.parse(read_blob(store.content, store.get(name).target))
+
+
+@pytest.fixture
+def mislabelled(store: ociport.ImageStore) -> str:
+    result = store.import_image(
+        _layout_archive(TOOL / "oci-uncompressed-mislabelled"),
+        naming=ociport.ImportNaming("example.com/mis"),
+    )
+    assert any("labelled" in note and "uncompressed" in note for note in result.notes)
+    return result.images[0].name
+
+
+def test_mislabelled_layers_are_reported_and_relabelled(
+    store: ociport.ImageStore, mislabelled: str
+) -> None:
+    result = store.convert(mislabelled, "example.com/fixed:1")
+    original = _manifest(store, mislabelled)
+    fixed = _manifest(store, "example.com/fixed:1")
+    assert [r.reason for r in result.relabelled] == ["mislabelled"] * len(original.layers)
+    assert [layer.digest for layer in fixed.layers] == [layer.digest for layer in original.layers]
+    assert {layer.media_type for layer in fixed.layers} == {mt.OCI_LAYER_TAR}
+    assert fixed.config == original.config
+    assert not store.verify()
+
+
+@pytest.mark.parametrize("compression", ["gzip", "zstd"])
+def test_recompression_round_trip_keeps_diff_ids(
+    store: ociport.ImageStore, mislabelled: str, compression: str
+) -> None:
+    store.convert(mislabelled, "example.com/c:1", compression=compression, manifest_format="docker")  # type: ignore[arg-type]
+    squeezed = _manifest(store, "example.com/c:1")
+    assert store.get("example.com/c:1").target.media_type == mt.DOCKER_MANIFEST_V2
+    assert squeezed.config.media_type == mt.DOCKER_CONFIG
+    expected = mt.DOCKER_LAYER if compression == "gzip" else mt.OCI_LAYER_TAR_ZSTD
+    assert {layer.media_type for layer in squeezed.layers} == {expected}
+    store.convert("example.com/c:1", "example.com/plain:1", compression="none", manifest_format="oci")
+    plain = _manifest(store, "example.com/plain:1")
+    original = _manifest(store, mislabelled)
+    assert [layer.digest for layer in plain.layers] == [layer.digest for layer in original.layers]
+    assert not store.verify()
+
+
+def test_conversion_is_deterministic(store: ociport.ImageStore, mislabelled: str) -> None:
+    a = store.convert(mislabelled, "example.com/a:1", compression="gzip")
+    b = store.convert(mislabelled, "example.com/b:1", compression="gzip")
+    assert a.root.digest == b.root.digest
+
+
+def test_wrong_diff_id_is_an_error(store: ociport.ImageStore, tmp_path: Path) -> None:
+    layout = tmp_path / "layout"
+    shutil.copytree(TOOL / "oci-uncompressed", layout)
+    index = json.loads((layout / "index.json").read_text())
+    manifest_path = layout / "blobs" / "sha256" / index["manifests"][0]["digest"].split(":")[1]
+    manifest = json.loads(manifest_path.read_bytes())
+    config_path = layout / "blobs" / "sha256" / manifest["config"]["digest"].split(":")[1]
+    config = json.loads(config_path.read_bytes())
+    config["rootfs"]["diff_ids"][0] = "sha256:" + "0" * 64
+    raw_config = json.dumps(config).encode()
+    config_path.unlink()
+    new_config = ociport.Digest.of(raw_config)
+    (layout / "blobs" / "sha256" / new_config.encoded).write_bytes(raw_config)
+    manifest["config"].update(digest=str(new_config), size=len(raw_config))
+    raw_manifest = json.dumps(manifest).encode()
+    manifest_path.unlink()
+    new_manifest = ociport.Digest.of(raw_manifest)
+    (layout / "blobs" / "sha256" / new_manifest.encoded).write_bytes(raw_manifest)
+    index["manifests"][0].update(digest=str(new_manifest), size=len(raw_manifest))
+    (layout / "index.json").write_text(json.dumps(index))
+    name = store.import_image(_layout_archive(layout), naming=ociport.ImportNaming("example.com/bad")).images[0].name
+    names_before = [i.name for i in store.images()]
+    with pytest.raises(ociport.FormatError, match="diff ID"):
+        store.convert(name, "example.com/never:1", compression="gzip")
+    assert [i.name for i in store.images()] == names_before
