@@ -204,9 +204,27 @@ class OciLayoutDriver(ImageDriver):
     ) -> list[tuple[Descriptor, Digest]]:
         if not isinstance(target, Location):
             raise UnsupportedSourceError(self.name, "a stream (a layout is a directory)")
-        if target.fs.exists(target.join("oci-layout").path):
+        created = not target.fs.exists(target.path)
+        if not created and target.fs.exists(target.join("oci-layout").path):
             read_oci_layout(LayoutReader(target).read_file("oci-layout", _LAYOUT_CAP), where="oci-layout")
-        layout = FsspecContentStore(target)
+        try:
+            return self._export(store, entries, FsspecContentStore(target), progress)
+        except BaseException:
+            # A layout this export created goes away whole; an existing one keeps its
+            # index.json (no name was added) and at most some verified blobs.
+            if created and target.fs.exists(target.path):
+                target.fs.rm(target.path, recursive=True)
+            raise
+        finally:
+            _remove_empty_ingest(target)
+
+    @staticmethod
+    def _export(
+        store: Provider,
+        entries: Sequence[Descriptor],
+        layout: FsspecContentStore,
+        progress: ProgressCallback | None,
+    ) -> list[tuple[Descriptor, Digest]]:
         blobs: dict[Digest, Descriptor] = {}
         missing: list[tuple[Descriptor, Digest]] = []
         for entry in entries:
@@ -220,7 +238,6 @@ class OciLayoutDriver(ImageDriver):
                 pass
         names = {e.ref_name for e in entries}
         layout.update_index(lambda current: [e for e in current if e.ref_name not in names] + list(entries))
-        _remove_empty_ingest(target)
         return missing
 
 
