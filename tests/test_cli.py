@@ -12,15 +12,27 @@ import sys
 import tarfile
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any, cast
 
 import pytest
+
 from helpers import TOOL
 
 SAMPLE = TOOL / "sample.oci-archive.tar"
 BASE = "example.com/sample"
 NAME = f"{BASE}:1.0"
+
+
+def _index_json(archive: bytes) -> dict[str, Any]:
+    """The ``index.json`` member of an OCI archive, parsed."""
+    with tarfile.open(fileobj=io.BytesIO(archive)) as tar:
+        member = tar.extractfile("index.json")
+        assert member is not None
+        return cast(dict[str, Any], json.loads(member.read()))
+
+
 #: The sample archive's only manifest (skopeo copy of umoci's image, tag 1.0).
-SAMPLE_INDEX = json.loads(tarfile.open(SAMPLE).extractfile("index.json").read())  # type: ignore[union-attr]
+SAMPLE_INDEX = _index_json(SAMPLE.read_bytes())
 MANIFEST_DIGEST = SAMPLE_INDEX["manifests"][0]["digest"]
 
 
@@ -42,7 +54,14 @@ class Cli:
         self.env = _env(tmp_path)
 
     def argv(self, args: Sequence[str], store: Path | None = None) -> list[str]:
-        return [sys.executable, "-m", "ociport", "--store", str(store or self.store), *args]
+        return [
+            sys.executable,
+            "-m",
+            "ociport",
+            "--store",
+            str(store or self.store),
+            *args,
+        ]
 
     def __call__(
         self,
@@ -52,7 +71,10 @@ class Cli:
         env: dict[str, str] | None = None,
     ) -> subprocess.CompletedProcess[bytes]:
         return subprocess.run(
-            self.argv(args, store), input=input, capture_output=True, env=env or self.env
+            self.argv(args, store),
+            input=input,
+            capture_output=True,
+            env=env or self.env,
         )
 
     def ok(self, *args: str, **kwargs: object) -> subprocess.CompletedProcess[bytes]:
@@ -70,7 +92,9 @@ def cli(tmp_path: Path) -> Cli:
     return Cli(tmp_path)
 
 
-def _assert_one_error_line(result: subprocess.CompletedProcess[bytes], *needles: str) -> str:
+def _assert_one_error_line(
+    result: subprocess.CompletedProcess[bytes], *needles: str
+) -> str:
     assert result.returncode == 1
     lines = result.stderr.decode().splitlines()
     assert len(lines) == 1, lines
@@ -90,13 +114,15 @@ def _blob_files(store: Path) -> set[str]:
     return {p.name for p in (store / "blobs" / "sha256").iterdir()}
 
 
-# -- import / export ---------------------------------------------------------------------
+# -- import / export -------------------------------------------------------------------
 
 
 def test_import_prints_name_and_digest_quietly(cli: Cli) -> None:
     result = cli.ok("import", "--base-name", BASE, str(SAMPLE))
     assert result.stdout.decode() == f"{NAME}\t{MANIFEST_DIGEST}\n"
-    assert result.stderr == b"", "no progress bar or chatter when stderr is not a terminal"
+    assert result.stderr == b"", (
+        "no progress bar or chatter when stderr is not a terminal"
+    )
     assert (cli.store / "oci-layout").is_file()
     assert MANIFEST_DIGEST.split(":")[1] in _blob_files(cli.store)
 
@@ -119,7 +145,7 @@ def test_export_to_stdout_is_a_deterministic_oci_archive(cli: Cli) -> None:
     path = cli.tmp_path / "out.tar"
     assert cli.ok("export", str(path), NAME).stdout == b""
     assert path.read_bytes() == first.stdout
-    index = json.loads(tarfile.open(path).extractfile("index.json").read())  # type: ignore[union-attr]
+    index = _index_json(path.read_bytes())
     [entry] = index["manifests"]
     assert entry["digest"] == MANIFEST_DIGEST
     assert entry["annotations"]["org.opencontainers.image.ref.name"] == NAME
@@ -129,7 +155,7 @@ def test_export_to_stdout_is_a_deterministic_oci_archive(cli: Cli) -> None:
 def test_export_ref_name_tag_style(cli: Cli) -> None:
     cli.imported()
     archive = cli.ok("export", "--ref-name", "tag", "-", NAME).stdout
-    index = json.loads(tarfile.open(fileobj=io.BytesIO(archive)).extractfile("index.json").read())  # type: ignore[union-attr]
+    index = _index_json(archive)
     annotations = index["manifests"][0]["annotations"]
     assert annotations["org.opencontainers.image.ref.name"] == "1.0"
     assert annotations["io.containerd.image.name"] == NAME
@@ -167,21 +193,31 @@ def test_console_script(cli: Cli) -> None:
     )
     assert result.returncode == 0, result.stderr.decode()
     assert result.stdout.decode() == f"{NAME}\n"
-    version = subprocess.run([executable, "--version"], capture_output=True, env=cli.env)
+    version = subprocess.run(
+        [executable, "--version"], capture_output=True, env=cli.env
+    )
     assert version.returncode == 0 and b"0." in version.stdout
 
 
-# -- images ------------------------------------------------------------------------------
+# -- images ----------------------------------------------------------------------------
 
 
 def test_images_ls_table_and_json(cli: Cli) -> None:
     assert cli.ok("images", "ls").stdout.decode().split() == [
-        "NAME", "DIGEST", "MEDIA", "TYPE", "SIZE",
+        "NAME",
+        "DIGEST",
+        "MEDIA",
+        "TYPE",
+        "SIZE",
     ]
     cli.imported()
     header, row = cli.ok("images", "ls").stdout.decode().splitlines()
     assert header.split()[:2] == ["NAME", "DIGEST"]
-    assert row.split()[:3] == [NAME, MANIFEST_DIGEST, SAMPLE_INDEX["manifests"][0]["mediaType"]]
+    assert row.split()[:3] == [
+        NAME,
+        MANIFEST_DIGEST,
+        SAMPLE_INDEX["manifests"][0]["mediaType"],
+    ]
     assert row.split()[3] == str(SAMPLE_INDEX["manifests"][0]["size"])
     [image] = json.loads(cli.ok("images", "ls", "--json").stdout)
     assert image["name"] == NAME
@@ -197,7 +233,9 @@ def test_images_inspect(cli: Cli) -> None:
     [manifest] = doc["manifests"]
     assert manifest["platform"] == "linux/amd64"
     assert len(manifest["layers"]) == 4
-    blob_sizes = {p.name: p.stat().st_size for p in (cli.store / "blobs" / "sha256").iterdir()}
+    blob_sizes = {
+        p.name: p.stat().st_size for p in (cli.store / "blobs" / "sha256").iterdir()
+    }
     assert doc["size"] == sum(blob_sizes.values())
     assert doc["missing"] == []
 
@@ -228,13 +266,15 @@ def test_images_tag_rejects_an_invalid_name(cli: Cli) -> None:
     assert cli.ok("images", "ls", "-q").stdout.decode() == f"{NAME}\n"
 
 
-# -- content -----------------------------------------------------------------------------
+# -- content ---------------------------------------------------------------------------
 
 
 def test_content_ls(cli: Cli) -> None:
     cli.imported()
     lines = cli.ok("content", "ls").stdout.decode().splitlines()
-    on_disk = {p.name: p.stat().st_size for p in (cli.store / "blobs" / "sha256").iterdir()}
+    on_disk = {
+        p.name: p.stat().st_size for p in (cli.store / "blobs" / "sha256").iterdir()
+    }
     assert {line.split("\t")[0]: int(line.split("\t")[1]) for line in lines} == {
         f"sha256:{name}": size for name, size in on_disk.items()
     }
@@ -300,14 +340,16 @@ def test_content_gc_rejects_a_bad_duration(cli: Cli) -> None:
     assert b"not a duration" in result.stderr
 
 
-# -- plugins -----------------------------------------------------------------------------
+# -- plugins ---------------------------------------------------------------------------
 
 
 def test_plugins(cli: Cli) -> None:
     text = cli.ok("plugins").stdout.decode()
     drivers, plugins = text.split("PLUGINS\n")
     assert drivers.startswith("DRIVERS\n")
-    oci = next(line for line in drivers.splitlines() if line.split()[0] == "oci-archive")
+    oci = next(
+        line for line in drivers.splitlines() if line.split()[0] == "oci-archive"
+    )
     assert oci.split()[1] == "ociport"
     assert any(line.split()[0] == "fsspec-store" for line in plugins.splitlines())
     listing = json.loads(cli.ok("plugins", "--json").stdout)
@@ -322,7 +364,7 @@ def test_plugins_can_be_disabled(cli: Cli) -> None:
     assert "no drivers registered" in line
 
 
-# -- environment -------------------------------------------------------------------------
+# -- environment -----------------------------------------------------------------------
 
 
 def test_store_from_the_environment(cli: Cli) -> None:
@@ -330,7 +372,9 @@ def test_store_from_the_environment(cli: Cli) -> None:
     env = {**cli.env, "OCIPORT_STORE": str(env_store)}
     argv = [sys.executable, "-m", "ociport"]
     done = subprocess.run(
-        [*argv, "import", "--base-name", BASE, str(SAMPLE)], capture_output=True, env=env
+        [*argv, "import", "--base-name", BASE, str(SAMPLE)],
+        capture_output=True,
+        env=env,
     )
     assert done.returncode == 0, done.stderr.decode()
     assert (env_store / "index.json").is_file()
@@ -347,7 +391,7 @@ def test_default_store_is_under_xdg_data_home(cli: Cli) -> None:
     assert (cli.tmp_path / "xdg-data" / "ociport" / "store" / "index.json").is_file()
 
 
-# -- errors ------------------------------------------------------------------------------
+# -- errors ----------------------------------------------------------------------------
 
 
 def test_missing_source_is_one_error_line(cli: Cli) -> None:
@@ -357,28 +401,40 @@ def test_missing_source_is_one_error_line(cli: Cli) -> None:
 
 def test_truncated_archive_is_one_error_line_and_changes_nothing(cli: Cli) -> None:
     cli.imported()
-    before = sorted(p.relative_to(cli.store) for p in cli.store.rglob("*") if p.is_file())
+    before = sorted(
+        p.relative_to(cli.store) for p in cli.store.rglob("*") if p.is_file()
+    )
     index_before = (cli.store / "index.json").read_bytes()
     truncated = SAMPLE.read_bytes()[: len(SAMPLE.read_bytes()) // 2]
-    _assert_one_error_line(cli("import", "--base-name", "example.com/other", "-", input=truncated))
-    after = sorted(p.relative_to(cli.store) for p in cli.store.rglob("*") if p.is_file())
+    _assert_one_error_line(
+        cli("import", "--base-name", "example.com/other", "-", input=truncated)
+    )
+    after = sorted(
+        p.relative_to(cli.store) for p in cli.store.rglob("*") if p.is_file()
+    )
     assert after == before
     assert (cli.store / "index.json").read_bytes() == index_before
 
 
 def test_not_an_archive_is_one_error_line(cli: Cli) -> None:
-    _assert_one_error_line(cli("import", "-", input=b"this is not a tar archive\n" * 100))
+    _assert_one_error_line(
+        cli("import", "-", input=b"this is not a tar archive\n" * 100)
+    )
 
 
 def test_export_of_an_unknown_name(cli: Cli) -> None:
     target = cli.tmp_path / "out.tar"
-    _assert_one_error_line(cli("export", str(target), "example.com/nope:1"), "example.com/nope:1")
+    _assert_one_error_line(
+        cli("export", str(target), "example.com/nope:1"), "example.com/nope:1"
+    )
     assert not target.exists()
     assert list(cli.tmp_path.glob(".out.tar*")) == []
 
 
 def test_unknown_format_names_the_known_ones(cli: Cli) -> None:
-    _assert_one_error_line(cli("import", "--format", "nope", str(SAMPLE)), "nope", "oci-archive")
+    _assert_one_error_line(
+        cli("import", "--format", "nope", str(SAMPLE)), "nope", "oci-archive"
+    )
 
 
 def test_debug_shows_the_traceback(cli: Cli) -> None:
@@ -432,7 +488,9 @@ def test_no_terminal_escape_codes_when_piped(cli: Cli) -> None:
         assert b"\x1b[" not in result.stdout + result.stderr
 
 
-def _run_with_terminal_stderr(argv: list[str], env: dict[str, str]) -> tuple[bytes, bytes]:
+def _run_with_terminal_stderr(
+    argv: list[str], env: dict[str, str]
+) -> tuple[bytes, bytes]:
     """Run ``argv`` with stdout piped and stderr on a pseudo-terminal, as in
     ``ociport export - NAME > out.tar`` typed in a shell; returns (stdout, terminal)."""
     import pty
@@ -459,6 +517,7 @@ def test_progress_goes_to_a_terminal_stderr_never_into_stdout(cli: Cli) -> None:
     piped = cli.ok("export", "-", NAME).stdout
     env = {**cli.env, "TERM": "xterm"}
     stdout, shown = _run_with_terminal_stderr(cli.argv(["export", "-", NAME]), env)
-    assert stdout == piped, "the archive on stdout is the same with a terminal on stderr"
+    assert stdout == piped, (
+        "the archive on stdout is the same with a terminal on stderr"
+    )
     assert b"exporting" in shown
-

@@ -1,4 +1,4 @@
-"""Every hook spec, and each of its arguments, is documented in docs/hooks.md; the page's
+"""Every hook spec and each of its arguments is documented in docs/hooks.md; the page's
 example plugin is real code that loads and works."""
 
 from __future__ import annotations
@@ -12,9 +12,9 @@ import sys
 import types
 
 import pytest
-from helpers import ROOT, TOOL
 
 import ociport
+from helpers import ROOT, TOOL
 from ociport import hookspecs
 
 HOOKS_MD = ROOT / "docs" / "hooks.md"
@@ -42,7 +42,9 @@ def _sections() -> dict[str, tuple[list[str], str]]:
 
 def _code_blocks(language: str) -> list[str]:
     text = HOOKS_MD.read_text(encoding="utf-8")
-    return re.findall(rf"^```{language}\n(.*?)^```", text, flags=re.MULTILINE | re.DOTALL)
+    return re.findall(
+        rf"^```{language}\n(.*?)^```", text, flags=re.MULTILINE | re.DOTALL
+    )
 
 
 def test_there_are_hooks_to_document() -> None:
@@ -54,7 +56,9 @@ def test_hook_is_documented_with_its_arguments(hook: str) -> None:
     sections = _sections()
     assert hook in sections, f"docs/hooks.md has no '### {hook}(...)' section"
     heading_args, body = sections[hook]
-    assert heading_args == _specs()[hook], "the heading's arguments differ from the spec"
+    assert heading_args == _specs()[hook], (
+        "the heading's arguments differ from the spec"
+    )
     for argument in _specs()[hook]:
         assert re.search(rf"^- `{argument}`:", body, flags=re.MULTILINE), (
             f"argument {argument!r} of {hook} has no '- `{argument}`:' entry"
@@ -106,7 +110,8 @@ def test_example_plugin_loads_and_works(
 
     with caplog.at_level(logging.INFO, logger="ociport_gzip_archive"):
         result = store.import_image(
-            str(TOOL / "sample.oci-archive.tar"), naming=ociport.ImportNaming("example.com/s")
+            str(TOOL / "sample.oci-archive.tar"),
+            naming=ociport.ImportNaming("example.com/s"),
         )
     assert "imported example.com/s:1.0 sha256:" in caplog.text
     sink = io.BytesIO()

@@ -2,8 +2,8 @@
 package's modules document themselves."""
 
 from __future__ import annotations
-
 import __future__
+
 import importlib
 import inspect
 import pkgutil

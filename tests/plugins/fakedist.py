@@ -22,8 +22,13 @@ class FakeDistribution(importlib.metadata.Distribution):
     """A distribution named ``name`` whose ``ociport`` entry points are ``entry_points``
     (entry-point name -> ``module[:attr]``)."""
 
-    def __init__(self, name: str, version: str, entry_points: Mapping[str, str]) -> None:
-        lines = [f"[{GROUP}]", *(f"{ep} = {value}" for ep, value in entry_points.items())]
+    def __init__(
+        self, name: str, version: str, entry_points: Mapping[str, str]
+    ) -> None:
+        lines = [
+            f"[{GROUP}]",
+            *(f"{ep} = {value}" for ep, value in entry_points.items()),
+        ]
         self._files = {
             "METADATA": f"Metadata-Version: 2.1\nName: {name}\nVersion: {version}\n",
             "entry_points.txt": "\n".join(lines) + "\n",
@@ -51,13 +56,17 @@ def ociport_distribution() -> FakeDistribution:
 
 def sample_distribution() -> FakeDistribution:
     """The stub third-party distribution shipping ``sample_plugin``."""
-    return FakeDistribution("ociport-sample", "0.3.0", {"sample-archive": "sample_plugin"})
+    return FakeDistribution(
+        "ociport-sample", "0.3.0", {"sample-archive": "sample_plugin"}
+    )
 
 
 def install(monkeypatch: pytest.MonkeyPatch, dists: Iterable[FakeDistribution]) -> None:
     """Make ``dists`` the only installed distributions, and clear the plugin settings
     that come from the environment."""
     installed = list(dists)
-    monkeypatch.setattr(importlib.metadata, "distributions", lambda **_: iter(installed))
+    monkeypatch.setattr(
+        importlib.metadata, "distributions", lambda **_: iter(installed)
+    )
     monkeypatch.delenv("OCIPORT_DISABLE_PLUGINS", raising=False)
     monkeypatch.delenv("OCIPORT_DISABLE_PLUGIN_AUTOLOAD", raising=False)

@@ -1,4 +1,4 @@
-"""A stub third-party ociport plugin, written the way an outside distribution writes one.
+"""A stub third-party ociport plugin, written as an outside distribution writes one.
 
 It is loaded in tests from a fake distribution whose entry point reads::
 
@@ -69,15 +69,23 @@ class SampleArchiveDriver(ImageDriver):
         progress: ProgressCallback | None = None,
         extra_members: Sequence[tuple[str, bytes]] = (),
     ) -> list[tuple[Descriptor, Digest]]:
-        """Write an OCI archive through gzip (mtime 0, so output stays deterministic)."""
+        """Write an OCI archive through gzip (mtime 0: the output is deterministic)."""
         if isinstance(target, Location):
             with target.fs.open(target.path, "wb") as stream:
                 return self.export_image(
-                    store, entries, stream, progress=progress, extra_members=extra_members
+                    store,
+                    entries,
+                    stream,
+                    progress=progress,
+                    extra_members=extra_members,
                 )
         with gzip.GzipFile(fileobj=target, mode="wb", mtime=0) as compressed:
             return OciArchiveDriver().export_image(
-                store, entries, compressed, progress=progress, extra_members=extra_members
+                store,
+                entries,
+                compressed,
+                progress=progress,
+                extra_members=extra_members,
             )
 
 

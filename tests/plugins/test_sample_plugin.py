@@ -20,9 +20,9 @@ import pluggy
 import pytest
 import sample_plugin
 from fakedist import install, ociport_distribution, sample_distribution
-from helpers import TOOL
 
 import ociport
+from helpers import TOOL
 from ociport import hookimpl
 from ociport.cli import main
 from ociport.content.fsstore import FsspecContentStore
@@ -57,7 +57,7 @@ def _members(archive: bytes) -> list[str]:
         return tar.getnames()
 
 
-# -- the driver -------------------------------------------------------------------------
+# -- the driver ------------------------------------------------------------------------
 
 
 def test_sample_driver_exports_and_imports_through_the_api(
@@ -81,7 +81,9 @@ def test_sample_driver_exports_and_imports_through_the_api(
 
     other = ociport.open_store(f"{memory_url}-copy", pm=sample_pm)
     try:
-        back = other.import_image(io.BytesIO(data), format="sample-archive", naming=NAMING)
+        back = other.import_image(
+            io.BytesIO(data), format="sample-archive", naming=NAMING
+        )
         assert "read by the sample-archive driver" in back.notes
         assert [(i.name, i.target.digest) for i in back.images] == [
             (NAME, imported.images[0].target.digest)
@@ -108,7 +110,9 @@ def test_sample_driver_reads_and_writes_paths(
     )
 
 
-def test_sample_driver_never_guessed(sample_pm: pluggy.PluginManager, memory_url: str) -> None:
+def test_sample_driver_never_guessed(
+    sample_pm: pluggy.PluginManager, memory_url: str
+) -> None:
     store = ociport.open_store(memory_url, pm=sample_pm)
     result = store.import_image(str(SAMPLE), naming=NAMING)
     assert "read by the sample-archive driver" not in result.notes
@@ -126,7 +130,7 @@ def test_blocked_plugin_driver_is_unknown(
     assert "oci-archive" in info.value.known
 
 
-# -- the CLI lists it with its distribution ---------------------------------------------
+# -- the CLI lists it with its distribution --------------------------------------------
 
 
 @pytest.fixture
@@ -138,7 +142,9 @@ def fresh_default_pm() -> Iterator[None]:
 
 
 def test_plugins_command_lists_the_sample_distribution(
-    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], fresh_default_pm: None
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    fresh_default_pm: None,
 ) -> None:
     install(monkeypatch, [ociport_distribution(), sample_distribution()])
     main(["plugins", "--json"])
@@ -146,7 +152,10 @@ def test_plugins_command_lists_the_sample_distribution(
     drivers = {d["name"]: d for d in listing["drivers"]}
     assert drivers["sample-archive"]["distribution"] == "ociport-sample"
     assert drivers["sample-archive"]["version"] == "0.3.0"
-    assert drivers["sample-archive"]["summary"] == sample_plugin.SampleArchiveDriver.summary
+    assert (
+        drivers["sample-archive"]["summary"]
+        == sample_plugin.SampleArchiveDriver.summary
+    )
     assert drivers["oci-archive"]["distribution"] == "ociport"
     plugins = {p["name"]: p for p in listing["plugins"]}
     assert plugins["sample-archive"] == {
@@ -170,14 +179,23 @@ def _dist_info_site(tmp_path: Path) -> Path:
     info = site / "ociport_sample-0.3.0.dist-info"
     info.mkdir(parents=True)
     shutil.copy(sample_plugin.__file__, site / "sample_plugin.py")
-    (info / "METADATA").write_text("Metadata-Version: 2.1\nName: ociport-sample\nVersion: 0.3.0\n")
-    (info / "entry_points.txt").write_text("[ociport]\nsample-archive = sample_plugin\n")
+    (info / "METADATA").write_text(
+        "Metadata-Version: 2.1\nName: ociport-sample\nVersion: 0.3.0\n"
+    )
+    (info / "entry_points.txt").write_text(
+        "[ociport]\nsample-archive = sample_plugin\n"
+    )
     return site
 
 
-def _ociport(args: Sequence[str], env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+def _ociport(
+    args: Sequence[str], env: dict[str, str]
+) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "ociport", *args], capture_output=True, text=True, env=env
+        [sys.executable, "-m", "ociport", *args],
+        capture_output=True,
+        text=True,
+        env=env,
     )
 
 
@@ -195,21 +213,33 @@ def test_installed_sample_distribution_is_used_by_the_cli(tmp_path: Path) -> Non
     drivers = {d["name"]: d for d in json.loads(listed.stdout)["drivers"]}
     assert drivers["sample-archive"]["distribution"] == "ociport-sample"
 
-    assert _ociport(["import", "--base-name", "example.com/sample", str(SAMPLE)], env).returncode == 0
+    assert (
+        _ociport(
+            ["import", "--base-name", "example.com/sample", str(SAMPLE)], env
+        ).returncode
+        == 0
+    )
     out = tmp_path / "sample.oci.tar.gz"
     exported = _ociport(["export", "--format", "sample-archive", str(out), NAME], env)
     assert exported.returncode == 0, exported.stderr
     assert out.read_bytes()[:2] == b"\x1f\x8b"
 
     env["OCIPORT_STORE"] = str(tmp_path / "other")
-    args = ["import", "--format", "sample-archive", "--base-name", "example.com/sample", str(out)]
+    args = [
+        "import",
+        "--format",
+        "sample-archive",
+        "--base-name",
+        "example.com/sample",
+        str(out),
+    ]
     back = _ociport(args, env)
     assert back.returncode == 0, back.stderr
     assert back.stdout.split("\t")[0] == NAME
     assert "read by the sample-archive driver" in back.stderr
 
 
-# -- events and the store hooks ---------------------------------------------------------
+# -- events and the store hooks --------------------------------------------------------
 
 
 class _Recorder:
@@ -249,7 +279,9 @@ def test_notification_hooks_get_the_right_arguments(
     assert {info.digest: info.size for _, info in recorder.blobs} == stored
     assert len(recorder.blobs) == result.blobs_committed == len(stored)
     assert all(s is store.content for s, _ in recorder.blobs)
-    assert recorder.imported == [(store.content, "oci-archive", [result.images[0].target])]
+    assert recorder.imported == [
+        (store.content, "oci-archive", [result.images[0].target])
+    ]
     assert recorder.imported[0][2][0].ref_name == NAME
 
     again = store.import_image(str(SAMPLE), naming=NAMING)
@@ -261,10 +293,14 @@ def test_notification_hooks_get_the_right_arguments(
     store.export_images([NAME], io.BytesIO())
     [(exported_store, driver_name, roots)] = recorder.exported
     assert (exported_store, driver_name) == (store.content, "oci-archive")
-    assert [(r.digest, r.ref_name) for r in roots] == [(result.images[0].target.digest, NAME)]
+    assert [(r.digest, r.ref_name) for r in roots] == [
+        (result.images[0].target.digest, NAME)
+    ]
 
 
-def test_no_event_when_an_import_fails(pm: pluggy.PluginManager, memory_url: str) -> None:
+def test_no_event_when_an_import_fails(
+    pm: pluggy.PluginManager, memory_url: str
+) -> None:
     recorder = _Recorder()
     pm.register(recorder, name="recorder")
     store = ociport.open_store(memory_url, pm=pm)
@@ -273,7 +309,9 @@ def test_no_event_when_an_import_fails(pm: pluggy.PluginManager, memory_url: str
     assert (recorder.blobs, recorder.imported) == ([], [])
 
 
-@pytest.mark.parametrize("plugin_first", [True, False], ids=["plugin-first", "builtin-first"])
+@pytest.mark.parametrize(
+    "plugin_first", [True, False], ids=["plugin-first", "builtin-first"]
+)
 def test_a_plugin_claims_a_store_location_before_the_builtin(
     plugin_first: bool, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -310,7 +348,9 @@ def test_plugin_named_store_and_config_file_override(
 ) -> None:
     monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "config"))
     named = ociport.open_store("sample-named", pm=sample_pm)
-    assert named.content.location.url == sample_plugin.NAMED_STORE_URL.replace("//", "///")
+    assert named.content.location.url == sample_plugin.NAMED_STORE_URL.replace(
+        "//", "///"
+    )
 
     config = tmp_path / "config" / "ociport" / "config.toml"
     config.parent.mkdir(parents=True)
