@@ -20,7 +20,15 @@ from typing import IO, Final, cast
 
 from ociport.errors import FormatError
 
-__all__ = ["TarMember", "TarWriter", "iter_members", "member_path", "peek_member_names"]
+__all__ = [
+    "TarHeader",
+    "TarMember",
+    "TarWriter",
+    "index_members",
+    "iter_members",
+    "member_path",
+    "peek_member_names",
+]
 
 BLOCK: Final = 512
 _PAX_RECORD: Final = re.compile(rb"(\d+) ([^=]+)=")
@@ -99,16 +107,6 @@ class _Bounded:
         pass
 
 
-def _read_exact(stream: IO[bytes], n: int, where: str) -> bytes:
-    data = stream.read(n)
-    while len(data) < n:
-        more = stream.read(n - len(data))
-        if not more:
-            raise FormatError("archive is truncated", member=where)
-        data += more
-    return data
-
-
 def _skip(stream: IO[bytes], n: int, where: str) -> None:
     bounded = _Bounded(stream, n, where)
     scratch = bytearray(min(n, 1 << 20))
@@ -132,6 +130,69 @@ def _parse_pax(data: bytes, where: str) -> dict[str, str]:
     return fields
 
 
+@dataclass(slots=True)
+class TarHeader:
+    """A member's header, as found by :func:`index_members`.
+
+    :ivar name: normalised name (see :func:`member_path`).
+    :ivar size: data length in bytes.
+    :ivar type: a ``tarfile`` type byte.
+    :ivar linkname: target of a link.
+    :ivar offset: byte offset of the member's data from the start of the archive.
+    """
+
+    name: str
+    size: int
+    type: bytes
+    linkname: str
+    offset: int
+
+
+def _headers(read: Callable[[int], bytes], label: str) -> Iterator[TarHeader]:
+    """Parse headers from ``read(n)``; after each yield the caller must have moved the
+    source past the member's data and padding (``-(-size // 512) * 512`` bytes)."""
+    overrides: dict[str, str] = {}
+    global_overrides: dict[str, str] = {}
+    position = 0
+    while True:
+        block = read(BLOCK)
+        if not block or block.count(0) == BLOCK:
+            return  # end of archive (two zero blocks, or a plain end of file)
+        if len(block) < BLOCK:
+            raise FormatError("archive is truncated inside a header", location=label)
+        try:
+            info = tarfile.TarInfo.frombuf(block, _ENCODING, "surrogateescape")
+        except tarfile.HeaderError as exc:
+            raise FormatError(f"bad tar header at byte {position}: {exc}", location=label) from exc
+        position += BLOCK
+        padded = -(-info.size // BLOCK) * BLOCK
+        if info.type in (tarfile.XHDTYPE, tarfile.XGLTYPE, tarfile.SOLARIS_XHDTYPE):
+            fields = _parse_pax(_checked(read(padded), padded, label)[: info.size], label)
+            (global_overrides if info.type == tarfile.XGLTYPE else overrides).update(fields)
+            position += padded
+            continue
+        if info.type in (tarfile.GNUTYPE_LONGNAME, tarfile.GNUTYPE_LONGLINK):
+            text = _checked(read(padded), padded, label)[: info.size].split(b"\0", 1)[0]
+            key = "path" if info.type == tarfile.GNUTYPE_LONGNAME else "linkpath"
+            overrides[key] = text.decode(_ENCODING, "surrogateescape")
+            position += padded
+            continue
+        fields = {**global_overrides, **overrides}
+        overrides = {}
+        size = int(fields["size"]) if "size" in fields else info.size
+        if info.type not in (tarfile.REGTYPE, tarfile.AREGTYPE, tarfile.CONTTYPE, tarfile.GNUTYPE_SPARSE):
+            size = 0
+        name = member_path(fields.get("path", info.name))
+        yield TarHeader(name, size, info.type, fields.get("linkpath", info.linkname), position)
+        position += -(-size // BLOCK) * BLOCK
+
+
+def _checked(data: bytes, want: int, label: str) -> bytes:
+    if len(data) < want:
+        raise FormatError("archive is truncated", location=label)
+    return data
+
+
 def iter_members(stream: IO[bytes], *, label: str = "archive") -> Iterator[TarMember]:
     """Yield the members of a tar stream in order, reading it once.
 
@@ -142,45 +203,42 @@ def iter_members(stream: IO[bytes], *, label: str = "archive") -> Iterator[TarMe
     :raises FormatError: on a bad header checksum, a malformed PAX record, or data that
         ends inside a header or member (a truncated archive).
     """
-    overrides: dict[str, str] = {}
-    global_overrides: dict[str, str] = {}
+
+    def read(n: int) -> bytes:
+        data = stream.read(n)
+        while 0 < len(data) < n:
+            more = stream.read(n - len(data))
+            if not more:
+                break
+            data += more
+        return data
+
+    for header in _headers(read, label):
+        data = _Bounded(stream, header.size, header.name)
+        yield TarMember(header.name, header.size, header.type, header.linkname, cast(IO[bytes], data))
+        padding = -(-header.size // BLOCK) * BLOCK - header.size
+        _skip(stream, data.remaining + padding, header.name)
+
+
+def index_members(read_at: Callable[[int, int], bytes], *, label: str = "archive") -> list[TarHeader]:
+    """Every member header of a seekable tar, reading only the headers.
+
+    :param read_at: ``read_at(offset, n)`` returns up to ``n`` bytes at ``offset``.
+    :raises FormatError: as :func:`iter_members`.
+    """
     position = 0
-    while True:
-        block = stream.read(BLOCK)
-        if not block or block.count(0) == BLOCK:
-            return  # end of archive (two zero blocks, or a plain end of file)
-        if len(block) < BLOCK:
-            block += _read_exact(stream, BLOCK - len(block), label)
-        try:
-            info = tarfile.TarInfo.frombuf(block, _ENCODING, "surrogateescape")
-        except tarfile.HeaderError as exc:
-            raise FormatError(f"bad tar header at byte {position}: {exc}", location=label) from exc
-        position += BLOCK
-        padded = -(-info.size // BLOCK) * BLOCK
-        if info.type in (tarfile.XHDTYPE, tarfile.XGLTYPE, tarfile.SOLARIS_XHDTYPE):
-            fields = _parse_pax(_read_exact(stream, padded, label)[: info.size], label)
-            (global_overrides if info.type == tarfile.XGLTYPE else overrides).update(fields)
-            position += padded
-            continue
-        if info.type in (tarfile.GNUTYPE_LONGNAME, tarfile.GNUTYPE_LONGLINK):
-            text = _read_exact(stream, padded, label)[: info.size].split(b"\0", 1)[0]
-            key = "path" if info.type == tarfile.GNUTYPE_LONGNAME else "linkpath"
-            overrides[key] = text.decode(_ENCODING, "surrogateescape")
-            position += padded
-            continue
-        fields = {**global_overrides, **overrides}
-        overrides = {}
-        name = fields.get("path", info.name)
-        size = int(fields["size"]) if "size" in fields else info.size
-        if info.type not in (tarfile.REGTYPE, tarfile.AREGTYPE, tarfile.CONTTYPE):
-            size = 0 if info.type != tarfile.GNUTYPE_SPARSE else size
-        padded = -(-size // BLOCK) * BLOCK
-        data = _Bounded(stream, size, member_path(name) or name)
-        yield TarMember(
-            member_path(name), size, info.type, fields.get("linkpath", info.linkname), cast(IO[bytes], data)
-        )
-        _skip(stream, data.remaining + (padded - size), member_path(name) or name)
-        position += padded
+    headers: list[TarHeader] = []
+
+    def read(n: int) -> bytes:
+        nonlocal position
+        data = read_at(position, n)
+        position += len(data)
+        return data
+
+    for header in _headers(read, label):
+        headers.append(header)
+        position = header.offset + -(-header.size // BLOCK) * BLOCK
+    return headers
 
 
 def peek_member_names(head: bytes) -> list[str]:
