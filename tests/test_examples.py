@@ -8,6 +8,7 @@ import io
 import json
 import os
 import re
+import shlex
 import subprocess
 import sys
 import tarfile
@@ -191,3 +192,46 @@ def test_make_example_rebuilds_the_archive_byte_for_byte(tmp_path: Path) -> None
         timeout=300,
     )
     assert out.read_bytes() == ARCHIVE.read_bytes()
+
+
+# -- the README's quick start ----------------------------------------------------------
+
+
+def _quick_start_commands() -> list[str]:
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    section = readme.split("## Quick start", 1)[1].split("\n## ", 1)[0]
+    blocks = re.findall(r"^```sh\n(.*?)^```", section, flags=re.M | re.S)
+    return [line for block in blocks for line in block.splitlines() if line.strip()]
+
+
+def test_readme_quick_start_has_exactly_two_commands() -> None:
+    install_and_run, run_tests = _quick_start_commands()
+    assert "examples/hello.oci-archive.tar" in install_and_run
+    assert run_tests == "scripts/test"
+    assert os.access(ROOT / "scripts" / "test", os.X_OK)
+    ci = (ROOT / ".ci" / "run").read_text()
+    assert os.access(ROOT / ".ci" / "run", os.X_OK)
+    assert "set -euo pipefail" in ci and "scripts/test" in ci
+
+
+def test_readme_quick_start_ociport_steps_work(tmp_path: Path) -> None:
+    install_and_run = _quick_start_commands()[0]
+    steps = [s.strip() for s in install_and_run.split("&&")]
+    ociport_steps = [s for s in steps if s.startswith(".venv/bin/ociport ")]
+    assert len(ociport_steps) == 2
+    env = {k: v for k, v in os.environ.items() if not k.startswith("OCIPORT_")}
+    output = ""
+    for step in ociport_steps:
+        args = shlex.split(step)[1:]
+        store = str(tmp_path / "demo-store")
+        args = [store if a == "./demo-store" else a for a in args]
+        result = subprocess.run(
+            [sys.executable, "-m", "ociport", *args],
+            capture_output=True,
+            text=True,
+            cwd=ROOT,
+            env=env,
+        )
+        assert result.returncode == 0, result.stderr
+        output = result.stdout
+    assert NAME in output and MANIFEST_DIGEST in output
