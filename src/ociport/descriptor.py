@@ -80,7 +80,7 @@ class Platform:
         parts = value.strip().split("/")
         if len(parts) not in (2, 3) or not all(parts):
             raise InvalidDescriptorError("platform", f"invalid platform {value!r}: want os/arch[/variant]")
-        variant = parts[2] if len(parts) == 3 else None
+        variant = parts[2].lower() if len(parts) == 3 else None
         return cls(parts[0].lower(), parts[1].lower(), variant).normalized()
 
     @classmethod
@@ -188,12 +188,15 @@ class Descriptor:
             raise InvalidDescriptorError("annotations", "annotation values must be strings")
         platform = doc.get("platform")
         data = _optional(doc, "data", str, "descriptor")
+        urls = _optional(doc, "urls", list, "descriptor") or []
+        if not all(isinstance(u, str) for u in urls):
+            raise InvalidDescriptorError("urls", "urls must be strings")
         return cls(
             media_type=_optional(doc, "mediaType", str, "descriptor") or "",
             digest=digest,
             size=_require(doc, "size", int, "descriptor"),
             annotations=annotations,
-            urls=tuple(_optional(doc, "urls", list, "descriptor") or ()),
+            urls=tuple(urls),
             platform=Platform.from_json(platform) if platform is not None else None,
             artifact_type=_optional(doc, "artifactType", str, "descriptor"),
             data=_decode_data(data) if data is not None else None,

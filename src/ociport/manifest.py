@@ -81,6 +81,9 @@ def _common(doc: Mapping[str, Any], where: str | None) -> dict[str, Any]:
     annotations = doc.get("annotations") or {}
     if not isinstance(annotations, dict):
         raise FormatError("'annotations' is not an object", member=where)
+    for key in ("mediaType", "artifactType"):
+        if not isinstance(doc.get(key, ""), str | None):
+            raise FormatError(f"{key!r} is not a string", member=where)
     return {
         "media_type": doc.get("mediaType") or "",
         "subject": _descriptor(subject, where) if subject is not None else None,
@@ -205,6 +208,8 @@ def parse_document(
         if not isinstance(doc, dict) or doc.get("schemaVersion") != 2:
             return None
         kind = doc.get("mediaType") or ""
+        if not isinstance(kind, str):
+            kind = ""
         if kind not in mt.INDEX_MEDIA_TYPES | mt.MANIFEST_MEDIA_TYPES:
             if "manifests" in doc:
                 kind = mt.OCI_IMAGE_INDEX

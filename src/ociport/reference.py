@@ -24,7 +24,8 @@ _DOMAIN: Final = (
     rf"(?:{_DOMAIN_COMPONENT}(?:\.{_DOMAIN_COMPONENT})*|\[[a-fA-F0-9:]+\])(?::[0-9]+)?"
 )
 _NAME: Final = rf"(?:{_DOMAIN}/)?{_PATH_COMPONENT}(?:/{_PATH_COMPONENT})*"
-_TAG: Final = r"[\w][\w.-]{0,127}"
+# The grammar's \w is ASCII ([A-Za-z0-9_]); Python's matches any Unicode letter.
+_TAG: Final = r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}"
 _REFERENCE: Final = re.compile(
     rf"(?P<name>{_NAME})(?::(?P<tag>{_TAG}))?(?:@(?P<digest>[A-Za-z][A-Za-z0-9]*"
     rf"(?:[-_+.][A-Za-z][A-Za-z0-9]*)*:[0-9a-fA-F]{{32,}}))?"

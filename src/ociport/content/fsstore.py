@@ -110,6 +110,9 @@ class FsspecContentStore:
 
     def delete(self, digest: Digest) -> None:
         path = self._blob(digest)
+        # Object stores (S3) delete a missing key without complaint: look first.
+        if not path.fs.exists(path.path):
+            raise BlobNotFoundError(digest)
         try:
             path.fs.rm_file(path.path)
         except FileNotFoundError as exc:

@@ -62,6 +62,7 @@ class ContentStoreSuite:
         tamper_layout_blob(store, digest, data)
 
     def test_write_commit_then_visible(self, content_store: ContentStore) -> None:
+        """A committed blob can be opened, sized and walked."""
         data = b"hello, blob"
         with content_store.writer(ingest_id="one") as writer:
             assert writer.write(data[:5]) == 5
@@ -77,6 +78,7 @@ class ContentStoreSuite:
         assert list(content_store.walk(algorithm="sha512")) == []
 
     def test_nothing_visible_before_commit(self, content_store: ContentStore) -> None:
+        """Bytes being written are invisible until commit."""
         data = b"not yet"
         with content_store.writer(ingest_id="pending") as writer:
             writer.write(data)
@@ -85,6 +87,7 @@ class ContentStoreSuite:
         assert exists(content_store, Digest.of(data))
 
     def test_write_in_many_chunks(self, content_store: ContentStore) -> None:
+        """Many writes (memoryviews included) make one blob."""
         chunks = [bytes([i]) * 65536 for i in range(40)]
         data = b"".join(chunks)
         with content_store.writer(ingest_id="chunks") as writer:
@@ -101,6 +104,7 @@ class ContentStoreSuite:
         )
 
     def test_commit_wrong_digest(self, content_store: ContentStore) -> None:
+        """A digest mismatch publishes nothing and frees the ingest id."""
         data, wrong = b"actual bytes", Digest.of(b"other bytes")
         with content_store.writer(ingest_id="bad") as writer:
             writer.write(data)
@@ -113,6 +117,7 @@ class ContentStoreSuite:
         _assert_unlocked(content_store, "bad")
 
     def test_commit_wrong_size(self, content_store: ContentStore) -> None:
+        """A size mismatch publishes nothing and frees the ingest id."""
         data = b"twelve bytes"
         with content_store.writer(ingest_id="size") as writer:
             writer.write(data)
@@ -128,6 +133,7 @@ class ContentStoreSuite:
     def test_leaving_with_without_commit_aborts(
         self, content_store: ContentStore
     ) -> None:
+        """Leaving the writer's ``with`` uncommitted aborts it."""
         data = b"abandoned"
         with content_store.writer(ingest_id="gone") as writer:
             writer.write(data)
@@ -135,6 +141,7 @@ class ContentStoreSuite:
         _assert_unlocked(content_store, "gone")
 
     def test_exception_in_with_aborts(self, content_store: ContentStore) -> None:
+        """An exception inside the writer's ``with`` aborts it."""
         data = b"interrupted"
         with (
             pytest.raises(RuntimeError),
@@ -146,6 +153,7 @@ class ContentStoreSuite:
         _assert_unlocked(content_store, "boom")
 
     def test_abort_after_commit_keeps_blob(self, content_store: ContentStore) -> None:
+        """Abort after commit is a no-op."""
         data = b"kept"
         with content_store.writer(ingest_id="keep") as writer:
             writer.write(data)
@@ -155,6 +163,7 @@ class ContentStoreSuite:
         assert content_store.info(Digest.of(data)).size == len(data)
 
     def test_commit_of_existing_blob(self, content_store: ContentStore) -> None:
+        """Committing a blob that exists raises BlobExistsError."""
         data = b"twice"
         first = _commit(content_store, data, "first")
         with content_store.writer(ingest_id="second") as writer:
@@ -167,6 +176,7 @@ class ContentStoreSuite:
         _assert_unlocked(content_store, "second")
 
     def test_write_blob_is_idempotent(self, content_store: ContentStore) -> None:
+        """``write_blob`` treats an existing blob as success."""
         data = b"idempotent"
         descriptor = Descriptor(mt.OCI_LAYER_TAR, Digest.of(data), len(data))
         infos = [
@@ -178,12 +188,14 @@ class ContentStoreSuite:
         assert _digests(content_store) == {descriptor.digest}
 
     def test_write_blob_rejects_wrong_bytes(self, content_store: ContentStore) -> None:
+        """``write_blob`` publishes nothing for wrong bytes."""
         descriptor = Descriptor(mt.OCI_LAYER_TAR, Digest.of(b"expected"), 8)
         with pytest.raises(DigestMismatchError):
             write_blob(content_store, io.BytesIO(b"tampered"), descriptor)
         assert _digests(content_store) == set()
 
     def test_prepare_then_commit(self, content_store: ContentStore) -> None:
+        """Prepare checks without publishing; commit publishes."""
         data = b"two-phase"
         with content_store.writer(ingest_id="2pc") as writer:
             writer.write(data)
@@ -196,6 +208,7 @@ class ContentStoreSuite:
     def test_prepare_without_commit_publishes_nothing(
         self, content_store: ContentStore
     ) -> None:
+        """A prepared, uncommitted blob is discarded."""
         data = b"prepared only"
         with content_store.writer(ingest_id="prep") as writer:
             writer.write(data)
@@ -204,6 +217,7 @@ class ContentStoreSuite:
         _assert_unlocked(content_store, "prep")
 
     def test_prepare_checks_digest(self, content_store: ContentStore) -> None:
+        """Prepare rejects a wrong digest and frees the ingest id."""
         with content_store.writer(ingest_id="prep-bad") as writer:
             writer.write(b"abc")
             with pytest.raises(DigestMismatchError):
@@ -212,6 +226,7 @@ class ContentStoreSuite:
         _assert_unlocked(content_store, "prep-bad")
 
     def test_missing_blob(self, content_store: ContentStore) -> None:
+        """info, open_blob and delete of an absent blob raise BlobNotFoundError."""
         digest = Digest.of(b"never written")
         _assert_absent(content_store, digest)
         with pytest.raises(BlobNotFoundError) as caught:
@@ -220,6 +235,7 @@ class ContentStoreSuite:
         assert isinstance(caught.value, LookupError)
 
     def test_open_verify_accepts_good_blob(self, content_store: ContentStore) -> None:
+        """A verifying reader passes intact content through."""
         data = b"good content" * 100
         info = _commit(content_store, data)
         with content_store.open_blob(
@@ -228,6 +244,7 @@ class ContentStoreSuite:
             assert s.read(7) + s.read() == data
 
     def test_open_verify_detects_tampering(self, content_store: ContentStore) -> None:
+        """A verifying reader catches bytes changed at rest."""
         data = b"original content"
         info = _commit(content_store, data)
         self.tamper_blob(content_store, info.digest, b"O" + data[1:])
@@ -239,6 +256,7 @@ class ContentStoreSuite:
             stream.read()
 
     def test_open_verify_detects_wrong_size(self, content_store: ContentStore) -> None:
+        """A verifying reader catches a wrong descriptor size."""
         data = b"sized content"
         info = _commit(content_store, data)
         for size in (info.size - 1, info.size + 1):
@@ -252,6 +270,7 @@ class ContentStoreSuite:
                     pass
 
     def test_walk_and_delete(self, content_store: ContentStore) -> None:
+        """walk lists every blob; delete removes exactly one."""
         infos = [
             _commit(content_store, f"blob {i}".encode(), f"w{i}") for i in range(4)
         ]
@@ -266,6 +285,7 @@ class ContentStoreSuite:
             content_store.delete(infos[0].digest)
 
     def test_ingest_id_lock(self, content_store: ContentStore) -> None:
+        """Two live writers may not share an ingest id."""
         with content_store.writer(ingest_id="locked") as first:
             with pytest.raises(IngestLockedError) as caught:
                 content_store.writer(ingest_id="locked")
@@ -281,6 +301,7 @@ class ContentStoreSuite:
         _assert_unlocked(content_store, "locked")
 
     def test_empty_blob(self, content_store: ContentStore) -> None:
+        """The empty blob is a blob like any other."""
         empty = Digest.of(b"")
         info = _commit(content_store, b"")
         assert (info.digest, info.size) == (empty, 0)
@@ -289,6 +310,7 @@ class ContentStoreSuite:
             assert stream.read() == b""
 
     def test_sha512_blob(self, content_store: ContentStore) -> None:
+        """sha512 blobs are written, walked and read."""
         data = b"sha512 content"
         digest = Digest.of(data, "sha512")
         expected = Descriptor(mt.OCI_LAYER_TAR, digest, len(data))
@@ -300,6 +322,7 @@ class ContentStoreSuite:
         assert read_blob(content_store, expected) == data
 
     def test_traversal_digest_rejected(self, content_store: ContentStore) -> None:
+        """Digests that would escape the layout never parse."""
         for text in ("sha256:../../x", "sha256/../../x", "../sha256:" + "0" * 64):
             with pytest.raises(InvalidDigestError):
                 Digest.parse(text)
@@ -310,6 +333,7 @@ class ContentStoreSuite:
         assert _digests(content_store) == set()
 
     def test_index_round_trip(self, content_store: ContentStore) -> None:
+        """update_index and read_index keep entries, annotations included."""
         assert content_store.read_index() == ()
         data = b"{}"
         entry = Descriptor(

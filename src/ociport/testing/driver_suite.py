@@ -194,6 +194,7 @@ class ImageDriverSuite:
         return io.BytesIO(cut)
 
     def test_round_trip(self, harness: _Harness) -> None:
+        """Export, import elsewhere: same root, every blob present and sound."""
         source, fresh = harness.store(), harness.store()
         root = random_image(source, layers=3, layer_size=4096, seed=1)
         exported = harness.export(source, [(self.image_name, root)])
@@ -206,6 +207,7 @@ class ImageDriverSuite:
         assert {info.digest for info in fresh.walk()} == expected
 
     def test_import_twice_is_idempotent(self, harness: _Harness) -> None:
+        """Importing the same export again changes nothing."""
         source, fresh = harness.store(), harness.store()
         root = random_image(source, seed=9)
         exported = harness.export(source, [(self.image_name, root)])
@@ -217,6 +219,7 @@ class ImageDriverSuite:
         assert store_state(fresh) == before
 
     def test_several_images_keep_their_order(self, harness: _Harness) -> None:
+        """Several images round-trip in their given order."""
         source, fresh = harness.store(), harness.store()
         images = [
             (f"registry.example/ociport/img{i}:v{i}", random_image(source, seed=10 + i))
@@ -230,6 +233,7 @@ class ImageDriverSuite:
             _validate(fresh, root, set(image_graph(source, root).blobs))
 
     def test_export_is_byte_identical(self, harness: _Harness) -> None:
+        """The same images give the same bytes, from any store."""
         source, fresh = harness.store(), harness.store()
         root = random_image(source, seed=2, platforms=["linux/amd64", "linux/arm64"])
         images = [(self.image_name, root)]
@@ -239,6 +243,7 @@ class ImageDriverSuite:
         assert harness.export(fresh, images).contents == first.contents
 
     def test_ref_name_round_trip(self, harness: _Harness) -> None:
+        """Ref names survive and select roots on import."""
         source, fresh = harness.store(), harness.store()
         other_name = "registry.example/ociport/other:2.0"
         root, other = random_image(source, seed=3), random_image(source, seed=4)
@@ -259,6 +264,7 @@ class ImageDriverSuite:
         assert store_state(fresh) == before
 
     def test_multi_platform_index(self, harness: _Harness) -> None:
+        """An index round-trips; a platform selection takes one child."""
         source, fresh, arm_only = harness.store(), harness.store(), harness.store()
         root = random_image(source, seed=5, platforms=["linux/amd64", "linux/arm64/v8"])
         assert root.media_type == mt.OCI_IMAGE_INDEX
@@ -283,6 +289,7 @@ class ImageDriverSuite:
         assert not any(exists(arm_only, b.digest) for b in (amd, *amd_manifest.blobs()))
 
     def test_tampered_blob_is_rejected(self, harness: _Harness) -> None:
+        """A changed blob byte fails the import; the store is unchanged."""
         source, fresh = harness.store(), harness.store()
         root = random_image(source, layers=2, layer_size=2048, seed=6)
         exported = harness.export(source, [(self.image_name, root)])
@@ -297,6 +304,7 @@ class ImageDriverSuite:
     def test_truncated_archive_is_rejected(
         self, harness: _Harness, keep: float
     ) -> None:
+        """A truncated export fails the import; the store is unchanged."""
         source, fresh = harness.store(), harness.store()
         root = random_image(source, layers=2, layer_size=8192, seed=7)
         exported = harness.export(source, [(self.image_name, root)])
@@ -307,6 +315,7 @@ class ImageDriverSuite:
         assert store_state(fresh) == before
 
     def test_export_of_absent_root(self, harness: _Harness) -> None:
+        """Exporting a root the store lacks raises MissingContentError."""
         data = b'{"schemaVersion":2}'
         absent = Descriptor(mt.OCI_IMAGE_MANIFEST, Digest.of(data), len(data))
         with pytest.raises(MissingContentError) as caught:
@@ -314,6 +323,7 @@ class ImageDriverSuite:
         assert caught.value.digest == absent.digest
 
     def test_export_detects_corrupt_store(self, harness: _Harness) -> None:
+        """A corrupt stored blob fails the export."""
         source = harness.store()
         root = random_image(source, seed=8)
         layer = image_graph(source, root).manifests[0][1].layers[0]
