@@ -16,11 +16,13 @@ from typing import Any, cast
 
 import pytest
 
-from helpers import TOOL
+from helpers import ROOT
 
-SAMPLE = TOOL / "sample.oci-archive.tar"
+#: The repository's example archive: made by umoci and skopeo, one image whose ref name
+#: is a full reference (so ``--base-name`` does not change it).
+SAMPLE = ROOT / "examples" / "hello.oci-archive.tar"
 BASE = "example.com/sample"
-NAME = f"{BASE}:1.0"
+NAME = "example.com/ociport/hello:1.0"
 
 
 def _index_json(archive: bytes) -> dict[str, Any]:
@@ -31,7 +33,7 @@ def _index_json(archive: bytes) -> dict[str, Any]:
         return cast(dict[str, Any], json.loads(member.read()))
 
 
-#: The sample archive's only manifest (skopeo copy of umoci's image, tag 1.0).
+#: The example archive's index.json and its only manifest.
 SAMPLE_INDEX = _index_json(SAMPLE.read_bytes())
 MANIFEST_DIGEST = SAMPLE_INDEX["manifests"][0]["digest"]
 
@@ -125,6 +127,33 @@ def test_import_prints_name_and_digest_quietly(cli: Cli) -> None:
     )
     assert (cli.store / "oci-layout").is_file()
     assert MANIFEST_DIGEST.split(":")[1] in _blob_files(cli.store)
+
+
+def _with_ref_name(ref_name: str) -> bytes:
+    """The example archive with its index.json entry's ref name replaced."""
+    out = io.BytesIO()
+    with tarfile.open(SAMPLE) as source, tarfile.open(fileobj=out, mode="w") as target:
+        for member in source:
+            data = source.extractfile(member) if member.isfile() else None
+            if member.name == "index.json":
+                index = json.loads(data.read())  # type: ignore[union-attr]
+                annotations = index["manifests"][0]["annotations"]
+                annotations["org.opencontainers.image.ref.name"] = ref_name
+                raw = json.dumps(index).encode()
+                member.size = len(raw)
+                data = io.BytesIO(raw)  # type: ignore[assignment]
+            target.addfile(member, data)
+    return out.getvalue()
+
+
+def test_import_names_tag_only_images_with_base_name(cli: Cli) -> None:
+    archive = _with_ref_name("1.0")
+    args = ["import", "--base-name", BASE, "--digests", "-"]
+    result = cli.ok(*args, input=archive)
+    assert result.stdout.decode().splitlines() == [
+        f"{BASE}:1.0\t{MANIFEST_DIGEST}",
+        f"{BASE}@{MANIFEST_DIGEST}\t{MANIFEST_DIGEST}",
+    ]
 
 
 def test_import_from_stdin(cli: Cli) -> None:
@@ -232,7 +261,7 @@ def test_images_inspect(cli: Cli) -> None:
     assert doc["descriptor"]["digest"] == MANIFEST_DIGEST
     [manifest] = doc["manifests"]
     assert manifest["platform"] == "linux/amd64"
-    assert len(manifest["layers"]) == 4
+    assert len(manifest["layers"]) == 1
     blob_sizes = {
         p.name: p.stat().st_size for p in (cli.store / "blobs" / "sha256").iterdir()
     }

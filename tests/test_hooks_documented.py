@@ -14,7 +14,7 @@ import types
 import pytest
 
 import ociport
-from helpers import ROOT, TOOL
+from helpers import ROOT
 from ociport import hookspecs
 
 HOOKS_MD = ROOT / "docs" / "hooks.md"
@@ -109,13 +109,11 @@ def test_example_plugin_loads_and_works(
     store.pm.check_pending()
 
     with caplog.at_level(logging.INFO, logger="ociport_gzip_archive"):
-        result = store.import_image(
-            str(TOOL / "sample.oci-archive.tar"),
-            naming=ociport.ImportNaming("example.com/s"),
-        )
-    assert "imported example.com/s:1.0 sha256:" in caplog.text
+        result = store.import_image(ROOT / "examples" / "hello.oci-archive.tar")
+    name = "example.com/ociport/hello:1.0"
+    assert f"imported {name} sha256:" in caplog.text
     sink = io.BytesIO()
-    store.export_images(["example.com/s:1.0"], sink, format="oci-archive-gz")
+    store.export_images([name], sink, format="oci-archive-gz")
     assert gzip.decompress(sink.getvalue())[257:262] == b"ustar"
     back = ociport.open_store("memory://test-back", pm=store.pm)
     try:

@@ -22,7 +22,7 @@ import sample_plugin
 from fakedist import install, ociport_distribution, sample_distribution
 
 import ociport
-from helpers import TOOL
+from helpers import ROOT
 from ociport import hookimpl
 from ociport.cli import main
 from ociport.content.fsstore import FsspecContentStore
@@ -30,9 +30,9 @@ from ociport.content.interfaces import BlobInfo, ContentStore
 from ociport.descriptor import Descriptor
 from ociport.plugins import get_plugin_manager, make_plugin_manager
 
-SAMPLE = TOOL / "sample.oci-archive.tar"
+SAMPLE = ROOT / "examples" / "hello.oci-archive.tar"
 NAMING = ociport.ImportNaming("example.com/sample")
-NAME = "example.com/sample:1.0"
+NAME = "example.com/ociport/hello:1.0"
 
 
 @pytest.fixture
