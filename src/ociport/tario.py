@@ -220,11 +220,15 @@ def iter_members(stream: IO[bytes], *, label: str = "archive") -> Iterator[TarMe
         _skip(stream, data.remaining + padding, header.name)
 
 
-def index_members(read_at: Callable[[int, int], bytes], *, label: str = "archive") -> list[TarHeader]:
+def index_members(
+    read_at: Callable[[int, int], bytes], size: int, *, label: str = "archive"
+) -> list[TarHeader]:
     """Every member header of a seekable tar, reading only the headers.
 
     :param read_at: ``read_at(offset, n)`` returns up to ``n`` bytes at ``offset``.
-    :raises FormatError: as :func:`iter_members`.
+    :param size: the archive's length in bytes.
+    :raises FormatError: as :func:`iter_members`; also a member whose data would end
+        past the end of the archive (a truncated archive).
     """
     position = 0
     headers: list[TarHeader] = []
@@ -236,6 +240,8 @@ def index_members(read_at: Callable[[int, int], bytes], *, label: str = "archive
         return data
 
     for header in _headers(read, label):
+        if header.offset + header.size > size:
+            raise FormatError("archive is truncated", location=label, member=header.name)
         headers.append(header)
         position = header.offset + -(-header.size // BLOCK) * BLOCK
     return headers

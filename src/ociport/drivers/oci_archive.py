@@ -13,29 +13,39 @@ from __future__ import annotations
 
 import contextlib
 import io
-from collections.abc import Iterator, Sequence
+import tarfile
+from collections.abc import Callable, Iterator, Sequence
 from typing import IO, Final
 
 from ociport import mediatypes as mt
-from ociport.compression import label_mismatch, open_decompressed
+from ociport.compression import detect_compression, label_mismatch, open_decompressed
 from ociport.content.helpers import ProgressCallback, exists, read_blob, write_blob
 from ociport.content.imageindex import read_oci_layout
 from ociport.content.interfaces import ContentStore, Provider
 from ociport.content.staging import StagingArea
-from ociport.descriptor import ANNOTATION_IMAGE_NAME, Descriptor
+from ociport.descriptor import Descriptor
 from ociport.digest import Digest
 from ociport.drivers.base import ImageDriver, ImportReport, ImportRequest
+from ociport.drivers.selection import select_roots
 from ociport.drivers.tarblobs import add_blob_member, blob_member_name
 from ociport.errors import (
     DocumentTooLargeError,
     FormatError,
     InvalidDigestError,
-    RefNameNotFoundError,
+    SizeMismatchError,
 )
 from ociport.location import Location
 from ociport.manifest import Index, dump_json
 from ociport.sources import open_sink
-from ociport.tario import TarMember, TarWriter, iter_members, peek_member_names
+from ociport.ranged import RangeReader
+from ociport.tario import (
+    TarHeader,
+    TarMember,
+    TarWriter,
+    index_members,
+    iter_members,
+    peek_member_names,
+)
 from ociport.walk import ImageGraph, walk_image
 
 __all__ = ["OciArchiveDriver", "blob_member_digest"]
@@ -93,6 +103,87 @@ def _opened(source: IO[bytes] | Location) -> Iterator[IO[bytes]]:
         yield stream
 
 
+def _blob_digest(name: str, kind: bytes, label: str) -> Digest | None:
+    """The digest a ``blobs/`` member carries, ``None`` for other members.
+
+    :raises FormatError: a name escaping the layout, or a blob that is not a file.
+    """
+    if name.startswith("/") or ".." in name.split("/"):
+        raise FormatError("member name escapes the layout", location=label, member=name)
+    digest = blob_member_digest(name)
+    if digest is None or kind == tarfile.DIRTYPE:
+        return None
+    if kind not in (tarfile.REGTYPE, tarfile.AREGTYPE, tarfile.CONTTYPE):
+        raise FormatError("blob member is not a regular file", location=label, member=name)
+    return digest
+
+
+def _roots(
+    layout_raw: bytes | None,
+    index_raw: bytes | None,
+    others: set[str],
+    request: ImportRequest,
+    label: str,
+) -> tuple[list[Descriptor], dict[Digest, bytes]]:
+    """The roots to import, and blobs made here (the whole index with ``--index-name``).
+
+    :raises FormatError: missing or bad ``oci-layout``/``index.json``, no images.
+    :raises RefNameNotFoundError: the requested ref name is not in the index.
+    """
+    if layout_raw is None:
+        raise FormatError("no oci-layout member: not an OCI image layout", location=label)
+    read_oci_layout(layout_raw, where="oci-layout")
+    if index_raw is None:
+        raise FormatError("no index.json member", location=label)
+    index = Index.parse(index_raw, where="index.json")
+    if not index.manifests:
+        hint = "; it has a Docker manifest.json: use --format docker-archive" if "manifest.json" in others else ""
+        raise FormatError(f"index.json lists no images{hint}", location=label)
+    if request.whole_index:
+        whole = Descriptor(mt.OCI_IMAGE_INDEX, Digest.of(index_raw), len(index_raw))
+        return [whole], {whole.digest: index_raw}
+    roots, _ = select_roots(index, request.ref_name, label, named_only=False)
+    return roots, {}
+
+
+def _walk(
+    root: Descriptor,
+    extra: dict[Digest, bytes],
+    read: Callable[[Descriptor], bytes],
+    has: Callable[[Digest], bool],
+    size_of: Callable[[Digest], int | None],
+    request: ImportRequest,
+) -> ImageGraph:
+    """Walk ``root``, checking every blob's size in the archive against its descriptor."""
+    graph = walk_image(
+        root,
+        lambda desc: extra[desc.digest] if desc.digest in extra else read(desc),
+        lambda digest: digest in extra or has(digest),
+        request.selection,
+    )
+    for digest, desc in graph.blobs.items():
+        actual = len(extra[digest]) if digest in extra else size_of(digest)
+        if actual is not None and actual != desc.size:
+            raise SizeMismatchError(desc.size, actual, str(digest))
+    return graph
+
+
+def _commit(
+    store: ContentStore, staging: StagingArea, graphs: list[ImageGraph], extra: dict[Digest, bytes]
+) -> ImportReport:
+    """Publish what the walked roots need; every root was walked first, so a failure in
+    any of them has left the store untouched."""
+    report = ImportReport()
+    for graph in graphs:
+        report.roots.append(graph.root)
+        report.missing.extend(graph.missing)
+        report.notes.extend(_label_notes(graph, staging))
+        report.committed.extend(staging.commit(graph.blobs))
+    for digest, raw in extra.items():
+        write_blob(store, io.BytesIO(raw), Descriptor(mt.OCI_IMAGE_INDEX, digest, len(raw)))
+    return report
+
+
 class OciArchiveDriver(ImageDriver):
     """OCI image layout in a tar archive (skopeo's ``oci-archive:`` transport)."""
 
@@ -111,34 +202,77 @@ class OciArchiveDriver(ImageDriver):
         self, source: IO[bytes] | Location, store: ContentStore, request: ImportRequest
     ) -> ImportReport:
         label = source.url if isinstance(source, Location) else "archive"
+        if isinstance(source, Location):
+            with RangeReader(source) as reader:
+                if detect_compression(reader.read_at(0, 8)) is None:
+                    return self._import_indexed(reader, store, request, label)
         with _opened(source) as stream, StagingArea(
             store, max_document=request.max_document, progress=request.progress
         ) as staging:
             layout_raw, index_raw, others = self._stage_members(stream, staging, request, label)
-            if layout_raw is None:
-                raise FormatError("no oci-layout member: not an OCI image layout", location=label)
-            read_oci_layout(layout_raw, where="oci-layout")
-            if index_raw is None:
-                raise FormatError("no index.json member", location=label)
-            index = Index.parse(index_raw, where="index.json")
-            roots = self._roots(index, request, label, docker="manifest.json" in others)
-            extra: dict[Digest, bytes] = {}
-            if request.whole_index:
-                whole = Descriptor(mt.OCI_IMAGE_INDEX, Digest.of(index_raw), len(index_raw))
-                extra[whole.digest] = index_raw
-                roots = [whole]
-            report = ImportReport()
-            # Walk every root before committing anything: a failure in any of them
-            # must leave the store untouched.
-            graphs = [self._walk(root, staging, extra, request) for root in roots]
+            roots, extra = _roots(layout_raw, index_raw, others, request, label)
+            graphs = [
+                _walk(root, extra, staging.read_document, staging.has, staging.size_of, request)
+                for root in roots
+            ]
+            return _commit(store, staging, graphs, extra)
+
+    def _import_indexed(
+        self, reader: RangeReader, store: ContentStore, request: ImportRequest, label: str
+    ) -> ImportReport:
+        """Random access: index the headers, read the documents, then only the blobs
+        the selection needs."""
+        blobs: dict[Digest, TarHeader] = {}
+        layout: dict[str, TarHeader] = {}
+        others: set[str] = set()
+        for header in index_members(reader.read_at, reader.size, label=label):
+            if header.name in ("oci-layout", "index.json"):
+                layout[header.name] = header
+                continue
+            digest = _blob_digest(header.name, header.type, label)
+            if digest is None:
+                others.add(header.name)
+            else:
+                blobs[digest] = header
+
+        def member(name: str, limit: int) -> bytes | None:
+            header = layout.get(name)
+            if header is None:
+                return None
+            if header.size > limit:
+                raise DocumentTooLargeError(header.size, limit, member=name)
+            return reader.read_at(header.offset, header.size)
+
+        def read(desc: Descriptor) -> bytes:
+            header = blobs.get(desc.digest)
+            if header is None:
+                return read_blob(store, desc, max_size=request.max_document)
+            if header.size > request.max_document:
+                raise DocumentTooLargeError(header.size, request.max_document, member=header.name)
+            data = reader.read_at(header.offset, header.size)
+            hasher = desc.digest.hasher()
+            hasher.update(data)
+            hasher.verify(desc.digest, header.size, header.name)
+            return data
+
+        def size_of(digest: Digest) -> int | None:
+            return blobs[digest].size if digest in blobs else None
+
+        roots, extra = _roots(
+            member("oci-layout", _LAYOUT_CAP), member("index.json", request.max_document), others, request, label
+        )
+        def has(digest: Digest) -> bool:
+            return digest in blobs or exists(store, digest)
+
+        graphs = [_walk(root, extra, read, has, size_of, request) for root in roots]
+        with StagingArea(store, max_document=request.max_document, progress=request.progress) as staging:
             for graph in graphs:
-                report.roots.append(graph.root)
-                report.missing.extend(graph.missing)
-                report.notes.extend(_label_notes(graph, staging))
-                report.committed.extend(staging.commit(graph.blobs))
-            for digest, raw in extra.items():
-                write_blob(store, io.BytesIO(raw), Descriptor(mt.OCI_IMAGE_INDEX, digest, len(raw)))
-        return report
+                for digest in graph.blobs:
+                    needed = blobs.get(digest)
+                    if needed is not None and not staging.has(digest):
+                        stream = reader.stream(needed.offset, needed.size)
+                        staging.add(digest, needed.size, stream, where=needed.name)
+            return _commit(store, staging, graphs, extra)
 
     def _stage_members(
         self, stream: IO[bytes], staging: StagingArea, request: ImportRequest, label: str
@@ -151,46 +285,12 @@ class OciArchiveDriver(ImageDriver):
             elif member.name == "index.json":
                 index_raw = _read_member(member, request.max_document)
             else:
-                digest = blob_member_digest(member.name)
-                if digest is None or member.type == b"5":
+                digest = _blob_digest(member.name, member.type, label)
+                if digest is None:
                     others.add(member.name)
-                    continue
-                if not member.is_file:
-                    raise FormatError("blob member is not a regular file", location=label, member=member.name)
-                staging.add(digest, member.size, member.stream, where=member.name)
+                else:
+                    staging.add(digest, member.size, member.stream, where=member.name)
         return layout_raw, index_raw, others
-
-    @staticmethod
-    def _roots(
-        index: Index, request: ImportRequest, label: str, *, docker: bool = False
-    ) -> list[Descriptor]:
-        roots = list(index.manifests)
-        if not roots:
-            hint = "; it has a Docker manifest.json: use --format docker-archive" if docker else ""
-            raise FormatError(f"index.json lists no images{hint}", location=label)
-        if request.ref_name is None:
-            return roots
-        chosen = [
-            r
-            for r in roots
-            if request.ref_name in (r.ref_name, r.annotations.get(ANNOTATION_IMAGE_NAME))
-        ]
-        if not chosen:
-            available = sorted({r.ref_name or "" for r in roots} - {""})
-            raise RefNameNotFoundError(request.ref_name, available)
-        return chosen
-
-    @staticmethod
-    def _walk(
-        root: Descriptor, staging: StagingArea, extra: dict[Digest, bytes], request: ImportRequest
-    ) -> ImageGraph:
-        def read(desc: Descriptor) -> bytes:
-            return extra.get(desc.digest) or staging.read_document(desc)
-
-        def has(digest: Digest) -> bool:
-            return digest in extra or staging.has(digest)
-
-        return walk_image(root, read, has, request.selection)
 
     def export_image(
         self,

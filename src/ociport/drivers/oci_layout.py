@@ -22,14 +22,14 @@ from ociport.content.helpers import ProgressCallback, exists, read_blob, write_b
 from ociport.content.imageindex import read_oci_layout
 from ociport.content.interfaces import ContentStore, Provider
 from ociport.content.staging import StagingArea
-from ociport.descriptor import ANNOTATION_IMAGE_NAME, Descriptor
+from ociport.descriptor import Descriptor
 from ociport.digest import Digest
 from ociport.drivers.base import ImageDriver, ImportReport, ImportRequest
+from ociport.drivers.selection import select_roots
 from ociport.errors import (
     BlobNotFoundError,
     DocumentTooLargeError,
     FormatError,
-    RefNameNotFoundError,
     UnsupportedSourceError,
 )
 from ociport.location import Location
@@ -112,29 +112,6 @@ class LayoutReader:
         return location.fs.cat_file(location.path)  # type: ignore[no-any-return]
 
 
-def select_roots(index: Index, ref_name: str | None, label: str) -> tuple[list[Descriptor], list[str]]:
-    """The roots of a layout to import, and notes.
-
-    With ``ref_name``, the root so named (ref name or ``io.containerd.image.name``); else
-    every named root, or every root when none is named.
-
-    :raises RefNameNotFoundError: ``ref_name`` is not in the index.
-    :raises FormatError: the index lists nothing.
-    """
-    roots = list(index.manifests)
-    if not roots:
-        raise FormatError("index.json lists no images", location=label)
-    named = [r for r in roots if r.ref_name or r.annotations.get(ANNOTATION_IMAGE_NAME)]
-    if ref_name is not None:
-        chosen = [r for r in named if ref_name in (r.ref_name, r.annotations.get(ANNOTATION_IMAGE_NAME))]
-        if not chosen:
-            raise RefNameNotFoundError(ref_name, sorted({r.ref_name or "" for r in named} - {""}))
-        return chosen, []
-    if named and len(named) < len(roots):
-        return named, [f"{len(roots) - len(named)} unnamed entries of index.json not imported"]
-    return roots, []
-
-
 class OciLayoutDriver(ImageDriver):
     """OCI image layout directory (skopeo's ``oci:`` transport)."""
 
@@ -157,7 +134,7 @@ class OciLayoutDriver(ImageDriver):
         read_oci_layout(reader.read_file("oci-layout", _LAYOUT_CAP), where="oci-layout")
         index_raw = reader.read_file("index.json", request.max_document)
         index = Index.parse(index_raw, where="index.json")
-        roots, notes = select_roots(index, request.ref_name, source.url)
+        roots, notes = select_roots(index, request.ref_name, source.url, named_only=True)
         if request.whole_index:
             whole = Descriptor(index.media_type or "application/vnd.oci.image.index.v1+json", Digest.of(index_raw), len(index_raw))
             roots = [whole]
