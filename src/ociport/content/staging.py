@@ -18,7 +18,12 @@ from ociport.content.helpers import ProgressCallback, copy_stream, exists, read_
 from ociport.content.interfaces import BlobInfo, BlobWriter, ContentStore
 from ociport.descriptor import Descriptor
 from ociport.digest import Digest
-from ociport.errors import BlobExistsError, BlobNotFoundError, DocumentTooLargeError
+from ociport.errors import (
+    BlobExistsError,
+    BlobNotFoundError,
+    DocumentTooLargeError,
+    FormatError,
+)
 from ociport.manifest import MAX_DOCUMENT_SIZE
 
 __all__ = ["StagingArea"]
@@ -157,7 +162,11 @@ class StagingArea:
         if digest in self._documents:
             return self._documents[digest]
         if digest in self._writers:
-            raise DocumentTooLargeError(self._sizes[digest], self._max_document, member=str(digest))
+            size = self._sizes[digest]
+            head = self._heads.get(digest, b"")
+            if size <= self._max_document and head.lstrip()[:1] != b"{":
+                raise FormatError("blob is not a JSON object", member=str(digest))
+            raise DocumentTooLargeError(size, self._max_document, member=str(digest))
         if exists(self._store, digest):
             return read_blob(self._store, descriptor, max_size=self._max_document)
         raise BlobNotFoundError(digest)
