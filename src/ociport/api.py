@@ -14,9 +14,14 @@ import pluggy
 from ociport.compression import open_decompressed
 from ociport.config import resolve_store
 from ociport.content.helpers import ProgressCallback, exists, read_blob
-from ociport.convert import Compression, ConvertResult, ManifestFormat, convert_image
 from ociport.content.interfaces import ContentStore
-from ociport.descriptor import ANNOTATION_IMAGE_NAME, ANNOTATION_REF_NAME, Descriptor, Platform
+from ociport.convert import Compression, ConvertResult, ManifestFormat, convert_image
+from ociport.descriptor import (
+    ANNOTATION_IMAGE_NAME,
+    ANNOTATION_REF_NAME,
+    Descriptor,
+    Platform,
+)
 from ociport.digest import Digest
 from ociport.drivers.base import ImageDriver, ImportReport, ImportRequest
 from ociport.errors import (
@@ -26,6 +31,7 @@ from ociport.errors import (
     PluginError,
     UnsupportedSourceError,
 )
+from ociport.exportview import plan_export
 from ociport.location import Location
 from ociport.manifest import MAX_DOCUMENT_SIZE
 from ociport.naming import ImportNaming, RefNameStyle, export_entries
@@ -101,10 +107,12 @@ class ExportResult:
 
     :ivar entries: the ``index.json`` entries written.
     :ivar missing: content absent from the store and left out (partial images).
+    :ivar notes: things the user should hear (a knowingly partial archive, ...).
     """
 
     entries: list[Descriptor] = field(default_factory=list)
     missing: list[tuple[Descriptor, Digest]] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
 
 
 @dataclass(slots=True)
@@ -119,6 +127,13 @@ class GcResult:
     removed: list[Digest] = field(default_factory=list)
     bytes_removed: int = 0
     kept_young: int = 0
+
+
+def _selection(platforms: Sequence[Platform | str], all_platforms: bool) -> PlatformSelection:
+    return PlatformSelection(
+        tuple(p if isinstance(p, Platform) else Platform.parse(p) for p in platforms),
+        all_platforms,
+    )
 
 
 @final
@@ -255,10 +270,7 @@ class ImageStore:
         :raises DriverDetectionError, UnknownDriverError: format unknown.
         """
         naming = naming or ImportNaming()
-        selection = PlatformSelection(
-            tuple(p if isinstance(p, Platform) else Platform.parse(p) for p in platforms),
-            all_platforms,
-        )
+        selection = _selection(platforms, all_platforms)
         if index_name is not None:
             Reference.parse(index_name)
         request = ImportRequest(
@@ -321,7 +333,10 @@ class ImageStore:
         *,
         format: str = "oci-archive",
         ref_name_style: RefNameStyle = "full",
-        platform: Platform | str | None = None,
+        platforms: Sequence[Platform | str] = (),
+        all_platforms: bool = False,
+        keep_index: bool = False,
+        skip_non_distributable: bool = False,
         extra_members: bool = True,
         storage_options: Mapping[str, Any] | None = None,
         progress: ProgressCallback | None = None,
@@ -333,8 +348,14 @@ class ImageStore:
             path or URL appears only once the export is complete.
         :param ref_name_style: ``"full"`` (reference) or ``"tag"`` (containerd's style)
             for ``org.opencontainers.image.ref.name``.
-        :param platform: the platform plugin-added single-platform views (Docker's
+        :param platforms: export only these platforms of multi-platform images: a new
+            index listing just them is written (the store is not changed), so the archive
+            is complete. The first one is also what single-platform views (Docker's
             ``manifest.json``) point at; default: the host's.
+        :param all_platforms: require every platform to be present.
+        :param keep_index: with ``platforms``, keep the original index and leave the
+            other platforms out (a knowingly partial archive, reported in the notes).
+        :param skip_non_distributable: leave out foreign (non-distributable) layers.
         :param extra_members: let plugins add files (``ociport_archive_members``).
         :raises ImageNotFoundError: a name is not in the store.
         :raises RefNameConflictError: two images would share a ref name.
@@ -342,32 +363,39 @@ class ImageStore:
             content; a path or URL sink is then left untouched.
         """
         driver_cls = self.driver(format)
+        selection = _selection(platforms, all_platforms)
         entries = export_entries([(n, self.get(n).target) for n in names], ref_name_style)
-        if isinstance(platform, str):
-            platform = Platform.parse(platform)
+        view, entries, notes = plan_export(
+            self.content,
+            entries,
+            selection,
+            keep_index=keep_index,
+            skip_non_distributable=skip_non_distributable,
+        )
         members: list[tuple[str, bytes]] = []
         if extra_members:
+            first = selection.platforms[0] if selection.platforms else None
             for contributed in self.pm.hook.ociport_archive_members(
-                store=self.content, driver_name=driver_cls.name, entries=entries, platform=platform
+                store=view, driver_name=driver_cls.name, entries=entries, platform=first
             ):
                 members.extend(contributed)
         driver = driver_cls()
         if driver_cls.accepts_stream:
             with open_sink(sink, storage_options) as stream:
                 missing = driver.export_image(
-                    self.content, entries, stream, progress=progress, extra_members=members
+                    view, entries, stream, progress=progress, extra_members=members
                 )
         else:
             target = resolve(sink, storage_options)
             if not isinstance(target, Location):
                 raise UnsupportedSourceError(driver_cls.name, "a stream")
             missing = driver.export_image(
-                self.content, entries, target, progress=progress, extra_members=members
+                view, entries, target, progress=progress, extra_members=members
             )
         self.pm.hook.ociport_image_exported(
             store=self.content, driver_name=driver_cls.name, roots=entries
         )
-        return ExportResult(entries, missing)
+        return ExportResult(entries, missing, notes)
 
     # -- conversion -----------------------------------------------------------------------
 

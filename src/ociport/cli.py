@@ -156,19 +156,30 @@ def _describe_missing(desc: Descriptor) -> str:
 @click.option("--format", "format_", default="oci-archive", show_default=True, metavar="NAME", help="Archive format.")
 @click.option("--ref-name", "ref_name_style", type=click.Choice(["full", "tag"]), default="full", show_default=True,
               help="org.opencontainers.image.ref.name: the full reference, or only the tag (containerd).")
-@click.option("--platform", metavar="OS/ARCH[/VARIANT]", help="Platform that single-platform views (Docker's manifest.json) use [default: this machine's].")
+@click.option("--platform", "platforms", multiple=True, metavar="OS/ARCH[/VARIANT]",
+              help="Export only this platform (repeatable); the first is also what Docker's manifest.json uses [default: this machine's].")
+@click.option("--all-platforms", is_flag=True, help="Require every platform of multi-platform images.")
+@click.option("--keep-index", is_flag=True, help="With --platform: keep the original index (a partial archive).")
+@click.option("--skip-non-distributable", is_flag=True, help="Leave out foreign (non-distributable) layers.")
 @click.option("--skip-manifest-json", is_flag=True, help="Leave out files plugins add (Docker's manifest.json).")
 @click.option("--dest-option", "dest_options", multiple=True, metavar="KEY=VALUE", help="fsspec option for the destination (repeatable).")
 @pass_ctx
 def export(ctx: _Context, dest: str, names: tuple[str, ...], format_: str, ref_name_style: str,
-           platform: str | None, skip_manifest_json: bool, dest_options: tuple[str, ...]) -> None:
+           platforms: tuple[str, ...], all_platforms: bool, keep_index: bool,
+           skip_non_distributable: bool, skip_manifest_json: bool,
+           dest_options: tuple[str, ...]) -> None:
     """Export images to DEST (path, fsspec URL, or - for stdout)."""
+    if platforms and all_platforms:
+        raise click.UsageError("--platform and --all-platforms exclude each other")
     with _progress("exporting") as progress:
         result = ctx.store.export_images(
             list(names), dest, format=format_, ref_name_style=ref_name_style,  # type: ignore[arg-type]
-            platform=platform, extra_members=not skip_manifest_json,
+            platforms=platforms, all_platforms=all_platforms, keep_index=keep_index,
+            skip_non_distributable=skip_non_distributable, extra_members=not skip_manifest_json,
             storage_options=_parse_option(dest_options), progress=progress,
         )
+    for note in result.notes:
+        _note(f"note: {note}")
     if result.missing:
         listed = ", ".join(_describe_missing(d) for d, _ in result.missing)
         _note(f"note: not in the store, left out (partial image): {listed}")

@@ -23,7 +23,7 @@ from ociport.errors import (
 )
 from ociport.manifest import Index, Manifest, parse_document
 
-__all__ = ["ImageGraph", "PlatformSelection", "reachable", "walk_image"]
+__all__ = ["ImageGraph", "PlatformSelection", "choose_children", "reachable", "walk_image"]
 
 #: Annotations BuildKit puts on attestation manifests in an index.
 _REFERENCE_TYPE: Final = "vnd.docker.reference.type"
@@ -134,7 +134,7 @@ def _visit_index(
     graph: ImageGraph,
     ancestors: tuple[Digest, ...],
 ) -> None:
-    chosen = _choose(index.manifests, selection)
+    chosen = choose_children(index.manifests, selection)
     taken = 0
     for child in index.manifests:
         wanted = chosen.get(child.digest)
@@ -150,7 +150,11 @@ def _visit_index(
         raise FormatError(f"index {desc.digest} has no manifest present for {wanted_text}")
 
 
-def _choose(children: Sequence[Descriptor], selection: PlatformSelection) -> dict[Digest, bool | None]:
+def choose_children(
+    children: Sequence[Descriptor], selection: PlatformSelection
+) -> dict[Digest, bool | None]:
+    """For each child of an index: ``True`` required, ``False`` skipped, ``None`` taken
+    when present. Attestation manifests follow the manifest they describe."""
     chosen = {child.digest: selection.wants(child) for child in children}
     for child in children:
         # An attestation manifest goes with the manifest it describes.

@@ -3,9 +3,6 @@ built-ins plus this plugin, stores, and the shared fixture paths."""
 
 from __future__ import annotations
 
-import hashlib
-import json
-import tarfile
 from pathlib import Path
 
 import pluggy
@@ -15,10 +12,6 @@ import ociport
 from ociport.builtin import fsspec_store, oci_archive
 from ociport.plugins import make_plugin_manager
 from ociport_docker_archive import plugin as docker_plugin
-
-FIXTURES = Path(__file__).resolve().parents[3].parent / "shared" / "fixtures"
-TOOL = FIXTURES / "tool"
-PUBLIC = FIXTURES / "public"
 
 
 @pytest.fixture
@@ -41,23 +34,3 @@ def docker_pm(core_pm: pluggy.PluginManager) -> pluggy.PluginManager:
 def store(tmp_path: Path, docker_pm: pluggy.PluginManager) -> ociport.ImageStore:
     """An empty local store with the plugin."""
     return ociport.open_store(str(tmp_path / "store"), pm=docker_pm)
-
-
-def archive_manifest(path: Path) -> list[dict[str, object]]:
-    """The manifest.json of a (possibly compressed) Docker archive, read with tarfile."""
-    with tarfile.open(path, "r:*") as tar:
-        member = next(m for m in tar.getmembers() if m.name.lstrip("./") == "manifest.json")
-        data = tar.extractfile(member)
-        assert data is not None
-        return json.loads(data.read())  # type: ignore[no-any-return]
-
-
-def store_state(store: ociport.ImageStore) -> dict[str, str]:
-    """Every file of the store with its sha256 (lock files aside)."""
-    location = store.content.location
-    fs = location.fs
-    return {
-        p[len(location.path):]: hashlib.sha256(fs.cat_file(p)).hexdigest()
-        for p in sorted(fs.find(location.path))
-        if not p.endswith(".lock")
-    }

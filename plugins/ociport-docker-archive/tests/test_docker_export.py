@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pluggy
 import pytest
-from conftest import FIXTURES, PUBLIC, TOOL
+from docker_helpers import FIXTURES, PUBLIC, TOOL
 
 import ociport
 
@@ -83,7 +83,7 @@ def test_oci_archive_gets_manifest_json(filled: ociport.ImageStore, tmp_path: Pa
     out = tmp_path / "oci.tar"
     # skopeo's oci transports find only OCI media types by ref name, so the image
     # exported here is the OCI-manifest one of the multi-platform fixture.
-    filled.export_images(["example.com/multi:multi"], str(out), platform="linux/arm64")
+    filled.export_images(["example.com/multi:multi"], str(out), platforms=["linux/arm64"])
     assert _members(out)[:3] == ["oci-layout", "index.json", "manifest.json"]
     docker_view = json.loads(
         subprocess.run(
@@ -92,10 +92,13 @@ def test_oci_archive_gets_manifest_json(filled: ociport.ImageStore, tmp_path: Pa
         ).stdout
     )
     assert docker_view["architecture"] == "arm64"
-    subprocess.run(
-        [skopeo, "inspect", f"oci-archive:{out}:example.com/multi:multi"],
-        check=True, capture_output=True,
+    index = json.loads(
+        subprocess.run(
+            [skopeo, "inspect", "--raw", f"oci-archive:{out}:example.com/multi:multi"],
+            check=True, capture_output=True,
+        ).stdout
     )
+    assert [m["platform"]["architecture"] for m in index["manifests"]] == ["arm64"]
     plain = tmp_path / "plain.tar"
     filled.export_images(["example.com/fixtures/sample:1.0"], str(plain), extra_members=False)
     assert "manifest.json" not in _members(plain)
@@ -107,7 +110,7 @@ def test_manifest_json_follows_platform_choice(filled: ociport.ImageStore, tmp_p
     by_arch = {m["platform"]["architecture"]: m["digest"] for m in index["manifests"]}
     for arch in ("amd64", "arm64"):
         out = tmp_path / f"{arch}.tar"
-        filled.export_images([name], str(out), platform=f"linux/{arch}")
+        filled.export_images([name], str(out), platforms=[f"linux/{arch}"])
         entry = _json_member(out, "manifest.json")[0]  # type: ignore[index]
         child = json.loads(_tar_read(out, f"blobs/sha256/{by_arch[arch].split(':')[1]}"))
         assert entry["Config"] == f"blobs/sha256/{child['config']['digest'].split(':')[1]}"

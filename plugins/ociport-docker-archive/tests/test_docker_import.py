@@ -8,7 +8,7 @@ import tarfile
 from pathlib import Path
 
 import pytest
-from conftest import PUBLIC, TOOL, archive_manifest, store_state
+from docker_helpers import PUBLIC, TOOL, archive_manifest, store_state
 
 import ociport
 from ociport import mediatypes as mt
