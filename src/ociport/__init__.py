@@ -11,7 +11,15 @@ Quick use::
 
 from __future__ import annotations
 
-from ociport.api import ExportResult, GcResult, Image, ImageStore, ImportResult, open_store
+from ociport.api import (
+    ExportResult,
+    GcResult,
+    Image,
+    ImageStore,
+    ImportResult,
+    inspect_source,
+    open_store,
+)
 from ociport.content.fsstore import FsspecContentStore
 from ociport.content.interfaces import (
     BlobInfo,
@@ -113,6 +121,7 @@ __all__ = [
     "UnsupportedMediaTypeError",
     "UnsupportedSourceError",
     "hookimpl",
+    "inspect_source",
     "make_plugin_manager",
     "open_store",
 ]

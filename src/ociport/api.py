@@ -7,11 +7,10 @@ import json
 import time
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import IO, Any, Final, final
+from typing import IO, Any, final
 
 import pluggy
 
-from ociport.compression import open_decompressed
 from ociport.config import resolve_store
 from ociport.content.helpers import ProgressCallback, exists, read_blob
 from ociport.content.interfaces import ContentStore
@@ -22,29 +21,35 @@ from ociport.descriptor import (
     Descriptor,
     Platform,
 )
+from ociport.detect import choose_driver
 from ociport.digest import Digest
 from ociport.drivers.base import ImageDriver, ImportReport, ImportRequest
 from ociport.errors import (
     ContentError,
-    DriverDetectionError,
     ImageNotFoundError,
     PluginError,
     UnsupportedSourceError,
 )
 from ociport.exportview import plan_export
+from ociport.inspection import describe_source
 from ociport.location import Location
 from ociport.manifest import MAX_DOCUMENT_SIZE
 from ociport.naming import ImportNaming, RefNameStyle, export_entries
 from ociport.plugins import driver_registry, get_plugin_manager
 from ociport.reference import Reference
-from ociport.sources import Sink, Source, describe, open_sink, open_source, resolve
+from ociport.sources import Sink, Source, describe, open_sink, resolve
 from ociport.walk import PlatformSelection, reachable, walk_image
 
-__all__ = ["ExportResult", "GcResult", "Image", "ImageStore", "ImportResult", "open_store"]
+__all__ = [
+    "ExportResult",
+    "GcResult",
+    "Image",
+    "ImageStore",
+    "ImportResult",
+    "inspect_source",
+    "open_store",
+]
 
-_SNIFF_BYTES: Final = 64 << 10
-#: Drivers tried last when guessing a format: the fallback for undecidable streams.
-_FALLBACK_FORMAT: Final = "oci-archive"
 
 
 def open_store(
@@ -69,6 +74,34 @@ def open_store(
     if content is None:
         raise PluginError(f"no plugin opens a content store at {location.url}")
     return ImageStore(content, pm)
+
+
+def inspect_source(
+    source: Source,
+    *,
+    format: str | None = None,
+    max_document: int = MAX_DOCUMENT_SIZE,
+    storage_options: Mapping[str, Any] | None = None,
+    pm: pluggy.PluginManager | None = None,
+) -> list[dict[str, Any]]:
+    """Describe an archive or layout without importing it.
+
+    Reads only headers and documents where the source is seekable (a local file, a
+    layout, an object on S3); a stream is read once and nothing is stored.
+
+    :param source: a path, fsspec URL, ``"-"`` (stdin) or readable binary stream.
+    :returns: one record per root (see :func:`ociport.inspection.describe_source`).
+    :raises FormatError: malformed source.
+    :raises DriverDetectionError, UnknownDriverError: format unknown.
+    :raises UnsupportedSourceError: the format's driver cannot inspect.
+    """
+    pm = pm or get_plugin_manager()
+    driver_cls, target = choose_driver(pm, resolve(source, storage_options), format, describe(source))
+    contents = driver_cls().inspect(target, max_document=max_document)
+    try:
+        return describe_source(contents)
+    finally:
+        contents.close()
 
 
 @dataclass(frozen=True, slots=True)
@@ -227,16 +260,6 @@ class ImageStore:
         """
         return driver_registry(self.pm).get(name)
 
-    def _detect(self, head: bytes | None, location: Location | None, label: str) -> type[ImageDriver]:
-        registry = driver_registry(self.pm)
-        candidates = sorted(registry.drivers(), key=lambda d: d.name == _FALLBACK_FORMAT)
-        for cls in candidates:
-            if cls.sniff(head, location):
-                return cls
-        if head is not None and _FALLBACK_FORMAT in registry.names():
-            return registry.get(_FALLBACK_FORMAT)
-        raise DriverDetectionError(label, [c.name for c in candidates])
-
     # -- import ---------------------------------------------------------------------------
 
     def import_image(
@@ -285,8 +308,8 @@ class ImageStore:
             named, notes = [], []
             for root in report.roots:
                 names, note = naming.names_for(root)
-                named.extend((name, root) for name in names)
-                notes.extend([note] if note else [])
+                named.extend((name, root) for name in names if (name, root) not in named)
+                notes.extend([note] if note and note not in notes else [])
         # The images carry their store names, as index.json and the hook spec say.
         images = self._set_names(named)
         for info in report.committed:
@@ -305,24 +328,8 @@ class ImageStore:
     def _run_import(
         self, target: Location | IO[bytes], format: str | None, request: ImportRequest, label: str
     ) -> tuple[type[ImageDriver], ImportReport]:
-        if isinstance(target, Location):
-            driver_cls = self.driver(format) if format else self._detect_location(target, label)
-            return driver_cls, driver_cls().import_image(target, self.content, request)
-        stream, _ = open_decompressed(target)
-        driver_cls = self.driver(format) if format else self._detect(
-            stream.peek(_SNIFF_BYTES)[:_SNIFF_BYTES], None, label
-        )
-        if not driver_cls.accepts_stream:
-            raise UnsupportedSourceError(driver_cls.name, "a stream")
-        return driver_cls, driver_cls().import_image(stream, self.content, request)
-
-    def _detect_location(self, location: Location, label: str) -> type[ImageDriver]:
-        if location.fs.isdir(location.path):
-            return self._detect(None, location, label)
-        with open_source(location) as raw:
-            stream, _ = open_decompressed(raw)
-            head = stream.peek(_SNIFF_BYTES)[:_SNIFF_BYTES]
-        return self._detect(head, location, label)
+        driver_cls, source = choose_driver(self.pm, target, format, label)
+        return driver_cls, driver_cls().import_image(source, self.content, request)
 
     # -- export ---------------------------------------------------------------------------
 

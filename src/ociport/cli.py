@@ -24,9 +24,9 @@ from rich.progress import (
     TransferSpeedColumn,
 )
 
-from ociport.api import ImageStore, open_store
+from ociport.api import ImageStore, inspect_source, open_store
 from ociport.content.helpers import ProgressCallback
-from ociport.descriptor import Descriptor
+from ociport.descriptor import Descriptor, Platform
 from ociport.errors import OciportError
 from ociport.naming import ImportNaming, default_base_name
 from ociport.plugins import distribution_of, driver_registry, get_plugin_manager, list_plugins
@@ -203,6 +203,35 @@ def convert(ctx: _Context, name: str, new_name: str, manifest_format: str | None
         _note(f"layer {change.before.digest.short}: {change.reason}: "
               f"{change.before.media_type} -> {change.after.media_type}")
     click.echo(f"{new_name}\t{result.root.digest}")
+
+
+@cli.command("inspect")
+@click.argument("source")
+@click.option("--format", "format_", metavar="NAME", help="Source format (default: detected).")
+@click.option("--json", "as_json", is_flag=True, help="One JSON document.")
+@click.option("--max-document", type=click.IntRange(min=1024), default=4 << 20, show_default=True,
+              help="Largest JSON document accepted, in bytes.")
+@click.option("--source-option", "source_options", multiple=True, metavar="KEY=VALUE",
+              help="fsspec option for the source's filesystem (repeatable).")
+def inspect_(source: str, format_: str | None, as_json: bool, max_document: int,
+             source_options: tuple[str, ...]) -> None:
+    """Describe the images of an archive or layout without importing them."""
+    records = inspect_source(source, format=format_, max_document=max_document,
+                             storage_options=_parse_option(source_options))
+    if as_json:
+        click.echo(json.dumps(records, indent=2))
+        return
+    for record in records:
+        descriptor = record["descriptor"]
+        names = ", ".join(record["names"]) or "(unnamed)"
+        click.echo(f"{names}\t{descriptor['digest']}\t{descriptor.get('mediaType', '')}")
+        for manifest in record["manifests"]:
+            click.echo(f"  {manifest['platform'] or '-':<16} {manifest['digest']}  "
+                       f"{len(manifest['layers'])} layers  {manifest['size']} bytes")
+        for missing in record["missing"]:
+            platform = missing["descriptor"].get("platform")
+            where = f" ({Platform.from_json(platform)})" if platform else ""
+            click.echo(f"  missing {missing['descriptor']['digest']}{where}")
 
 
 @cli.group()

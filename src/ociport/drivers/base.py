@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import IO, ClassVar
 
@@ -11,10 +11,11 @@ from ociport.content.helpers import ProgressCallback
 from ociport.content.interfaces import BlobInfo, ContentStore, Provider
 from ociport.descriptor import Descriptor
 from ociport.digest import Digest
+from ociport.errors import UnsupportedSourceError
 from ociport.location import Location
 from ociport.walk import PlatformSelection
 
-__all__ = ["ImageDriver", "ImportReport", "ImportRequest"]
+__all__ = ["ImageDriver", "ImportReport", "ImportRequest", "SourceContents"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,6 +57,24 @@ class ImportReport:
     notes: list[str] = field(default_factory=list)
 
 
+@dataclass(slots=True)
+class SourceContents:
+    """A source's metadata, for inspection without importing.
+
+    :ivar roots: the entries of the source's ``index.json`` (or synthesised roots).
+    :ivar read: returns a document's verified bytes (manifests, indexes, configs).
+    :ivar has: whether the source holds a blob.
+    :ivar size_of: a held blob's size in bytes, else ``None``.
+    :ivar close: releases the source (a no-op by default).
+    """
+
+    roots: list[Descriptor]
+    read: Callable[[Descriptor], bytes]
+    has: Callable[[Digest], bool]
+    size_of: Callable[[Digest], int | None]
+    close: Callable[[], None] = lambda: None
+
+
 class ImageDriver(ABC):
     """Reads and writes one image format.
 
@@ -94,6 +113,17 @@ class ImageDriver(ABC):
         :raises RefNameNotFoundError: ``request.ref_name`` is not in the source.
         :raises UnsupportedSourceError: a stream given to a driver that needs a location.
         """
+
+    def inspect(self, source: IO[bytes] | Location, *, max_document: int) -> SourceContents:
+        """Read a source's metadata: roots, documents, which blobs it holds.
+
+        Reads only headers and documents where the source is seekable; a stream is read
+        once without storing anything.
+
+        :raises UnsupportedSourceError: the driver cannot inspect (the default).
+        :raises FormatError: as for import.
+        """
+        raise UnsupportedSourceError(self.name, "inspection without import")
 
     @abstractmethod
     def export_image(

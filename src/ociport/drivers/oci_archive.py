@@ -15,6 +15,7 @@ import contextlib
 import io
 import tarfile
 from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field
 from typing import IO, Final
 
 from ociport import mediatypes as mt
@@ -25,7 +26,7 @@ from ociport.content.interfaces import ContentStore, Provider
 from ociport.content.staging import StagingArea
 from ociport.descriptor import Descriptor
 from ociport.digest import Digest
-from ociport.drivers.base import ImageDriver, ImportReport, ImportRequest
+from ociport.drivers.base import ImageDriver, ImportReport, ImportRequest, SourceContents
 from ociport.drivers.selection import select_roots
 from ociport.drivers.tarblobs import add_blob_member, blob_member_name
 from ociport.errors import (
@@ -184,6 +185,52 @@ def _commit(
     return report
 
 
+@dataclass(slots=True)
+class _ArchiveIndex:
+    """The members of a seekable archive, from its headers."""
+
+    reader: RangeReader
+    blobs: dict[Digest, TarHeader] = field(default_factory=dict)
+    layout: dict[str, TarHeader] = field(default_factory=dict)
+    others: set[str] = field(default_factory=set)
+
+    @classmethod
+    def build(cls, reader: RangeReader, label: str) -> _ArchiveIndex:
+        index = cls(reader)
+        for header in index_members(reader.read_at, reader.size, label=label):
+            if header.name in ("oci-layout", "index.json"):
+                index.layout[header.name] = header
+                continue
+            digest = _blob_digest(header.name, header.type, label)
+            if digest is None:
+                index.others.add(header.name)
+            else:
+                index.blobs[digest] = header
+        return index
+
+    def member(self, name: str, limit: int) -> bytes | None:
+        header = self.layout.get(name)
+        if header is None:
+            return None
+        if header.size > limit:
+            raise DocumentTooLargeError(header.size, limit, member=name)
+        return self.reader.read_at(header.offset, header.size)
+
+    def read_document(self, desc: Descriptor, limit: int) -> bytes:
+        header = self.blobs[desc.digest]
+        if header.size > limit:
+            raise DocumentTooLargeError(header.size, limit, member=header.name)
+        data = self.reader.read_at(header.offset, header.size)
+        hasher = desc.digest.hasher()
+        hasher.update(data)
+        hasher.verify(desc.digest, header.size, header.name)
+        return data
+
+    def size_of(self, digest: Digest) -> int | None:
+        header = self.blobs.get(digest)
+        return header.size if header is not None else None
+
+
 class OciArchiveDriver(ImageDriver):
     """OCI image layout in a tar archive (skopeo's ``oci-archive:`` transport)."""
 
@@ -222,57 +269,84 @@ class OciArchiveDriver(ImageDriver):
     ) -> ImportReport:
         """Random access: index the headers, read the documents, then only the blobs
         the selection needs."""
-        blobs: dict[Digest, TarHeader] = {}
-        layout: dict[str, TarHeader] = {}
-        others: set[str] = set()
-        for header in index_members(reader.read_at, reader.size, label=label):
-            if header.name in ("oci-layout", "index.json"):
-                layout[header.name] = header
-                continue
-            digest = _blob_digest(header.name, header.type, label)
-            if digest is None:
-                others.add(header.name)
-            else:
-                blobs[digest] = header
-
-        def member(name: str, limit: int) -> bytes | None:
-            header = layout.get(name)
-            if header is None:
-                return None
-            if header.size > limit:
-                raise DocumentTooLargeError(header.size, limit, member=name)
-            return reader.read_at(header.offset, header.size)
+        archive = _ArchiveIndex.build(reader, label)
+        roots, extra = _roots(
+            archive.member("oci-layout", _LAYOUT_CAP),
+            archive.member("index.json", request.max_document),
+            archive.others,
+            request,
+            label,
+        )
 
         def read(desc: Descriptor) -> bytes:
-            header = blobs.get(desc.digest)
-            if header is None:
-                return read_blob(store, desc, max_size=request.max_document)
-            if header.size > request.max_document:
-                raise DocumentTooLargeError(header.size, request.max_document, member=header.name)
-            data = reader.read_at(header.offset, header.size)
-            hasher = desc.digest.hasher()
-            hasher.update(data)
-            hasher.verify(desc.digest, header.size, header.name)
-            return data
+            if desc.digest in archive.blobs:
+                return archive.read_document(desc, request.max_document)
+            return read_blob(store, desc, max_size=request.max_document)
 
-        def size_of(digest: Digest) -> int | None:
-            return blobs[digest].size if digest in blobs else None
-
-        roots, extra = _roots(
-            member("oci-layout", _LAYOUT_CAP), member("index.json", request.max_document), others, request, label
-        )
         def has(digest: Digest) -> bool:
-            return digest in blobs or exists(store, digest)
+            return digest in archive.blobs or exists(store, digest)
 
-        graphs = [_walk(root, extra, read, has, size_of, request) for root in roots]
+        graphs = [_walk(root, extra, read, has, archive.size_of, request) for root in roots]
         with StagingArea(store, max_document=request.max_document, progress=request.progress) as staging:
             for graph in graphs:
                 for digest in graph.blobs:
-                    needed = blobs.get(digest)
+                    needed = archive.blobs.get(digest)
                     if needed is not None and not staging.has(digest):
                         stream = reader.stream(needed.offset, needed.size)
                         staging.add(digest, needed.size, stream, where=needed.name)
             return _commit(store, staging, graphs, extra)
+
+    def inspect(self, source: IO[bytes] | Location, *, max_document: int) -> SourceContents:
+        label = source.url if isinstance(source, Location) else "archive"
+        if isinstance(source, Location):
+            reader = RangeReader(source)
+            if detect_compression(reader.read_at(0, 8)) is None:
+                archive = _ArchiveIndex.build(reader, label)
+                index_raw = archive.member("index.json", max_document)
+                roots, _ = _roots(archive.member("oci-layout", _LAYOUT_CAP), index_raw, archive.others, ImportRequest(), label)
+                return SourceContents(
+                    roots,
+                    lambda d: archive.read_document(d, max_document),
+                    archive.blobs.__contains__,
+                    archive.size_of,
+                    close=reader.close,
+                )
+            reader.close()
+        with _opened(source) as stream:
+            return self._inspect_stream(stream, max_document, label)
+
+    @staticmethod
+    def _inspect_stream(stream: IO[bytes], max_document: int, label: str) -> SourceContents:
+        """One pass: documents kept, other blobs only counted (never hashed or stored)."""
+        files: dict[str, bytes] = {}
+        sizes: dict[Digest, int] = {}
+        documents: dict[Digest, bytes] = {}
+        others: set[str] = set()
+        for member in iter_members(stream, label=label):
+            if member.name in ("oci-layout", "index.json"):
+                files[member.name] = _read_member(member, max_document)
+                continue
+            digest = _blob_digest(member.name, member.type, label)
+            if digest is None:
+                others.add(member.name)
+                continue
+            sizes[digest] = member.size
+            if member.size <= max_document:
+                data = member.stream.read()
+                if data.lstrip()[:1] == b"{":
+                    documents[digest] = data
+        roots, _ = _roots(files.get("oci-layout"), files.get("index.json"), others, ImportRequest(), label)
+
+        def read(desc: Descriptor) -> bytes:
+            if desc.digest not in documents:
+                raise FormatError("not a JSON document", member=str(desc.digest))
+            data = documents[desc.digest]
+            hasher = desc.digest.hasher()
+            hasher.update(data)
+            hasher.verify(desc.digest, desc.size, str(desc.digest))
+            return data
+
+        return SourceContents(roots, read, sizes.__contains__, sizes.get)
 
     def _stage_members(
         self, stream: IO[bytes], staging: StagingArea, request: ImportRequest, label: str

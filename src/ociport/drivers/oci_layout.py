@@ -24,7 +24,7 @@ from ociport.content.interfaces import ContentStore, Provider
 from ociport.content.staging import StagingArea
 from ociport.descriptor import Descriptor
 from ociport.digest import Digest
-from ociport.drivers.base import ImageDriver, ImportReport, ImportRequest
+from ociport.drivers.base import ImageDriver, ImportReport, ImportRequest, SourceContents
 from ociport.drivers.selection import select_roots
 from ociport.errors import (
     BlobNotFoundError,
@@ -155,6 +155,25 @@ class OciLayoutDriver(ImageDriver):
         if request.whole_index:
             write_blob(store, io.BytesIO(index_raw), roots[0])
         return report
+
+    def inspect(self, source: IO[bytes] | Location, *, max_document: int) -> SourceContents:
+        if not isinstance(source, Location):
+            raise UnsupportedSourceError(self.name, "a stream (a layout is a directory)")
+        reader = LayoutReader(source)
+        read_oci_layout(reader.read_file("oci-layout", _LAYOUT_CAP), where="oci-layout")
+        index = Index.parse(reader.read_file("index.json", max_document), where="index.json")
+
+        def size_of(digest: Digest) -> int | None:
+            if not reader.has(digest):
+                return None
+            return int(source.fs.size(reader.blob_path(digest)))
+
+        return SourceContents(
+            list(index.manifests),
+            lambda d: reader.read_document(d, max_document),
+            reader.has,
+            size_of,
+        )
 
     @staticmethod
     def _walk(root: Descriptor, reader: LayoutReader, request: ImportRequest, index_raw: bytes) -> ImageGraph:

@@ -1,0 +1,71 @@
+"""Choosing the driver for a source: the one asked for, or the first whose sniff agrees.
+
+A directory is offered to every driver as a location; a file or stream is offered its
+first 64 KiB, decompressed (so a gzip, xz or zstd archive is recognised by what it
+holds). When nothing recognises a stream, ``oci-archive`` is assumed and ``--format``
+overrides.
+"""
+
+from __future__ import annotations
+
+from typing import IO, Final
+
+import pluggy
+
+from ociport.compression import open_decompressed
+from ociport.drivers.base import ImageDriver
+from ociport.errors import DriverDetectionError, UnsupportedSourceError
+from ociport.location import Location
+from ociport.plugins import driver_registry
+from ociport.sources import open_source
+
+__all__ = ["choose_driver"]
+
+_SNIFF_BYTES: Final = 64 << 10
+#: Tried last, and assumed for a stream nothing recognises.
+_FALLBACK_FORMAT: Final = "oci-archive"
+
+
+def choose_driver(
+    pm: pluggy.PluginManager, target: Location | IO[bytes], format: str | None, label: str
+) -> tuple[type[ImageDriver], Location | IO[bytes]]:
+    """The driver class for ``target`` and what to hand it (a stream is wrapped so that
+    reads give uncompressed bytes).
+
+    :raises UnknownDriverError: ``format`` is not registered.
+    :raises DriverDetectionError: no driver recognises the source.
+    :raises UnsupportedSourceError: the driver needs a location but got a stream.
+    """
+    registry = driver_registry(pm)
+    if isinstance(target, Location):
+        driver_cls = registry.get(format) if format else _detect_location(pm, target, label)
+        return driver_cls, target
+    stream, _ = open_decompressed(target)
+    driver_cls = registry.get(format) if format else _detect(
+        pm, stream.peek(_SNIFF_BYTES)[:_SNIFF_BYTES], None, label
+    )
+    if not driver_cls.accepts_stream:
+        raise UnsupportedSourceError(driver_cls.name, "a stream")
+    return driver_cls, stream
+
+
+def _detect(
+    pm: pluggy.PluginManager, head: bytes | None, location: Location | None, label: str
+) -> type[ImageDriver]:
+    registry = driver_registry(pm)
+    candidates = sorted(registry.drivers(), key=lambda d: d.name == _FALLBACK_FORMAT)
+    for cls in candidates:
+        if cls.sniff(head, location):
+            return cls
+    if head is not None and _FALLBACK_FORMAT in registry.names():
+        return registry.get(_FALLBACK_FORMAT)
+    raise DriverDetectionError(label, [c.name for c in candidates])
+
+
+def _detect_location(pm: pluggy.PluginManager, location: Location, label: str) -> type[ImageDriver]:
+    if location.fs.isdir(location.path):
+        return _detect(pm, None, location, label)
+    with open_source(location) as raw:
+        stream, _ = open_decompressed(raw)
+        head = stream.peek(_SNIFF_BYTES)[:_SNIFF_BYTES]
+    return _detect(pm, head, location, label)
