@@ -242,3 +242,22 @@ def test_stdin_like_stream_is_detected(store: ociport.ImageStore) -> None:
     with open(TOOL / "sample.docker-archive.tar", "rb") as stream:
         result = store.import_image(stream)
     assert len(result.images) == 2
+
+
+@pytest.mark.parametrize(
+    "path",
+    [TOOL / "sample.docker-archive.tar", PUBLIC / "podman" / "docker-two-images.tar.xz",
+     PUBLIC / "ggcr" / "tarball" / "no_manifest.tar"],
+    ids=lambda p: p.name,
+)
+def test_inspect_matches_import_and_stores_nothing(
+    store: ociport.ImageStore, path: Path
+) -> None:
+    before = store_state(store)
+    records = ociport.inspect_source(str(path), pm=store.pm)
+    assert store_state(store) == before
+    result = store.import_image(str(path))
+    inspected = {(name, r["descriptor"]["digest"]) for r in records for name in r["names"]}
+    imported = {(i.name, str(i.target.digest)) for i in result.images}
+    assert {(normalize_name(n), d) for n, d in inspected} == imported
+    assert all(not r["missing"] for r in records)

@@ -7,6 +7,7 @@ import io
 import json
 import re
 from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
 from typing import IO, Any, Final
 
 from ociport import mediatypes as mt
@@ -16,7 +17,7 @@ from ociport.content.interfaces import ContentStore, Provider
 from ociport.content.staging import StagingArea
 from ociport.descriptor import ANNOTATION_IMAGE_NAME, Descriptor
 from ociport.digest import Digest
-from ociport.drivers.base import ImageDriver, ImportReport, ImportRequest
+from ociport.drivers.base import ImageDriver, ImportReport, ImportRequest, SourceContents
 from ociport.errors import FormatError, OciportError, UnsupportedSourceError
 from ociport.location import Location
 from ociport.manifest import parse_json
@@ -27,6 +28,7 @@ from ociport_docker_archive.export import write_docker_archive
 from ociport_docker_archive.images import DockerImage, config_candidates, find_images
 from ociport_docker_archive.manifests import build_manifest, config_media_type, layer_media_type
 from ociport_docker_archive.reader import ArchiveContents, read_archive
+from ociport_docker_archive.survey import Survey
 
 __all__ = ["DockerArchiveDriver"]
 
@@ -83,56 +85,36 @@ class DockerArchiveDriver(ImageDriver):
             store, max_document=request.max_document, progress=request.progress
         ) as staging:
             contents = read_archive(stream, staging, label=label, max_document=request.max_document)
-            images, notes = find_images(contents, self._documents(contents, staging))
+            images, notes = find_images(contents, _documents(contents, staging))
             if request.ref_name is not None:
                 images = [i for i in images if request.ref_name in i.names]
-            planned = [self._plan(image, staging, oci) for image in images]
+            planned = [_Planned.of(image, staging, oci) for image in images]
             report = ImportReport(notes=notes)
-            for image, (config, layers, manifest_raw) in zip(images, planned, strict=True):
-                report.committed.extend(staging.commit([config.digest, *(d.digest for d in layers)]))
-                if image.config_raw is not None:
-                    write_blob(store, io.BytesIO(image.config_raw), config)
-                root = Descriptor(
-                    mt.OCI_IMAGE_MANIFEST if oci else mt.DOCKER_MANIFEST_V2,
-                    Digest.of(manifest_raw),
-                    len(manifest_raw),
-                )
-                write_blob(store, io.BytesIO(manifest_raw), root)
-                report.roots.extend(
-                    root.with_annotations({ANNOTATION_IMAGE_NAME: name}) for name in image.names
-                )
-                if not image.names:
-                    report.roots.append(root)
+            for plan in planned:
+                blobs = [plan.config.digest, *(d.digest for d in plan.layers)]
+                report.committed.extend(staging.commit(blobs))
+                for desc, raw in plan.documents():
+                    write_blob(store, io.BytesIO(raw), desc)
+                report.roots.extend(plan.roots())
         return report
 
-    @staticmethod
-    def _documents(contents: ArchiveContents, staging: StagingArea) -> dict[str, dict[str, Any]]:
-        documents = {}
-        for name in config_candidates(contents):
-            digest = contents.files[name]
-            size = staging.size_of(digest) or 0
-            with contextlib.suppress(OciportError, json.JSONDecodeError):
-                documents[name] = parse_json(staging.read_document(Descriptor("", digest, size)))
-        return documents
+    def inspect(self, source: IO[bytes] | Location, *, max_document: int) -> SourceContents:
+        label = source.url if isinstance(source, Location) else "archive"
+        survey = Survey(max_document)
+        with _opened(source) as stream:
+            contents = read_archive(stream, survey, label=label, max_document=max_document)
+        images, _ = find_images(contents, _documents(contents, survey))
+        planned = [_Planned.of(image, survey, self.oci) for image in images]
+        made = {desc.digest: raw for plan in planned for desc, raw in plan.documents()}
 
-    @staticmethod
-    def _plan(
-        image: DockerImage, staging: StagingArea, oci: bool
-    ) -> tuple[Descriptor, list[Descriptor], bytes]:
-        if image.config_raw is not None:
-            config = Descriptor(config_media_type(oci=oci), image.config, len(image.config_raw))
-            config_doc = parse_json(image.config_raw)
-        else:
-            config = Descriptor(config_media_type(oci=oci), image.config, staging.size_of(image.config) or 0)
-            config_doc = parse_json(staging.read_document(config), where=str(image.config))
-        layers = [
-            Descriptor(
-                layer_media_type(staging.head(d), oci=oci, where=str(d)), d, staging.size_of(d) or 0
-            )
-            for d in image.layers
-        ]
-        _check_diff_ids(config_doc, layers)
-        return config, layers, build_manifest(config, layers, oci=oci)
+        def read(desc: Descriptor) -> bytes:
+            return made[desc.digest] if desc.digest in made else survey.read_document(desc)
+
+        def size_of(digest: Digest) -> int | None:
+            return len(made[digest]) if digest in made else survey.size_of(digest)
+
+        roots = [root for plan in planned for root in plan.roots()]
+        return SourceContents(roots, read, lambda d: d in made or survey.has(d), size_of)
 
     def export_image(
         self,
@@ -148,6 +130,63 @@ class DockerArchiveDriver(ImageDriver):
                 return self.export_image(store, entries, sink, progress=progress)
         write_docker_archive(store, entries, target, progress=progress)
         return []
+
+
+_Area = StagingArea | Survey
+
+
+def _documents(contents: ArchiveContents, area: _Area) -> dict[str, dict[str, Any]]:
+    """The archive's files that may be configs of a legacy archive, parsed."""
+    documents = {}
+    for name in config_candidates(contents):
+        digest = contents.files[name]
+        size = area.size_of(digest) or 0
+        with contextlib.suppress(OciportError, json.JSONDecodeError):
+            documents[name] = parse_json(area.read_document(Descriptor("", digest, size)))
+    return documents
+
+
+@dataclass(frozen=True, slots=True)
+class _Planned:
+    """One image's config, layers and synthesised manifest."""
+
+    image: DockerImage
+    config: Descriptor
+    layers: list[Descriptor]
+    manifest: Descriptor
+    manifest_raw: bytes
+
+    @classmethod
+    def of(cls, image: DockerImage, area: _Area, oci: bool) -> _Planned:
+        media_type = config_media_type(oci=oci)
+        if image.config_raw is not None:
+            config = Descriptor(media_type, image.config, len(image.config_raw))
+            config_doc = parse_json(image.config_raw)
+        else:
+            config = Descriptor(media_type, image.config, area.size_of(image.config) or 0)
+            config_doc = parse_json(area.read_document(config), where=str(image.config))
+        layers = [
+            Descriptor(layer_media_type(area.head(d), oci=oci, where=str(d)), d, area.size_of(d) or 0)
+            for d in image.layers
+        ]
+        _check_diff_ids(config_doc, layers)
+        raw = build_manifest(config, layers, oci=oci)
+        manifest_type = mt.OCI_IMAGE_MANIFEST if oci else mt.DOCKER_MANIFEST_V2
+        return cls(image, config, layers, Descriptor(manifest_type, Digest.of(raw), len(raw)), raw)
+
+    def documents(self) -> list[tuple[Descriptor, bytes]]:
+        """Blobs made here: the manifest, and a legacy archive's rebuilt config."""
+        made = [(self.manifest, self.manifest_raw)]
+        if self.image.config_raw is not None:
+            made.append((self.config, self.image.config_raw))
+        return made
+
+    def roots(self) -> list[Descriptor]:
+        """One root per name (containerd's ``io.containerd.image.name``), or one unnamed."""
+        names = self.image.names
+        return [self.manifest.with_annotations({ANNOTATION_IMAGE_NAME: n}) for n in names] or [
+            self.manifest
+        ]
 
 
 def _check_diff_ids(config: dict[str, Any], layers: list[Descriptor]) -> None:

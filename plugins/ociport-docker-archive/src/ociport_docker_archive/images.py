@@ -135,7 +135,7 @@ def _legacy_config(contents: ArchiveContents, chain: list[str], layers: list[Dig
         if isinstance(rootfs, dict) and rootfs.get("diff_ids") == diff_ids:
             return contents.files[name], None
     top = parse_json(contents.metadata[f"{chain[-1]}/json"], where=f"{chain[-1]}/json")
-    config = {k: top[k] for k in _CONFIG_KEYS if k in top}
+    config: dict[str, Any] = {k: top[k] for k in _CONFIG_KEYS if k in top}
     config["rootfs"] = {"type": "layers", "diff_ids": diff_ids}
     return None, dump_json(config)
 

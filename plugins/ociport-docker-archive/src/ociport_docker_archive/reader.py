@@ -11,9 +11,8 @@ from __future__ import annotations
 import posixpath
 import tarfile
 from dataclasses import dataclass, field
-from typing import IO, Final
+from typing import IO, Final, Protocol
 
-from ociport.content.staging import StagingArea
 from ociport.digest import Digest
 from ociport.drivers.oci_archive import blob_member_digest
 from ociport.errors import DocumentTooLargeError, FormatError
@@ -63,8 +62,16 @@ def _is_metadata(name: str) -> bool:
     return name in _METADATA or posixpath.basename(name) == "json"
 
 
+class Stager(Protocol):
+    """Where :func:`read_archive` puts files: a staging area, or a hash-only survey."""
+
+    def add(self, digest: Digest, size: int, stream: IO[bytes], *, where: str) -> None: ...
+
+    def add_unknown(self, size: int, stream: IO[bytes], *, where: str) -> Digest: ...
+
+
 def read_archive(
-    stream: IO[bytes], staging: StagingArea, *, label: str, max_document: int
+    stream: IO[bytes], staging: Stager, *, label: str, max_document: int
 ) -> ArchiveContents:
     """Stage every file of a Docker archive and collect its links and metadata.
 
