@@ -28,6 +28,7 @@ __all__ = [
     "iter_members",
     "member_path",
     "peek_member_names",
+    "peek_members",
 ]
 
 BLOCK: Final = 512
@@ -247,23 +248,35 @@ def index_members(
     return headers
 
 
-def peek_member_names(head: bytes) -> list[str]:
-    """Names of the members whose headers lie within ``head`` (the start of a tar).
+def peek_members(head: bytes) -> dict[str, bytes | None]:
+    """The members whose headers lie within ``head`` (the start of a tar), with their
+    data when that lies within ``head`` too.
 
     Used to tell archive formats apart without consuming a stream; stops quietly at the
-    first header it cannot decode.
+    first header it cannot decode or that ``head`` cuts.
     """
-    names = []
-    pos = 0
-    while pos + BLOCK <= len(head):
-        try:
-            info = tarfile.TarInfo.frombuf(head[pos : pos + BLOCK], _ENCODING, "surrogateescape")
-        except tarfile.HeaderError:
-            break
-        if info.type not in (tarfile.XHDTYPE, tarfile.XGLTYPE, tarfile.GNUTYPE_LONGNAME):
-            names.append(member_path(info.name))
-        pos += BLOCK + -(-info.size // BLOCK) * BLOCK
-    return names
+    found: dict[str, bytes | None] = {}
+    position = 0
+
+    def read(n: int) -> bytes:
+        nonlocal position
+        data = head[position : position + n]
+        position += len(data)
+        return data if len(data) == n else b""
+
+    try:
+        for header in _headers(read, "head"):
+            end = header.offset + header.size
+            found[header.name] = head[header.offset : end] if end <= len(head) else None
+            position = header.offset + -(-header.size // BLOCK) * BLOCK
+    except FormatError:
+        pass
+    return found
+
+
+def peek_member_names(head: bytes) -> list[str]:
+    """Names of the members whose headers lie within ``head`` (see :func:`peek_members`)."""
+    return list(peek_members(head))
 
 
 class TarWriter:

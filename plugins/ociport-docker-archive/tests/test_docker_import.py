@@ -132,7 +132,7 @@ def test_repositories_only_archive(store: ociport.ImageStore) -> None:
 
 def test_docker_25_archive_without_tags(store: ociport.ImageStore) -> None:
     path = PUBLIC / "ggcr" / "tarball" / "hello-world-v25.tar"
-    result = store.import_image(str(path), format="docker-archive")
+    result = store.import_image(str(path))
     assert len(result.images) == 1
     assert result.images[0].name.startswith("import-")
     assert "@sha256:" in result.images[0].name

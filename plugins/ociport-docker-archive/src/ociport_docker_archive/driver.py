@@ -22,7 +22,7 @@ from ociport.errors import FormatError, OciportError, UnsupportedSourceError
 from ociport.location import Location
 from ociport.manifest import parse_json
 from ociport.sources import open_sink
-from ociport.tario import peek_member_names
+from ociport.tario import peek_members
 
 from ociport_docker_archive.export import write_docker_archive
 from ociport_docker_archive.images import DockerImage, config_candidates, find_images
@@ -48,6 +48,15 @@ _DOCKER_MEMBER: Final = re.compile(
 )
 
 
+def _empty_index(raw: bytes | None) -> bool:
+    if raw is None:
+        return False
+    try:
+        return not json.loads(raw).get("manifests")
+    except (ValueError, AttributeError):
+        return False
+
+
 def _looks_like_docker(name: str) -> bool:
     return bool(_DOCKER_MEMBER.fullmatch(name))
 
@@ -69,10 +78,13 @@ class DockerArchiveDriver(ImageDriver):
     def sniff(cls, head: bytes | None, location: Location | None) -> bool:
         if head is None:
             return False
-        names = peek_member_names(head)
-        if any(n in ("oci-layout", "index.json") for n in names):
-            return False
-        return any(_looks_like_docker(n) for n in names)
+        members = peek_members(head)
+        if "oci-layout" in members or "index.json" in members:
+            # Docker 25 writes an OCI layout too; it is a Docker archive to read when
+            # its index.json lists nothing (an image saved by ID) and manifest.json
+            # says what is there.
+            return "manifest.json" in members and _empty_index(members.get("index.json"))
+        return any(_looks_like_docker(n) for n in members)
 
     def import_image(
         self, source: IO[bytes] | Location, store: ContentStore, request: ImportRequest
