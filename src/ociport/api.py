@@ -387,18 +387,17 @@ class ImageStore:
             ):
                 members.extend(contributed)
         driver = driver_cls()
+        # Drivers written before ``extra_members`` existed still work when no plugin
+        # contributes members.
+        options: dict[str, Any] = {"extra_members": members} if members else {}
         if driver_cls.accepts_stream:
             with open_sink(sink, storage_options) as stream:
-                missing = driver.export_image(
-                    view, entries, stream, progress=progress, extra_members=members
-                )
+                missing = driver.export_image(view, entries, stream, progress=progress, **options)
         else:
             target = resolve(sink, storage_options)
             if not isinstance(target, Location):
                 raise UnsupportedSourceError(driver_cls.name, "a stream")
-            missing = driver.export_image(
-                view, entries, target, progress=progress, extra_members=members
-            )
+            missing = driver.export_image(view, entries, target, progress=progress, **options)
         self.pm.hook.ociport_image_exported(
             store=self.content, driver_name=driver_cls.name, roots=entries
         )
