@@ -12,7 +12,7 @@ from typing import IO, Final
 
 import pluggy
 
-from ociport.compression import open_decompressed
+from ociport.compression import detect_compression, open_decompressed
 from ociport.drivers.base import ImageDriver
 from ociport.errors import DriverDetectionError, UnsupportedSourceError
 from ociport.location import Location
@@ -65,7 +65,11 @@ def _detect(
 def _detect_location(pm: pluggy.PluginManager, location: Location, label: str) -> type[ImageDriver]:
     if location.fs.isdir(location.path):
         return _detect(pm, None, location, label)
-    with open_source(location) as raw:
-        stream, _ = open_decompressed(raw)
-        head = stream.peek(_SNIFF_BYTES)[:_SNIFF_BYTES]
+    # One ranged read of the head: a buffered stream would read ahead megabytes, which
+    # a random-access import from S3 must not pay for.
+    head: bytes = location.fs.cat_file(location.path, start=0, end=_SNIFF_BYTES)
+    if detect_compression(head[:8]) is not None:
+        with open_source(location) as raw:
+            stream, _ = open_decompressed(raw)
+            head = stream.peek(_SNIFF_BYTES)[:_SNIFF_BYTES]
     return _detect(pm, head, location, label)

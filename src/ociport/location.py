@@ -6,13 +6,17 @@ import os
 import posixpath
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Final
 
 import fsspec
-from fsspec.core import url_to_fs
+from fsspec.core import split_protocol, url_to_fs
 from fsspec.implementations.local import LocalFileSystem
 
 __all__ = ["Location"]
+
+#: Protocols whose filesystems cache listings by default (a store shared with other
+#: clients must not trust them).
+_LISTINGS_CACHED: Final = frozenset({"s3", "s3a"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -34,11 +38,19 @@ class Location:
 
         :param url: ``/data/store``, ``file:///...``, ``memory://x``, ``s3://bucket/p``.
         :param storage_options: keyword arguments for the filesystem (``anon``,
-            ``endpoint_url``, ...).
+            ``endpoint_url``, ...). On S3, ``use_listings_cache`` defaults to ``False``:
+            s3fs would otherwise answer ``exists``, ``info`` and listings from listings it
+            made earlier and miss blobs and names that another client wrote since.
+            Credentials and the endpoint may also come from the environment
+            (``AWS_ACCESS_KEY_ID``, ``AWS_ENDPOINT_URL``, ...), through botocore.
         :raises ImportError: when the protocol's package (e.g. s3fs) is not installed;
             fsspec's message names it.
         """
-        fs, path = url_to_fs(os.fspath(url), **dict(storage_options or {}))
+        text = os.fspath(url)
+        options = dict(storage_options or {})
+        if split_protocol(text)[0] in _LISTINGS_CACHED:
+            options.setdefault("use_listings_cache", False)
+        fs, path = url_to_fs(text, **options)
         return cls(fs, path.rstrip("/") or path)
 
     @property

@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import multiprocessing
-import socket
 import threading
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -157,32 +155,11 @@ def test_concurrent_index_updates_from_processes(tmp_path: Path) -> None:
     }
 
 
-@pytest.fixture(scope="module")
-def s3_endpoint() -> Iterator[str]:
-    """A moto S3 server on 127.0.0.1 (as s3fs's own tests use)."""
-    pytest.importorskip("s3fs")
-    moto_server = pytest.importorskip("moto.server")
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    server = moto_server.ThreadedMotoServer(ip_address="127.0.0.1", port=port)
-    server.start()
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.stop()
-
-
 @pytest.mark.s3
 class TestFsspecS3ContentStore(ContentStoreSuite):
+    """The suite on moto's S3 server (the ``s3_bucket`` fixture of tests/conftest.py)."""
+
     @pytest.fixture
-    def content_store(
-        self, s3_endpoint: str, monkeypatch: pytest.MonkeyPatch
-    ) -> FsspecContentStore:
-        monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
-        monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
-        options = {"endpoint_url": s3_endpoint, "skip_instance_cache": True}
-        bucket = f"ociport-{uuid.uuid4().hex[:12]}"
-        location = Location.from_url(f"s3://{bucket}", options)
-        location.fs.mkdir(bucket)
-        return FsspecContentStore(Location.from_url(f"s3://{bucket}/store", options))
+    def content_store(self, s3_endpoint: str, s3_bucket: str) -> FsspecContentStore:
+        options = {"endpoint_url": s3_endpoint}
+        return FsspecContentStore(Location.from_url(f"s3://{s3_bucket}/store", options))

@@ -1,4 +1,15 @@
-"""FsspecContentStore: a content store that is an OCI image layout on any fsspec filesystem."""
+"""FsspecContentStore: a content store that is an OCI image layout on any fsspec filesystem.
+
+Two write paths, chosen per writer by :meth:`FsspecContentStore.writer`:
+
+- **direct** (:class:`~ociport.content.objectwriter.ObjectBlobWriter`): the expected
+  digest is known and the backend is an object store that honours ``autocommit=False``
+  (S3): upload to the final key, complete the upload only once verified;
+- **ingest** (:class:`~ociport.content.writer.FsspecBlobWriter`): everything else, that is
+  local disks and NFS (a temporary file in ``ingest/``, fsync, rename: no slower than a
+  plain write), an unknown digest (the key is not known until the end), and backends
+  that publish at ``close()`` (``memory://``).
+"""
 
 from __future__ import annotations
 
@@ -10,7 +21,9 @@ from datetime import datetime
 from typing import Any, BinaryIO, Final, cast, final
 
 from ociport.content.imageindex import LayoutIndexFile
-from ociport.content.interfaces import BlobInfo
+from ociport.content.interfaces import BlobInfo, BlobWriter
+from ociport.content.locks import STALE_AFTER
+from ociport.content.objectwriter import ObjectBlobWriter, honours_deferred_commit
 from ociport.content.writer import FsspecBlobWriter, IngestLocks
 from ociport.descriptor import Descriptor
 from ociport.digest import Digest, VerifyingReader
@@ -38,17 +51,36 @@ class FsspecContentStore:
     """Blobs at ``blobs/<algorithm>/<encoded>``, names in ``index.json``, on fsspec.
 
     The root is a valid OCI image layout that skopeo (``oci:DIR``), umoci and
-    oci-image-tool read directly. Writes go to ``ingest/`` inside the root and are renamed
-    into ``blobs/`` only after their size and digest were checked.
+    oci-image-tool read directly. A blob appears under ``blobs/`` only after its size and
+    digest were checked (see the module docstring for the two write paths).
 
     :param location: the store root; created with ``oci-layout`` and an empty
         ``index.json`` when missing.
+    :param direct_writes: write blobs of known digest straight to their final key;
+        ``None`` (default): on object stores whose backend honours ``autocommit=False``
+        (probed once per filesystem class), never on local paths.
+    :param stale_after: seconds after which an ``index.json.lock`` on an object store
+        counts as abandoned (:mod:`ociport.content.locks`).
     """
 
-    def __init__(self, location: Location) -> None:
+    def __init__(
+        self,
+        location: Location,
+        *,
+        direct_writes: bool | None = None,
+        stale_after: float = STALE_AFTER,
+    ) -> None:
         self._location = location
-        self._index = LayoutIndexFile(location)
+        self._index = LayoutIndexFile(location, stale_after=stale_after)
         self._locks = IngestLocks()
+        self._direct = False if location.is_local else direct_writes
+
+    @property
+    def direct_writes(self) -> bool:
+        """Whether blobs of known digest go straight to their final key (probes once)."""
+        if self._direct is None:
+            self._direct = honours_deferred_commit(self._location)
+        return self._direct
 
     @property
     def location(self) -> Location:
@@ -79,17 +111,27 @@ class FsspecContentStore:
             raise BlobNotFoundError(digest) from exc
         return BlobInfo(digest, int(details["size"]), _timestamp(details))
 
-    def writer(self, *, ingest_id: str, expected: Descriptor | None = None) -> FsspecBlobWriter:
+    def writer(self, *, ingest_id: str, expected: Descriptor | None = None) -> BlobWriter:
+        """A writer on the direct path when ``expected`` is given and
+        :attr:`direct_writes` holds, else on the ingest path.
+
+        :raises IngestLockedError: a live writer of this store holds ``ingest_id``.
+        """
         self._locks.acquire(ingest_id)
-        key = hashlib.sha256(ingest_id.encode()).hexdigest()[:32]
-        temp = self._location.join("ingest", f"{key}.{os.getpid()}.{next(_counter)}")
-        algorithm = expected.digest.algorithm if expected else "sha256"
-        try:
-            return FsspecBlobWriter(
-                temp, self._blob, lambda: self._locks.release(ingest_id), algorithm
-            )
-        except BaseException:
+
+        def release() -> None:
             self._locks.release(ingest_id)
+
+        try:
+            if expected is not None and self.direct_writes:
+                final = self._blob(expected.digest)
+                return ObjectBlobWriter(final, expected.digest, expected.size, release)
+            key = hashlib.sha256(ingest_id.encode()).hexdigest()[:32]
+            temp = self._location.join("ingest", f"{key}.{os.getpid()}.{next(_counter)}")
+            algorithm = expected.digest.algorithm if expected else "sha256"
+            return FsspecBlobWriter(temp, self._blob, release, algorithm)
+        except BaseException:
+            release()
             raise
 
     def walk(self, *, algorithm: str | None = None) -> Iterator[BlobInfo]:

@@ -1,9 +1,18 @@
 """The store root as an OCI image layout: ``oci-layout`` and a locked ``index.json``.
 
-Updates of ``index.json`` are read-modify-write under a lock: ``index.json.lock`` taken
-with ``flock`` on local and NFS paths (filelock), a per-path lock within the process for
-other filesystems. The new ``index.json`` is written to a temporary file and renamed over
-the old one, so a reader never sees a half-written file.
+Updates of ``index.json`` are read-modify-write under a lock on ``index.json.lock``, so
+two processes updating at once lose no name:
+
+- local and NFS paths: ``flock`` on the lock file (filelock); the new ``index.json`` is
+  written to a temporary file, fsynced and renamed over the old one;
+- object stores (S3) and other filesystems: the lock object protocol of
+  :mod:`ociport.content.locks` (exclusive create with ``If-None-Match``, backoff, stale
+  locks broken after :data:`~ociport.content.locks.STALE_AFTER` seconds); the holder
+  checks the lock is still its own right before the single PUT of the new ``index.json``
+  and starts over otherwise.
+
+Either way a reader never sees a half-written file, and threads of one process also
+share a per-path lock.
 """
 
 from __future__ import annotations
@@ -18,6 +27,7 @@ from typing import Final
 import filelock
 
 from ociport import mediatypes as mt
+from ociport.content.locks import STALE_AFTER, ObjectLock
 from ociport.descriptor import Descriptor
 from ociport.errors import FormatError
 from ociport.location import Location
@@ -53,23 +63,28 @@ class LayoutIndexFile:
     """``index.json`` and ``oci-layout`` at the root of a store.
 
     :param root: the store root; created, with an empty index, when missing.
+    :param stale_after: seconds after which an object-store lock counts as abandoned.
     """
 
-    def __init__(self, root: Location) -> None:
+    def __init__(self, root: Location, *, stale_after: float = STALE_AFTER) -> None:
         self._root = root
         self._index = root.join("index.json")
         self._layout = root.join("oci-layout")
+        self._lock = root.join("index.json.lock")
+        self._stale_after = stale_after
         self._ensure()
 
     @contextlib.contextmanager
-    def _locked(self) -> Iterator[None]:
-        key = self._index.url
-        with _process_lock(key):
+    def _locked(self) -> Iterator[ObjectLock | None]:
+        """Hold the lock; yields the object lock on object stores (check ``held()``
+        before writing), ``None`` where ``flock`` holds."""
+        with _process_lock(self._index.url):
             if self._root.is_local:
-                with filelock.FileLock(f"{self._index.path}.lock"):
-                    yield
+                with filelock.FileLock(self._lock.path):
+                    yield None
             else:
-                yield
+                with ObjectLock(self._lock, stale_after=self._stale_after) as lock:
+                    yield lock
 
     def _ensure(self) -> None:
         fs = self._root.fs
@@ -102,15 +117,23 @@ class LayoutIndexFile:
 
         :raises FormatError: when the file is not a valid index.
         """
-        raw = self._index.fs.cat_file(self._index.path)
+        raw = self._index.fs.cat_file(self._index.path, start=0)  # one GET on S3, no HEAD
         return Index.parse(raw, where=self._index.url).manifests
 
     def update_index(
         self, change: Callable[[list[Descriptor]], Sequence[Descriptor]]
     ) -> tuple[Descriptor, ...]:
-        """Replace the entries with ``change(entries)`` under the lock; returns them."""
-        with self._locked():
-            entries = list(self.read_index())
-            new = tuple(change(entries))
-            self._write(self._index, Index.build(new).raw)
-        return new
+        """Replace the entries with ``change(entries)`` under the lock; returns them.
+
+        ``change`` must be a pure function of the entries: on an object store it runs
+        again, on fresh entries, when the lock was broken as stale before the write.
+
+        :raises TimeoutError: the object-store lock was not acquired in time.
+        """
+        while True:
+            with self._locked() as lock:
+                entries = list(self.read_index())
+                new = tuple(change(entries))
+                if lock is None or lock.held():
+                    self._write(self._index, Index.build(new).raw)
+                    return new

@@ -120,7 +120,11 @@ class StagingArea:
         expected: Digest | None,
         captured: _Capture,
     ) -> Digest:
-        writer = self._store.writer(ingest_id=f"staging-{id(self):x}-{next(_ids)}")
+        # With the digest known the store may write straight to the final key (S3).
+        known = Descriptor("", expected, size) if expected is not None else None
+        writer = self._store.writer(
+            ingest_id=f"staging-{id(self):x}-{next(_ids)}", expected=known
+        )
         try:
 
             def sink(chunk: memoryview) -> None:

@@ -278,9 +278,12 @@ class OciArchiveDriver(ImageDriver):
             label,
         )
 
+        documents: dict[Digest, bytes] = {}  # read for the walk: staged without a re-read
+
         def read(desc: Descriptor) -> bytes:
             if desc.digest in archive.blobs:
-                return archive.read_document(desc, request.max_document)
+                data = documents[desc.digest] = archive.read_document(desc, request.max_document)
+                return data
             return read_blob(store, desc, max_size=request.max_document)
 
         def has(digest: Digest) -> bool:
@@ -292,7 +295,12 @@ class OciArchiveDriver(ImageDriver):
                 for digest in graph.blobs:
                     needed = archive.blobs.get(digest)
                     if needed is not None and not staging.has(digest):
-                        stream = reader.stream(needed.offset, needed.size)
+                        document = documents.get(digest)
+                        stream = (
+                            io.BytesIO(document)
+                            if document is not None
+                            else reader.stream(needed.offset, needed.size)
+                        )
                         staging.add(digest, needed.size, stream, where=needed.name)
             return _commit(store, staging, graphs, extra)
 

@@ -19,6 +19,7 @@ from ociport.errors import (
     InvalidDigestError,
     SizeMismatchError,
 )
+from ociport.location import Location
 from ociport.testing.stores import tamper_layout_blob
 
 __all__ = ["ContentStoreSuite"]
@@ -224,6 +225,53 @@ class ContentStoreSuite:
                 writer.prepare(3, Digest.of(b"xyz"))
         assert _digests(content_store) == set()
         _assert_unlocked(content_store, "prep-bad")
+
+    def test_known_digest_write_invisible_until_commit(
+        self, content_store: ContentStore
+    ) -> None:
+        """A writer told the expected descriptor (the direct path on object stores)
+        publishes nothing before commit, nothing on a mismatch, the blob on commit."""
+        data = b"known in advance" * 4096
+        expected = Descriptor(mt.OCI_LAYER_TAR, Digest.of(data), len(data))
+        with content_store.writer(ingest_id="known", expected=expected) as writer:
+            writer.write(data[:1000])
+            writer.write(memoryview(data)[1000:])
+            _assert_absent(content_store, expected.digest)
+            writer.prepare(len(data), expected.digest)
+            _assert_absent(content_store, expected.digest)
+            writer.commit()
+        assert read_blob(content_store, expected, max_size=len(data)) == data
+        wrong = Descriptor(mt.OCI_LAYER_TAR, Digest.of(b"something else"), len(data))
+        with content_store.writer(ingest_id="known-bad", expected=wrong) as writer:
+            writer.write(data)
+            with pytest.raises(DigestMismatchError):
+                writer.commit(len(data), wrong.digest)
+        _assert_absent(content_store, wrong.digest)
+        _assert_unlocked(content_store, "known-bad")
+        assert _digests(content_store) == {expected.digest}
+
+    def test_backend_honours_deferred_commit(self, content_store: ContentStore) -> None:
+        """Where an fsspec store writes straight to final keys, its backend really keeps
+        a file opened with ``autocommit=False`` invisible until ``commit()``, and
+        ``discard()`` leaves nothing; where the backend does not, the store falls back
+        to the ingest path (DESIGN 2.3)."""
+        location = getattr(content_store, "location", None)
+        direct = getattr(content_store, "direct_writes", None)
+        if not isinstance(location, Location) or direct is None:
+            pytest.skip("not an fsspec store with a choice of write paths")
+        if location.is_local:
+            assert direct is False
+            return
+        fs, key = location.fs, location.join("suite-deferred-commit").path
+        upload = fs.open(key, "wb", autocommit=False)
+        upload.write(b"deferred")
+        upload.close()
+        honoured = not fs.exists(key)
+        upload.discard()
+        if not honoured:
+            fs.rm_file(key)
+        assert not fs.exists(key)
+        assert direct is honoured
 
     def test_missing_blob(self, content_store: ContentStore) -> None:
         """info, open_blob and delete of an absent blob raise BlobNotFoundError."""
