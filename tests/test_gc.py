@@ -128,3 +128,17 @@ def test_cli_grace_durations(local_store: ociport.ImageStore, grace: str) -> Non
     )
     assert run.returncode == 0, run.stderr
     assert "would remove 0 blob(s)" in run.stderr
+
+
+def test_abandoned_ingest_files_are_removed(local_store: ociport.ImageStore) -> None:
+    ingest = Path(local_store.content.location.path) / "ingest"
+    ingest.mkdir(exist_ok=True)
+    old, fresh = ingest / "dead-process.0.1", ingest / "live-process.0.2"
+    old.write_bytes(b"half a layer")
+    fresh.write_bytes(b"a layer being written")
+    then = time.time() - 2 * HOUR
+    os.utime(old, (then, then))
+    assert local_store.gc(dry_run=True).ingests_removed == 1
+    assert old.exists()
+    assert local_store.gc().ingests_removed == 1
+    assert not old.exists() and fresh.exists()

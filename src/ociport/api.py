@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import contextlib
 import json
-import time
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import IO, Any, final
@@ -31,6 +29,7 @@ from ociport.errors import (
     UnsupportedSourceError,
 )
 from ociport.exportview import plan_export
+from ociport.gc import DEFAULT_GRACE, GcResult, collect_garbage, verify_blobs
 from ociport.inspection import describe_source
 from ociport.location import Location
 from ociport.manifest import MAX_DOCUMENT_SIZE
@@ -38,7 +37,7 @@ from ociport.naming import ImportNaming, RefNameStyle, export_entries
 from ociport.plugins import driver_registry, get_plugin_manager
 from ociport.reference import Reference
 from ociport.sources import Sink, Source, describe, open_sink, resolve
-from ociport.walk import PlatformSelection, reachable, walk_image
+from ociport.walk import PlatformSelection, walk_image
 
 __all__ = [
     "ExportResult",
@@ -146,20 +145,6 @@ class ExportResult:
     entries: list[Descriptor] = field(default_factory=list)
     missing: list[tuple[Descriptor, Digest]] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
-
-
-@dataclass(slots=True)
-class GcResult:
-    """What :meth:`ImageStore.gc` removed (or would remove, on a dry run).
-
-    :ivar removed: digests of removed blobs.
-    :ivar bytes_removed: their total size.
-    :ivar kept_young: unreferenced blobs spared by the grace period.
-    """
-
-    removed: list[Digest] = field(default_factory=list)
-    bytes_removed: int = 0
-    kept_young: int = 0
 
 
 def _selection(platforms: Sequence[Platform | str], all_platforms: bool) -> PlatformSelection:
@@ -472,42 +457,13 @@ class ImageStore:
 
     def verify(self) -> list[tuple[Digest, str]]:
         """Re-hash every blob; returns ``(digest, problem)`` for each corrupt one."""
-        problems = []
-        for info in self.content.walk():
-            desc = Descriptor("", info.digest, info.size)
-            try:
-                with self.content.open_blob(desc, verify=True) as stream:
-                    while stream.read(4 << 20):
-                        pass
-            except ContentError as exc:
-                problems.append((info.digest, str(exc)))
-        return problems
+        return verify_blobs(self.content)
 
-    def gc(self, *, grace: float = 3600.0, dry_run: bool = False) -> GcResult:
+    def gc(self, *, grace: float = DEFAULT_GRACE, dry_run: bool = False) -> GcResult:
         """Delete blobs that no named image reaches and that are older than ``grace``.
 
         :param grace: seconds; younger unreferenced blobs are kept, so that an import
             running elsewhere (which commits blobs before naming them) keeps its blobs.
         :param dry_run: report only.
         """
-        roots = self.content.read_index()
-        keep = reachable(
-            roots,
-            lambda d: read_blob(self.content, d),
-            lambda digest: exists(self.content, digest),
-        )
-        cutoff = time.time() - grace
-        result = GcResult()
-        for info in list(self.content.walk()):
-            if info.digest in keep:
-                continue
-            if info.created_at is not None and info.created_at > cutoff:
-                result.kept_young += 1
-                continue
-            if not dry_run:
-                with contextlib.suppress(ContentError):
-                    self.content.delete(info.digest)
-            result.removed.append(info.digest)
-            result.bytes_removed += info.size
-        return result
-
+        return collect_garbage(self.content, grace=grace, dry_run=dry_run)

@@ -327,7 +327,8 @@ def content_gc(ctx: _Context, grace: str, dry_run: bool) -> None:
     for digest in result.removed:
         click.echo(str(digest))
     verb = "would remove" if dry_run else "removed"
-    _note(f"{verb} {len(result.removed)} blob(s), {result.bytes_removed} bytes; "
+    _note(f"{verb} {len(result.removed)} blob(s), {result.bytes_removed} bytes, and "
+          f"{result.ingests_removed} abandoned ingest file(s); "
           f"kept {result.kept_young} younger than the grace period")
 
 

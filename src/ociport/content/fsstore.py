@@ -13,6 +13,7 @@ Two write paths, chosen per writer by :meth:`FsspecContentStore.writer`:
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import itertools
 import os
@@ -149,6 +150,20 @@ class FsspecContentStore:
                 except InvalidDigestError:
                     continue
                 yield BlobInfo(digest, int(details["size"]), _timestamp(details))
+
+    def remove_stale_ingests(self, cutoff: float, *, dry_run: bool = False) -> int:
+        """Remove temporary ingest files last written before ``cutoff`` (a POSIX time):
+        what a process that died mid-import left behind. Returns how many there were."""
+        ingest = self._location.join("ingest")
+        try:
+            found = ingest.fs.find(ingest.path, detail=True)
+        except FileNotFoundError:
+            return 0
+        stale = [p for p, d in found.items() if (_timestamp(d) or cutoff) < cutoff]
+        for path in stale if not dry_run else ():
+            with contextlib.suppress(FileNotFoundError):
+                ingest.fs.rm_file(path)
+        return len(stale)
 
     def delete(self, digest: Digest) -> None:
         path = self._blob(digest)
