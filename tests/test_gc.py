@@ -142,3 +142,39 @@ def test_abandoned_ingest_files_are_removed(local_store: ociport.ImageStore) -> 
     assert old.exists()
     assert local_store.gc().ingests_removed == 1
     assert not old.exists() and fresh.exists()
+
+
+def test_corrupt_manifest_stops_collection(local_store: ociport.ImageStore) -> None:
+    root = random_image(local_store.content, seed=7)
+    name_image(local_store.content, "example.com/damaged:1", root)
+    _age(local_store, 2 * HOUR)
+    blob = Path(local_store.content.location.path) / "blobs" / "sha256" / root.digest.encoded
+    data = bytearray(blob.read_bytes())
+    data[-2] ^= 0x01
+    blob.chmod(0o644)
+    blob.write_bytes(bytes(data))
+    before = {info.digest for info in local_store.content.walk()}
+    with pytest.raises(ociport.OciportError):
+        local_store.gc()
+    assert {info.digest for info in local_store.content.walk()} == before
+
+
+def test_large_manifest_written_by_another_tool_is_followed(local_store: ociport.ImageStore) -> None:
+    root = random_image(local_store.content, seed=8)
+    raw = json_with_padding(local_store, root, 5 << 20)
+    big = ociport.Descriptor(root.media_type, ociport.Digest.of(raw), len(raw))
+    write_blob(local_store.content, io.BytesIO(raw), big)
+    name_image(local_store.content, "example.com/big-manifest:1", big)
+    _age(local_store, 2 * HOUR)
+    assert local_store.gc().removed == [root.digest]  # only the original manifest
+
+
+def json_with_padding(store: ociport.ImageStore, root: ociport.Descriptor, size: int) -> bytes:
+    """The manifest of ``root`` with an annotation making it ``size`` bytes or more."""
+    import json
+
+    from ociport.content.helpers import read_blob
+
+    doc = json.loads(read_blob(store.content, root))
+    doc["annotations"] = {"padding": "x" * size}
+    return json.dumps(doc).encode()

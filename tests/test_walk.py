@@ -255,15 +255,14 @@ def test_reachable_follows_children_layers_and_subjects(p: FakeProvider) -> None
     assert reachable([root], p.read, p.has) == expected
 
 
-def test_reachable_tolerates_missing_and_garbage(p: FakeProvider) -> None:
+def test_reachable_tolerates_missing_but_not_garbage(p: FakeProvider) -> None:
     root, parts = two_platforms(p)
     p.drop(parts["arm64"][0], parts["amd64"][2])
-    broken = p.put(mt.OCI_IMAGE_MANIFEST, b'{"schemaVersion":2,"config":"nope"}')
-    found = reachable([root, broken], p.read, p.has)
-    assert found == {
-        root.digest,
-        broken.digest,
-        parts["amd64"][0].digest,
-        parts["amd64"][1].digest,
-    }
+    found = reachable([root], p.read, p.has)
+    assert found == {root.digest, parts["amd64"][0].digest, parts["amd64"][1].digest}
     assert reachable([], p.read, p.has) == set()
+    # A present but malformed manifest hides what it references: collection must stop
+    # rather than treat that content as unreferenced.
+    broken = p.put(mt.OCI_IMAGE_MANIFEST, b'{"schemaVersion":2,"config":"nope"}')
+    with pytest.raises(FormatError):
+        reachable([root, broken], p.read, p.has)

@@ -25,6 +25,9 @@ __all__ = ["DEFAULT_GRACE", "GcResult", "collect_garbage", "verify_blobs"]
 
 #: Default grace period in seconds (one hour).
 DEFAULT_GRACE: Final = 3600.0
+#: Largest manifest or index collection reads (64 MiB): larger than import's cap, so a
+#: store filled by another tool is still collected correctly.
+GC_DOCUMENT_LIMIT: Final = 64 << 20
 
 
 @dataclass(slots=True)
@@ -49,10 +52,12 @@ def collect_garbage(
     """Delete blobs no named image reaches and that are older than ``grace`` seconds.
 
     :param dry_run: report only; delete nothing.
+    :raises OciportError: a named image's manifest or index cannot be read (corrupt,
+        malformed, over 64 MiB); nothing is deleted then.
     """
     keep = reachable(
         content.read_index(),
-        lambda d: read_blob(content, d),
+        lambda d: read_blob(content, d, max_size=GC_DOCUMENT_LIMIT),
         lambda digest: exists(content, digest),
     )
     cutoff = time.time() - grace

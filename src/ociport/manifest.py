@@ -33,19 +33,23 @@ MAX_DOCUMENT_SIZE: Final = 4 << 20
 
 
 def parse_json(
-    raw: bytes, *, limit: int = MAX_DOCUMENT_SIZE, where: str | None = None
+    raw: bytes, *, limit: int | None = MAX_DOCUMENT_SIZE, where: str | None = None
 ) -> dict[str, Any]:
-    """Decode a JSON object of at most ``limit`` bytes.
+    """Decode a JSON object of at most ``limit`` bytes (``None``: the caller bounded the
+    read already).
 
     :raises DocumentTooLargeError: when ``raw`` is longer than ``limit``.
-    :raises FormatError: when ``raw`` is not UTF-8 JSON or not an object.
+    :raises FormatError: when ``raw`` is not UTF-8 JSON, nests too deeply, or is not an
+        object.
     """
-    if len(raw) > limit:
+    if limit is not None and len(raw) > limit:
         raise DocumentTooLargeError(len(raw), limit, member=where)
     try:
         doc = json.loads(raw)
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise FormatError(f"malformed JSON: {exc}", member=where) from exc
+    except RecursionError as exc:
+        raise FormatError("JSON nests too deeply", member=where) from exc
     if not isinstance(doc, dict):
         raise FormatError("JSON document is not an object", member=where)
     return doc
@@ -109,12 +113,12 @@ class Manifest:
 
     @classmethod
     def parse(cls, raw: bytes, *, where: str | None = None) -> Manifest:
-        """Parse manifest bytes.
+        """Parse manifest bytes (of any length: readers cap what they read).
 
         :raises FormatError: on malformed JSON, a wrong ``schemaVersion``, or a missing
             ``config``.
         """
-        doc = parse_json(raw, where=where)
+        doc = parse_json(raw, limit=None, where=where)
         if "config" not in doc:
             raise FormatError("manifest has no 'config'", member=where)
         return cls(
@@ -150,11 +154,12 @@ class Index:
 
     @classmethod
     def parse(cls, raw: bytes, *, where: str | None = None) -> Index:
-        """Parse index bytes; ``"manifests": null`` counts as empty (Docker 25 does it).
+        """Parse index bytes (of any length: readers cap what they read); ``"manifests":
+        null`` counts as empty (Docker 25 does it).
 
         :raises FormatError: on malformed JSON or a wrong ``schemaVersion``.
         """
-        doc = parse_json(raw, where=where)
+        doc = parse_json(raw, limit=None, where=where)
         return cls(manifests=_descriptors(doc, "manifests", where), raw=raw, **_common(doc, where))
 
     @classmethod
@@ -202,8 +207,8 @@ def parse_document(
         if not raw.lstrip()[:1] == b"{":
             return None
         try:
-            doc = json.loads(raw) if len(raw) <= MAX_DOCUMENT_SIZE else None
-        except (UnicodeDecodeError, json.JSONDecodeError):
+            doc = json.loads(raw)
+        except (UnicodeDecodeError, json.JSONDecodeError, RecursionError):
             return None
         if not isinstance(doc, dict) or doc.get("schemaVersion") != 2:
             return None

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import contextlib
+import errno
 import io
 import os
+import stat
 import sys
 import uuid
 from collections.abc import Iterator, Mapping
@@ -80,15 +82,8 @@ def open_sink(target: Sink, storage_options: Mapping[str, Any] | None = None) ->
 @contextlib.contextmanager
 def _atomic_file(location: Location) -> Iterator[IO[bytes]]:
     if location.is_local:
-        directory, name = os.path.split(os.path.abspath(location.path))
-        temp = os.path.join(directory, f".{name}.{uuid.uuid4().hex}.tmp")
-        try:
-            with open(temp, "wb") as stream:
-                yield stream
-            os.replace(temp, location.path)
-        finally:
-            with contextlib.suppress(FileNotFoundError):
-                os.unlink(temp)
+        with _local_file(location.path) as stream:
+            yield stream
         return
     # Object stores: the upload completes only on commit (s3fs completes or aborts the
     # multipart upload); discard must run outside the file's own context manager.
@@ -100,3 +95,29 @@ def _atomic_file(location: Location) -> Iterator[IO[bytes]]:
     except BaseException:
         stream.discard()
         raise
+
+
+@contextlib.contextmanager
+def _local_file(path: str) -> Iterator[IO[bytes]]:
+    """A regular file appears whole or not at all (temporary name, then rename); a link
+    is followed to the file it names; a FIFO or device is written in place."""
+    real = os.path.realpath(path)
+    try:
+        mode = os.stat(real).st_mode
+    except FileNotFoundError:
+        mode = None
+    if mode is not None and stat.S_ISDIR(mode):
+        raise IsADirectoryError(errno.EISDIR, "is a directory", path)
+    if mode is not None and not stat.S_ISREG(mode):
+        with open(real, "wb") as stream:
+            yield stream
+        return
+    directory, name = os.path.split(real)
+    temp = os.path.join(directory, f".{name}.{uuid.uuid4().hex}.tmp")
+    try:
+        with open(temp, "wb") as stream:
+            yield stream
+        os.replace(temp, real)
+    finally:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(temp)

@@ -176,8 +176,11 @@ def reachable(
 ) -> set[Digest]:
     """Every present blob reachable from ``roots``: children, configs, layers, subjects.
 
-    Tolerant, for garbage collection: absent blobs and undecodable documents are passed
-    over, never raised, so a damaged image keeps what it still reaches.
+    For garbage collection: absent blobs are passed over (a partial image keeps what it
+    has), but a present manifest or index that cannot be read or parsed raises, since
+    whatever it references would otherwise look unreferenced and be deleted.
+
+    :raises OciportError: a present manifest or index is corrupt, oversized or malformed.
     """
     seen: set[Digest] = set()
     stack = list(roots)
@@ -186,10 +189,7 @@ def reachable(
         if desc.digest in seen or not has(desc.digest):
             continue
         seen.add(desc.digest)
-        try:
-            document = parse_document(read(desc), desc.media_type)
-        except (OciportError, OSError):
-            continue
+        document = _document_of(desc, read)
         if isinstance(document, Manifest):
             stack.extend(document.blobs())
         elif isinstance(document, Index):
@@ -197,3 +197,15 @@ def reachable(
         if document is not None and document.subject is not None:
             stack.append(document.subject)
     return seen
+
+
+def _document_of(desc: Descriptor, read: Callable[[Descriptor], bytes]) -> Manifest | Index | None:
+    if desc.media_type in mt.INDEX_MEDIA_TYPES | mt.MANIFEST_MEDIA_TYPES:
+        return parse_document(read(desc), desc.media_type, where=str(desc.digest))
+    if desc.media_type:
+        return None  # a config, a layer, an artifact blob: never a document
+    try:
+        # No media type (some index.json entries): a document if it parses as one.
+        return parse_document(read(desc), "", where=str(desc.digest))
+    except OciportError:
+        return None
