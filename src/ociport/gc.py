@@ -25,9 +25,7 @@ __all__ = ["DEFAULT_GRACE", "GcResult", "collect_garbage", "verify_blobs"]
 
 #: Default grace period in seconds (one hour).
 DEFAULT_GRACE: Final = 3600.0
-#: Largest manifest or index collection reads (64 MiB): larger than import's cap, so a
-#: store filled by another tool is still collected correctly.
-GC_DOCUMENT_LIMIT: Final = 64 << 20
+
 
 
 @dataclass(slots=True)
@@ -53,11 +51,12 @@ def collect_garbage(
 
     :param dry_run: report only; delete nothing.
     :raises OciportError: a named image's manifest or index cannot be read (corrupt,
-        malformed, over 64 MiB); nothing is deleted then.
+        malformed, over :data:`~ociport.content.helpers.STORED_DOCUMENT_LIMIT`);
+        nothing is deleted then.
     """
     keep = reachable(
         content.read_index(),
-        lambda d: read_blob(content, d, max_size=GC_DOCUMENT_LIMIT),
+        lambda d: read_blob(content, d),
         lambda digest: exists(content, digest),
     )
     cutoff = time.time() - grace

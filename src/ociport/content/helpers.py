@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import IO
+from typing import IO, Final
 
 from ociport.content.interfaces import BlobInfo, InfoProvider, Ingester, Provider
 from ociport.descriptor import Descriptor
@@ -14,9 +14,9 @@ from ociport.errors import (
     DocumentTooLargeError,
     FormatError,
 )
-from ociport.manifest import MAX_DOCUMENT_SIZE
 
 __all__ = [
+    "STORED_DOCUMENT_LIMIT",
     "ProgressCallback",
     "copy_blob",
     "copy_stream",
@@ -72,8 +72,14 @@ def copy_stream(
     return moved
 
 
+#: Largest document read whole from a store by default (64 MiB). Stored content was
+#: verified on the way in, possibly under a raised ``--max-document`` or by another
+#: tool; the tighter 4 MiB cap guards reading untrusted archives.
+STORED_DOCUMENT_LIMIT: Final = 64 << 20
+
+
 def read_blob(
-    provider: Provider, descriptor: Descriptor, *, max_size: int = MAX_DOCUMENT_SIZE
+    provider: Provider, descriptor: Descriptor, *, max_size: int = STORED_DOCUMENT_LIMIT
 ) -> bytes:
     """Read a whole blob, verified: for manifests, indexes and configs, never layers.
 
