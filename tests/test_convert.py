@@ -55,21 +55,39 @@ def test_mislabelled_layers_are_reported_and_relabelled(
     assert not store.verify()
 
 
-@pytest.mark.parametrize("compression", ["gzip", "zstd"])
+@pytest.mark.parametrize(
+    ("compression", "fmt", "manifest_type", "layer_type"),
+    [
+        ("gzip", "docker", mt.DOCKER_MANIFEST_V2, mt.DOCKER_LAYER),
+        ("zstd", "oci", mt.OCI_IMAGE_MANIFEST, mt.OCI_LAYER_TAR_ZSTD),
+    ],
+)
 def test_recompression_round_trip_keeps_diff_ids(
-    store: ociport.ImageStore, mislabelled: str, compression: str
+    store: ociport.ImageStore,
+    mislabelled: str,
+    compression: str,
+    fmt: str,
+    manifest_type: str,
+    layer_type: str,
 ) -> None:
-    store.convert(mislabelled, "example.com/c:1", compression=compression, manifest_format="docker")  # type: ignore[arg-type]
+    store.convert(mislabelled, "example.com/c:1", compression=compression, manifest_format=fmt)  # type: ignore[arg-type]
     squeezed = _manifest(store, "example.com/c:1")
-    assert store.get("example.com/c:1").target.media_type == mt.DOCKER_MANIFEST_V2
-    assert squeezed.config.media_type == mt.DOCKER_CONFIG
-    expected = mt.DOCKER_LAYER if compression == "gzip" else mt.OCI_LAYER_TAR_ZSTD
-    assert {layer.media_type for layer in squeezed.layers} == {expected}
+    assert store.get("example.com/c:1").target.media_type == manifest_type
+    assert {layer.media_type for layer in squeezed.layers} == {layer_type}
     store.convert("example.com/c:1", "example.com/plain:1", compression="none", manifest_format="oci")
     plain = _manifest(store, "example.com/plain:1")
     original = _manifest(store, mislabelled)
     assert [layer.digest for layer in plain.layers] == [layer.digest for layer in original.layers]
     assert not store.verify()
+
+
+def test_zstd_makes_a_docker_manifest_oci(store: ociport.ImageStore, mislabelled: str) -> None:
+    store.convert(mislabelled, "example.com/d:1", manifest_format="docker")
+    assert store.get("example.com/d:1").target.media_type == mt.DOCKER_MANIFEST_V2
+    store.convert("example.com/d:1", "example.com/z:1", compression="zstd")
+    assert store.get("example.com/z:1").target.media_type == mt.OCI_IMAGE_MANIFEST
+    with pytest.raises(ociport.FormatError, match="zstd"):
+        store.convert("example.com/d:1", "example.com/never:1", compression="zstd", manifest_format="docker")
 
 
 def test_conversion_is_deterministic(store: ociport.ImageStore, mislabelled: str) -> None:

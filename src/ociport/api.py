@@ -25,6 +25,7 @@ from ociport.drivers.base import ImageDriver, ImportReport, ImportRequest
 from ociport.errors import (
     ContentError,
     ImageNotFoundError,
+    InvalidReferenceError,
     PluginError,
     UnsupportedSourceError,
 )
@@ -56,6 +57,7 @@ def open_store(
     *,
     storage_options: Mapping[str, Any] | None = None,
     pm: pluggy.PluginManager | None = None,
+    create: bool = True,
 ) -> ImageStore:
     """Open (creating when missing) an image store.
 
@@ -64,12 +66,16 @@ def open_store(
         ``$XDG_DATA_HOME/ociport/store``.
     :param storage_options: fsspec options for the store's filesystem.
     :param pm: the plugin manager (default: the process-wide one with all plugins).
+    :param create: create the store when it does not exist (with ``oci-layout`` and an
+        empty ``index.json``).
+    :raises StoreNotFoundError: no store there and ``create`` is false, or the location
+        is a file.
     :raises PluginError: no plugin opened a store for the location.
     """
     pm = pm or get_plugin_manager()
     config = resolve_store(url, pm, storage_options)
     location = Location.from_url(config.url, config.options)
-    content = pm.hook.ociport_open_content_store(location=location, options={})
+    content = pm.hook.ociport_open_content_store(location=location, options={"create": create})
     if content is None:
         raise PluginError(f"no plugin opens a content store at {location.url}")
     return ImageStore(content, pm)
@@ -147,6 +153,22 @@ class ExportResult:
     notes: list[str] = field(default_factory=list)
 
 
+def _repeated_names(named: Sequence[tuple[str, Descriptor]]) -> list[str]:
+    """Notes for names a source gives to more than one image (the last one wins, as
+    ``ctr images import`` does)."""
+    last: dict[str, Descriptor] = {}
+    losers: dict[str, list[Digest]] = {}
+    for name, root in named:
+        if name in last and last[name].digest != root.digest:
+            losers.setdefault(name, []).append(last[name].digest)
+        last[name] = root
+    return [
+        f"{name} names several images in the source; kept {last[name].digest}, "
+        f"not {', '.join(map(str, digests))}"
+        for name, digests in losers.items()
+    ]
+
+
 def _selection(platforms: Sequence[Platform | str], all_platforms: bool) -> PlatformSelection:
     return PlatformSelection(
         tuple(p if isinstance(p, Platform) else Platform.parse(p) for p in platforms),
@@ -215,6 +237,14 @@ class ImageStore:
         return wanted
 
     def _set_names(self, named: Sequence[tuple[str, Descriptor]]) -> list[Image]:
+        """Point each name at its root (the last root wins for a repeated name).
+
+        :raises InvalidReferenceError: a name's ``@digest`` is not its root's digest.
+        """
+        for name, root in named:
+            pinned = Reference.parse(name).digest
+            if pinned is not None and pinned != root.digest:
+                raise InvalidReferenceError(name, f"the image's digest is {root.digest}")
         new = {
             name: root.with_annotations(
                 {
@@ -234,7 +264,7 @@ class ImageStore:
             return sorted([*kept, *new.values()], key=lambda e: e.ref_name or "")
 
         self.content.update_index(change)
-        return [Image(name, new[name]) for name, _ in named]
+        return [Image(name, entry) for name, entry in new.items()]
 
     # -- drivers ------------------------------------------------------------------------
 
@@ -295,6 +325,7 @@ class ImageStore:
                 names, note = naming.names_for(root)
                 named.extend((name, root) for name in names if (name, root) not in named)
                 notes.extend([note] if note and note not in notes else [])
+            notes.extend(_repeated_names(named))
         # The images carry their store names, as index.json and the hook spec say.
         images = self._set_names(named)
         for info in report.committed:
@@ -356,7 +387,8 @@ class ImageStore:
         """
         driver_cls = self.driver(format)
         selection = _selection(platforms, all_platforms)
-        entries = export_entries([(n, self.get(n).target) for n in names], ref_name_style)
+        unique = list(dict.fromkeys(names))
+        entries = export_entries([(n, self.get(n).target) for n in unique], ref_name_style)
         view, entries, notes = plan_export(
             self.content,
             entries,

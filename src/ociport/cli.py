@@ -27,7 +27,7 @@ from rich.progress import (
 from ociport.api import ImageStore, inspect_source, open_store
 from ociport.content.helpers import ProgressCallback
 from ociport.descriptor import Descriptor, Platform
-from ociport.errors import OciportError
+from ociport.errors import OciportError, StoreNotFoundError
 from ociport.naming import ImportNaming, default_base_name
 from ociport.plugins import distribution_of, driver_registry, get_plugin_manager, list_plugins
 
@@ -87,8 +87,18 @@ class _Context:
 
     @property
     def store(self) -> ImageStore:
+        """The store, which must exist (every command but import only reads or changes
+        names and blobs already there)."""
+        return self._open(create=False)
+
+    @property
+    def new_store(self) -> ImageStore:
+        """The store, created when missing (import)."""
+        return self._open(create=True)
+
+    def _open(self, *, create: bool) -> ImageStore:
         if self._store is None:
-            self._store = open_store(self.store_url, storage_options=self.options)
+            self._store = open_store(self.store_url, storage_options=self.options, create=create)
         return self._store
 
 
@@ -130,7 +140,7 @@ def import_(ctx: _Context, source: str, format_: str | None, base_name: str | No
         raise click.UsageError("--platform and --all-platforms exclude each other")
     naming = ImportNaming(base_name or default_base_name(), digests, skip_digest_for_named)
     with _progress("importing") as progress:
-        result = ctx.store.import_image(
+        result = ctx.new_store.import_image(
             source, format=format_, naming=naming, platforms=platforms,
             all_platforms=all_platforms, index_name=index_name, max_document=max_document,
             oci_manifests=oci_manifests,
@@ -245,7 +255,10 @@ def images() -> None:
 @pass_ctx
 def images_ls(ctx: _Context, as_json: bool, quiet: bool) -> None:
     """List named images."""
-    found = ctx.store.images()
+    try:
+        found = ctx.store.images()
+    except StoreNotFoundError:
+        found = []  # nothing imported yet: an empty list, and no store created
     if as_json:
         click.echo(json.dumps([{"name": i.name, **i.target.to_json()} for i in found], indent=2))
         return
@@ -296,7 +309,10 @@ def content() -> None:
 @pass_ctx
 def content_ls(ctx: _Context, as_json: bool) -> None:
     """List every blob with its size."""
-    infos = sorted(ctx.store.content.walk(), key=lambda i: str(i.digest))
+    try:
+        infos = sorted(ctx.store.content.walk(), key=lambda i: str(i.digest))
+    except StoreNotFoundError:
+        infos = []
     if as_json:
         click.echo(json.dumps([{"digest": str(i.digest), "size": i.size} for i in infos], indent=2))
         return
@@ -377,6 +393,9 @@ def main(argv: list[str] | None = None) -> None:
         sys.exit(exc.exit_code)
     except (OciportError, OSError, ImportError) as exc:
         _fail(str(exc) or type(exc).__name__, debug)
+    except Exception as exc:  # noqa: BLE001 - one line for anything a library raised
+        # (botocore's connection errors, for one); --debug shows where it came from.
+        _fail(f"{type(exc).__name__}: {exc}", debug)
     except KeyboardInterrupt:
         _fail("interrupted", debug)
 

@@ -55,14 +55,19 @@ def _from_file(path: Path) -> dict[str, StoreConfig]:
         doc = tomllib.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
         return {}
-    except tomllib.TOMLDecodeError as exc:
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
         raise FormatError(f"malformed TOML: {exc}", location=str(path)) from exc
     stores = doc.get("stores", {})
+    if not isinstance(stores, dict):
+        raise FormatError("[stores] must be a table of tables", location=str(path))
     found = {}
     for name, table in stores.items():
         if not isinstance(table, dict) or not isinstance(table.get("url"), str):
             raise FormatError(f"[stores.{name}] needs a url string", location=str(path))
-        found[name] = StoreConfig(table["url"], dict(table.get("options", {})))
+        options = table.get("options", {})
+        if not isinstance(options, dict):
+            raise FormatError(f"[stores.{name}] options must be a table", location=str(path))
+        found[name] = StoreConfig(table["url"], dict(options))
     return found
 
 

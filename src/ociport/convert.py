@@ -41,7 +41,6 @@ _LAYER_TYPES: Final[dict[tuple[ManifestFormat, str | None], str]] = {
     ("oci", "zstd"): mt.OCI_LAYER_TAR_ZSTD,
     ("docker", None): _DOCKER_LAYER_TAR,
     ("docker", "gzip"): mt.DOCKER_LAYER,
-    ("docker", "zstd"): mt.OCI_LAYER_TAR_ZSTD,
 }
 
 
@@ -77,13 +76,16 @@ def convert_image(
 ) -> ConvertResult:
     """Convert the image at ``root``; returns the new root (not yet named).
 
-    :param manifest_format: ``"oci"`` or ``"docker"``; ``None`` keeps each manifest's.
+    :param manifest_format: ``"oci"`` or ``"docker"``; ``None`` keeps each manifest's
+        (a Docker one becomes OCI when its layers become zstd).
     :param compression: ``"gzip"``, ``"zstd"`` or ``"none"``; ``None`` keeps each
         layer's real compression.
-    :raises FormatError: a layer's uncompressed digest differs from its diff ID, or a
-        document is malformed.
+    :raises FormatError: a layer's uncompressed digest differs from its diff ID, a
+        document is malformed, or Docker manifests with zstd layers are asked for.
     :raises MissingContentError, BlobNotFoundError: the image is incomplete.
     """
+    if manifest_format == "docker" and compression == "zstd":
+        raise FormatError("Docker schema 2 manifests cannot list zstd layers; use --oci")
     converter = _Converter(store, manifest_format, compression)
     return ConvertResult(converter.convert(root), converter.relabelled)
 
@@ -118,7 +120,11 @@ class _Converter:
 
     def _manifest(self, desc: Descriptor, manifest: Manifest) -> Descriptor:
         fmt: ManifestFormat = self.fmt or (
-            "docker" if manifest.media_type == mt.DOCKER_MANIFEST_V2 else "oci"
+            # A Docker manifest cannot list zstd layers: recompressing one to zstd makes
+            # it an OCI manifest.
+            "docker"
+            if manifest.media_type == mt.DOCKER_MANIFEST_V2 and self.compression != "zstd"
+            else "oci"
         )
         config_doc = parse_json(read_blob(self.store, manifest.config), where=str(manifest.config.digest))
         diff_ids = (config_doc.get("rootfs") or {}).get("diff_ids") or []

@@ -6,6 +6,7 @@
     ├─ InvalidDigestError(ValueError)          .value
     ├─ InvalidDescriptorError(ValueError)      .field
     ├─ InvalidReferenceError(ValueError)       .value
+    ├─ InvalidLocationError(ValueError)        .url
     ├─ ContentError
     │  ├─ BlobNotFoundError(LookupError)       .digest
     │  ├─ BlobExistsError                      .digest     (helpers treat as success)
@@ -22,6 +23,7 @@
     │  ├─ DriverDetectionError                 .location .tried
     │  └─ UnsupportedSourceError(TypeError)    .driver
     ├─ ImageNotFoundError(LookupError)         .name .available
+    ├─ StoreNotFoundError(LookupError)         .url
     ├─ RefNameNotFoundError(LookupError)       .ref_name .available
     ├─ RefNameConflictError(ValueError)        .ref_name
     └─ PluginError
@@ -49,6 +51,7 @@ __all__ = [
     "IngestLockedError",
     "InvalidDescriptorError",
     "InvalidDigestError",
+    "InvalidLocationError",
     "InvalidReferenceError",
     "MissingContentError",
     "OciportError",
@@ -57,6 +60,7 @@ __all__ = [
     "RefNameNotFoundError",
     "ReferenceLoopError",
     "SizeMismatchError",
+    "StoreNotFoundError",
     "UnknownDriverError",
     "UnsupportedMediaTypeError",
     "UnsupportedSourceError",
@@ -91,6 +95,14 @@ class InvalidReferenceError(OciportError, ValueError):
         self.value = value
         detail = f": {reason}" if reason else ""
         super().__init__(f"invalid image reference {value!r}{detail}")
+
+
+class InvalidLocationError(OciportError, ValueError):
+    """A path or URL that no filesystem can open (unknown protocol, bad form)."""
+
+    def __init__(self, url: str, reason: str) -> None:
+        self.url = url
+        super().__init__(f"cannot use {url!r}: {reason}")
 
 
 class ContentError(OciportError):
@@ -235,6 +247,15 @@ class ImageNotFoundError(OciportError, LookupError):
         self.name = name
         self.available = tuple(available)
         super().__init__(f"no image named {name!r} in the store")
+
+
+class StoreNotFoundError(OciportError, LookupError):
+    """No image store at this location (and the operation does not create one)."""
+
+    def __init__(self, url: str, reason: str = "") -> None:
+        self.url = url
+        reason = reason or "no image store here (import an image to create it, or check --store)"
+        super().__init__(f"{url}: {reason}")
 
 
 class RefNameNotFoundError(OciportError, LookupError):

@@ -50,7 +50,9 @@ def ociport_open_content_store(
     claim locations (for example a database-backed store) before it.
 
     :param location: the store root.
-    :param options: options given for the store (reserved; empty today).
+    :param options: ``{"create": bool}``: whether a missing store may be created
+        (``False`` for read-only operations, which must raise
+        :class:`~ociport.errors.StoreNotFoundError` instead).
     :returns: a store implementing :class:`~ociport.content.interfaces.ContentStore`.
 
     .. versionadded:: 0.1

@@ -12,6 +12,8 @@ import fsspec
 from fsspec.core import split_protocol, url_to_fs
 from fsspec.implementations.local import LocalFileSystem
 
+from ociport.errors import InvalidLocationError
+
 __all__ = ["Location"]
 
 #: Protocols whose filesystems cache listings by default (a store shared with other
@@ -45,12 +47,18 @@ class Location:
             (``AWS_ACCESS_KEY_ID``, ``AWS_ENDPOINT_URL``, ...), through botocore.
         :raises ImportError: when the protocol's package (e.g. s3fs) is not installed;
             fsspec's message names it.
+        :raises InvalidLocationError: an unknown protocol, or options the filesystem
+            rejects.
         """
         text = os.fspath(url)
         options = dict(storage_options or {})
         if split_protocol(text)[0] in _LISTINGS_CACHED:
             options.setdefault("use_listings_cache", False)
-        fs, path = url_to_fs(text, **options)
+        try:
+            fs, path = url_to_fs(text, **options)
+        except (ValueError, TypeError) as exc:
+            # fsspec's "Protocol not known", or options the filesystem does not take.
+            raise InvalidLocationError(text, str(exc)) from exc
         return cls(fs, path.rstrip("/") or path)
 
     @property

@@ -32,6 +32,8 @@ __all__ = [
 ]
 
 BLOCK: Final = 512
+#: Largest PAX or GNU long-name header accepted (1 MiB): these are read into memory.
+MAX_EXTENDED_HEADER: Final = 1 << 20
 _PAX_RECORD: Final = re.compile(rb"(\d+) ([^=]+)=")
 _ENCODING: Final = "utf-8"
 _FILE_MODE: Final = 0o644
@@ -167,7 +169,14 @@ def _headers(read: Callable[[int], bytes], label: str) -> Iterator[TarHeader]:
             raise FormatError(f"bad tar header at byte {position}: {exc}", location=label) from exc
         position += BLOCK
         padded = -(-info.size // BLOCK) * BLOCK
-        if info.type in (tarfile.XHDTYPE, tarfile.XGLTYPE, tarfile.SOLARIS_XHDTYPE):
+        extended = (tarfile.XHDTYPE, tarfile.XGLTYPE, tarfile.SOLARIS_XHDTYPE)
+        if info.type in (*extended, tarfile.GNUTYPE_LONGNAME, tarfile.GNUTYPE_LONGLINK):
+            if info.size > MAX_EXTENDED_HEADER:
+                raise FormatError(
+                    f"extended header of {info.size} bytes (at most {MAX_EXTENDED_HEADER})",
+                    location=label,
+                )
+        if info.type in extended:
             fields = _parse_pax(_checked(read(padded), padded, label)[: info.size], label)
             (global_overrides if info.type == tarfile.XGLTYPE else overrides).update(fields)
             position += padded
@@ -180,12 +189,19 @@ def _headers(read: Callable[[int], bytes], label: str) -> Iterator[TarHeader]:
             continue
         fields = {**global_overrides, **overrides}
         overrides = {}
-        size = int(fields["size"]) if "size" in fields else info.size
+        size = _pax_size(fields, label) if "size" in fields else info.size
         if info.type not in (tarfile.REGTYPE, tarfile.AREGTYPE, tarfile.CONTTYPE, tarfile.GNUTYPE_SPARSE):
             size = 0
         name = member_path(fields.get("path", info.name))
         yield TarHeader(name, size, info.type, fields.get("linkpath", info.linkname), position)
         position += -(-size // BLOCK) * BLOCK
+
+
+def _pax_size(fields: dict[str, str], label: str) -> int:
+    value = fields["size"]
+    if not value.isdigit():
+        raise FormatError(f"malformed PAX size {value[:40]!r}", location=label)
+    return int(value)
 
 
 def _checked(data: bytes, want: int, label: str) -> bytes:

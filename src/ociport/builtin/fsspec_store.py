@@ -14,5 +14,6 @@ from ociport.plugins import hookimpl
 def ociport_open_content_store(
     location: Location, options: Mapping[str, Any]
 ) -> FsspecContentStore:
-    """Open (creating when missing) the fsspec store at ``location``."""
-    return FsspecContentStore(location)
+    """Open the fsspec store at ``location``, creating it unless ``options["create"]``
+    is false."""
+    return FsspecContentStore(location, create=bool(options.get("create", True)))

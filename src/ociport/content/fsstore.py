@@ -62,6 +62,9 @@ class FsspecContentStore:
         (probed once per filesystem class), never on local paths.
     :param stale_after: seconds after which an ``index.json.lock`` on an object store
         counts as abandoned (:mod:`ociport.content.locks`).
+    :param create: create a missing store; else raise
+        :class:`~ociport.errors.StoreNotFoundError` (read-only commands never create one,
+        nor an S3 bucket).
     """
 
     def __init__(
@@ -70,9 +73,10 @@ class FsspecContentStore:
         *,
         direct_writes: bool | None = None,
         stale_after: float = STALE_AFTER,
+        create: bool = True,
     ) -> None:
         self._location = location
-        self._index = LayoutIndexFile(location, stale_after=stale_after)
+        self._index = LayoutIndexFile(location, stale_after=stale_after, create=create)
         self._locks = IngestLocks()
         self._direct = False if location.is_local else direct_writes
 

@@ -29,7 +29,7 @@ import filelock
 from ociport import mediatypes as mt
 from ociport.content.locks import STALE_AFTER, ObjectLock
 from ociport.descriptor import Descriptor
-from ociport.errors import FormatError
+from ociport.errors import FormatError, StoreNotFoundError
 from ociport.location import Location
 from ociport.manifest import Index, dump_json, parse_json
 
@@ -66,13 +66,15 @@ class LayoutIndexFile:
     :param stale_after: seconds after which an object-store lock counts as abandoned.
     """
 
-    def __init__(self, root: Location, *, stale_after: float = STALE_AFTER) -> None:
+    def __init__(
+        self, root: Location, *, stale_after: float = STALE_AFTER, create: bool = True
+    ) -> None:
         self._root = root
         self._index = root.join("index.json")
         self._layout = root.join("oci-layout")
         self._lock = root.join("index.json.lock")
         self._stale_after = stale_after
-        self._ensure()
+        self._ensure(create)
 
     @contextlib.contextmanager
     def _locked(self) -> Iterator[ObjectLock | None]:
@@ -86,10 +88,14 @@ class LayoutIndexFile:
                 with ObjectLock(self._lock, stale_after=self._stale_after) as lock:
                     yield lock
 
-    def _ensure(self) -> None:
+    def _ensure(self, create: bool) -> None:
         fs = self._root.fs
+        if fs.isfile(self._root.path):
+            raise FormatError("is a file, not an image store", location=self._root.url)
         if fs.exists(self._index.path) and fs.exists(self._layout.path):
             return
+        if not create:
+            raise StoreNotFoundError(self._root.url)
         fs.makedirs(self._root.path, exist_ok=True)
         with self._locked():
             if not fs.exists(self._layout.path):
