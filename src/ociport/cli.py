@@ -27,7 +27,7 @@ from rich.progress import (
 from ociport.api import ImageStore, inspect_source, open_store
 from ociport.content.helpers import ProgressCallback
 from ociport.descriptor import Descriptor, Platform
-from ociport.errors import OciportError, StoreNotFoundError
+from ociport.errors import InvalidDescriptorError, OciportError, StoreNotFoundError
 from ociport.naming import ImportNaming, default_base_name
 from ociport.plugins import distribution_of, driver_registry, get_plugin_manager, list_plugins
 
@@ -60,15 +60,24 @@ def _progress(description: str, total: int | None = None) -> Iterator[ProgressCa
         yield lambda n: bar.advance(task, n)
 
 
-def _parse_option(values: tuple[str, ...]) -> dict[str, Any]:
+def _key_values(ctx: click.Context, param: click.Parameter, values: tuple[str, ...]) -> dict[str, Any]:
+    """``KEY=VALUE`` options as fsspec storage options (``true``/``false`` as booleans)."""
     options: dict[str, Any] = {}
     for value in values:
         key, sep, raw = value.partition("=")
         if not sep or not key:
-            raise click.BadParameter(f"{value!r} is not key=value", param_hint="--storage-option")
-        lowered = raw.lower()
-        options[key] = {"true": True, "false": False}.get(lowered, raw)
+            raise click.BadParameter(f"{value!r} is not KEY=VALUE")
+        options[key] = {"true": True, "false": False}.get(raw.lower(), raw)
     return options
+
+
+def _platforms(ctx: click.Context, param: click.Parameter, values: tuple[str, ...]) -> tuple[str, ...]:
+    for value in values:
+        try:
+            Platform.parse(value)
+        except InvalidDescriptorError as exc:
+            raise click.BadParameter(str(exc)) from exc
+    return values
 
 
 def _duration(value: str) -> float:
@@ -108,14 +117,14 @@ pass_ctx = click.make_pass_decorator(_Context)
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.option("--store", "store_url", envvar="OCIPORT_STORE", metavar="URL|NAME",
               help="Store root: path, fsspec URL or configured name. [env: OCIPORT_STORE]")
-@click.option("--storage-option", "storage_options", multiple=True, metavar="KEY=VALUE",
+@click.option("--storage-option", "storage_options", multiple=True, callback=_key_values, metavar="KEY=VALUE",
               help="fsspec option for the store's filesystem (repeatable).")
 @click.option("--debug", is_flag=True, help="Show tracebacks on errors.")
 @click.version_option(package_name="ociport")
 @click.pass_context
-def cli(ctx: click.Context, store_url: str | None, storage_options: tuple[str, ...], debug: bool) -> None:
+def cli(ctx: click.Context, store_url: str | None, storage_options: dict[str, Any], debug: bool) -> None:
     """Move container images between OCI/Docker archives and an OCI content store."""
-    ctx.obj = _Context(store_url, _parse_option(storage_options), debug)
+    ctx.obj = _Context(store_url, storage_options, debug)
 
 
 @cli.command("import")
@@ -125,26 +134,28 @@ def cli(ctx: click.Context, store_url: str | None, storage_options: tuple[str, .
 @click.option("--digests", is_flag=True, help="Also name every image <base-name>@<digest>.")
 @click.option("--skip-digest-for-named", is_flag=True, help="With --digests, only for images without a name.")
 @click.option("--index-name", metavar="NAME", help="Keep the source's whole index as one image so named.")
-@click.option("--platform", "platforms", multiple=True, metavar="OS/ARCH[/VARIANT]", help="Platform to import (repeatable).")
+@click.option("--platform", "platforms", multiple=True, callback=_platforms, metavar="OS/ARCH[/VARIANT]", help="Platform to import (repeatable).")
 @click.option("--all-platforms", is_flag=True, help="Import every platform; fail if any is missing.")
 @click.option("--oci", "oci_manifests", is_flag=True, help="Docker archives: build OCI manifests, not Docker schema 2.")
 @click.option("--max-document", type=click.IntRange(min=1024), default=4 << 20, show_default=True, help="Largest JSON document accepted, in bytes.")
-@click.option("--source-option", "source_options", multiple=True, metavar="KEY=VALUE", help="fsspec option for the source's filesystem (repeatable).")
+@click.option("--source-option", "source_options", multiple=True, callback=_key_values, metavar="KEY=VALUE", help="fsspec option for the source's filesystem (repeatable).")
 @pass_ctx
 def import_(ctx: _Context, source: str, format_: str | None, base_name: str | None, digests: bool,
             skip_digest_for_named: bool, index_name: str | None, platforms: tuple[str, ...],
             all_platforms: bool, oci_manifests: bool, max_document: int,
-            source_options: tuple[str, ...]) -> None:
+            source_options: dict[str, Any]) -> None:
     """Import the images of an archive (path, fsspec URL, or - for stdin)."""
     if platforms and all_platforms:
         raise click.UsageError("--platform and --all-platforms exclude each other")
+    if skip_digest_for_named and not digests:
+        raise click.UsageError("--skip-digest-for-named goes with --digests")
     naming = ImportNaming(base_name or default_base_name(), digests, skip_digest_for_named)
     with _progress("importing") as progress:
         result = ctx.new_store.import_image(
             source, format=format_, naming=naming, platforms=platforms,
             all_platforms=all_platforms, index_name=index_name, max_document=max_document,
             oci_manifests=oci_manifests,
-            storage_options=_parse_option(source_options), progress=progress,
+            storage_options=source_options, progress=progress,
         )
     for note in result.notes:
         _note(f"note: {note}")
@@ -166,27 +177,29 @@ def _describe_missing(desc: Descriptor) -> str:
 @click.option("--format", "format_", default="oci-archive", show_default=True, metavar="NAME", help="Archive format.")
 @click.option("--ref-name", "ref_name_style", type=click.Choice(["full", "tag"]), default="full", show_default=True,
               help="org.opencontainers.image.ref.name: the full reference, or only the tag (containerd).")
-@click.option("--platform", "platforms", multiple=True, metavar="OS/ARCH[/VARIANT]",
-              help="Export only this platform (repeatable); the first is also what Docker's manifest.json uses [default: this machine's].")
+@click.option("--platform", "platforms", multiple=True, callback=_platforms, metavar="OS/ARCH[/VARIANT]",
+              help="Export only this platform (repeatable) [default: every platform]; the first is also what Docker's manifest.json points at [default: this machine's].")
 @click.option("--all-platforms", is_flag=True, help="Require every platform of multi-platform images.")
 @click.option("--keep-index", is_flag=True, help="With --platform: keep the original index (a partial archive).")
 @click.option("--skip-non-distributable", is_flag=True, help="Leave out foreign (non-distributable) layers.")
 @click.option("--skip-manifest-json", is_flag=True, help="Leave out files plugins add (Docker's manifest.json).")
-@click.option("--dest-option", "dest_options", multiple=True, metavar="KEY=VALUE", help="fsspec option for the destination (repeatable).")
+@click.option("--dest-option", "dest_options", multiple=True, callback=_key_values, metavar="KEY=VALUE", help="fsspec option for the destination (repeatable).")
 @pass_ctx
 def export(ctx: _Context, dest: str, names: tuple[str, ...], format_: str, ref_name_style: str,
            platforms: tuple[str, ...], all_platforms: bool, keep_index: bool,
            skip_non_distributable: bool, skip_manifest_json: bool,
-           dest_options: tuple[str, ...]) -> None:
+           dest_options: dict[str, Any]) -> None:
     """Export images to DEST (path, fsspec URL, or - for stdout)."""
     if platforms and all_platforms:
         raise click.UsageError("--platform and --all-platforms exclude each other")
+    if keep_index and not platforms:
+        raise click.UsageError("--keep-index goes with --platform")
     with _progress("exporting") as progress:
         result = ctx.store.export_images(
             list(names), dest, format=format_, ref_name_style=ref_name_style,  # type: ignore[arg-type]
             platforms=platforms, all_platforms=all_platforms, keep_index=keep_index,
             skip_non_distributable=skip_non_distributable, extra_members=not skip_manifest_json,
-            storage_options=_parse_option(dest_options), progress=progress,
+            storage_options=dest_options, progress=progress,
         )
     for note in result.notes:
         _note(f"note: {note}")
@@ -198,14 +211,17 @@ def export(ctx: _Context, dest: str, names: tuple[str, ...], format_: str, ref_n
 @cli.command("convert")
 @click.argument("name")
 @click.argument("new_name")
-@click.option("--oci", "manifest_format", flag_value="oci", help="Use OCI media types.")
-@click.option("--docker", "manifest_format", flag_value="docker", help="Use Docker schema 2 media types.")
+@click.option("--oci", is_flag=True, help="Use OCI media types.")
+@click.option("--docker", is_flag=True, help="Use Docker schema 2 media types.")
 @click.option("--compression", type=click.Choice(["gzip", "zstd", "none"]),
               help="Recompress layers [default: keep each layer's].")
 @pass_ctx
-def convert(ctx: _Context, name: str, new_name: str, manifest_format: str | None,
+def convert(ctx: _Context, name: str, new_name: str, oci: bool, docker: bool,
             compression: str | None) -> None:
     """Convert image NAME into NEW_NAME with other media types or compression."""
+    if oci and docker:
+        raise click.UsageError("--oci and --docker exclude each other")
+    manifest_format = "oci" if oci else "docker" if docker else None
     result = ctx.store.convert(
         name, new_name, manifest_format=manifest_format, compression=compression,  # type: ignore[arg-type]
     )
@@ -221,13 +237,13 @@ def convert(ctx: _Context, name: str, new_name: str, manifest_format: str | None
 @click.option("--json", "as_json", is_flag=True, help="One JSON document.")
 @click.option("--max-document", type=click.IntRange(min=1024), default=4 << 20, show_default=True,
               help="Largest JSON document accepted, in bytes.")
-@click.option("--source-option", "source_options", multiple=True, metavar="KEY=VALUE",
+@click.option("--source-option", "source_options", multiple=True, callback=_key_values, metavar="KEY=VALUE",
               help="fsspec option for the source's filesystem (repeatable).")
 def inspect_(source: str, format_: str | None, as_json: bool, max_document: int,
-             source_options: tuple[str, ...]) -> None:
+             source_options: dict[str, Any]) -> None:
     """Describe the images of an archive or layout without importing them."""
     records = inspect_source(source, format=format_, max_document=max_document,
-                             storage_options=_parse_option(source_options))
+                             storage_options=source_options)
     if as_json:
         click.echo(json.dumps(records, indent=2))
         return

@@ -128,13 +128,11 @@ class OciLayoutDriver(ImageDriver):
     def import_image(
         self, source: IO[bytes] | Location, store: ContentStore, request: ImportRequest
     ) -> ImportReport:
-        if not isinstance(source, Location):
-            raise UnsupportedSourceError(self.name, "a stream (a layout is a directory)")
-        reader = LayoutReader(source)
+        reader = _layout_reader(source)
         read_oci_layout(reader.read_file("oci-layout", _LAYOUT_CAP), where="oci-layout")
         index_raw = reader.read_file("index.json", request.max_document)
         index = Index.parse(index_raw, where="index.json")
-        roots, notes = select_roots(index, request.ref_name, source.url, named_only=True)
+        roots, notes = select_roots(index, request.ref_name, reader.root.url, named_only=True)
         if request.whole_index:
             whole = Descriptor(index.media_type or "application/vnd.oci.image.index.v1+json", Digest.of(index_raw), len(index_raw))
             roots = [whole]
@@ -157,16 +155,14 @@ class OciLayoutDriver(ImageDriver):
         return report
 
     def inspect(self, source: IO[bytes] | Location, *, max_document: int) -> SourceContents:
-        if not isinstance(source, Location):
-            raise UnsupportedSourceError(self.name, "a stream (a layout is a directory)")
-        reader = LayoutReader(source)
+        reader = _layout_reader(source)
         read_oci_layout(reader.read_file("oci-layout", _LAYOUT_CAP), where="oci-layout")
         index = Index.parse(reader.read_file("index.json", max_document), where="index.json")
 
         def size_of(digest: Digest) -> int | None:
             if not reader.has(digest):
                 return None
-            return int(source.fs.size(reader.blob_path(digest)))
+            return int(reader.root.fs.size(reader.blob_path(digest)))
 
         return SourceContents(
             list(index.manifests),
@@ -235,6 +231,14 @@ class OciLayoutDriver(ImageDriver):
         names = {e.ref_name for e in entries}
         layout.update_index(lambda current: [e for e in current if e.ref_name not in names] + list(entries))
         return missing
+
+
+def _layout_reader(source: IO[bytes] | Location) -> LayoutReader:
+    if not isinstance(source, Location):
+        raise UnsupportedSourceError("oci", "a stream (a layout is a directory)")
+    if not source.fs.isdir(source.path):
+        raise FormatError("not a directory: an OCI image layout is one", location=source.url)
+    return LayoutReader(source)
 
 
 def _present(layout: FsspecContentStore, desc: Descriptor) -> bool:

@@ -50,7 +50,7 @@ def _list_of_str(value: Any, what: str) -> list[str]:
     if value is None:
         return []
     if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
-        raise FormatError(f"manifest.json: {what} is not a list of strings", member="manifest.json")
+        raise FormatError(f"{what} is not a list of strings", member="manifest.json")
     return value
 
 

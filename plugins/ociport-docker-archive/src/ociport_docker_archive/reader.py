@@ -49,7 +49,8 @@ class ArchiveContents:
         while seen[-1] not in self.files:
             target = self.links.get(seen[-1])
             if target is None:
-                raise FormatError(f"{name!r} is not in the archive", member=seen[-1])
+                via = f" (through links, {seen[-1]!r})" if len(seen) > 1 else ""
+                raise FormatError(f"{name!r}{via} is not in the archive")
             if target in seen:
                 raise FormatError(f"links form a cycle: {' -> '.join([*seen, target])}", member=name)
             if len(seen) > _MAX_LINK_HOPS:
