@@ -15,14 +15,6 @@ from collections.abc import Iterator
 from typing import Any, NoReturn
 
 import click
-from rich.console import Console
-from rich.progress import (
-    BarColumn,
-    DownloadColumn,
-    Progress,
-    TimeRemainingColumn,
-    TransferSpeedColumn,
-)
 
 from ociport.api import ImageStore, inspect_source, open_store
 from ociport.content.helpers import ProgressCallback
@@ -47,6 +39,16 @@ def _progress(description: str, total: int | None = None) -> Iterator[ProgressCa
     if not sys.stderr.isatty():
         yield None
         return
+    # Imported here: rich takes ~40 ms to import, which every piped run would pay.
+    from rich.console import Console
+    from rich.progress import (
+        BarColumn,
+        DownloadColumn,
+        Progress,
+        TimeRemainingColumn,
+        TransferSpeedColumn,
+    )
+
     columns = (
         "[progress.description]{task.description}",
         BarColumn(),

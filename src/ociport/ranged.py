@@ -33,6 +33,23 @@ class RangeReader:
         self.bytes_read += len(data)
         return data
 
+    def readinto_at(self, offset: int, buffer: memoryview) -> int:
+        """Fill the front of ``buffer`` with the bytes at ``offset``; returns the count.
+
+        Blobs are copied through here: no new bytes object per chunk, so memory stays
+        flat even when the reads run on a worker thread.
+        """
+        self._file.seek(offset)
+        readinto = getattr(self._file, "readinto", None)
+        if readinto is not None:
+            n = int(readinto(buffer))
+        else:  # a filesystem whose files lack readinto
+            data = self._file.read(len(buffer))
+            n = len(data)
+            buffer[:n] = data
+        self.bytes_read += n
+        return n
+
     def stream(self, offset: int, size: int) -> IO[bytes]:
         """A read-only stream over ``size`` bytes at ``offset``."""
         return _Slice(self, offset, size)  # type: ignore[return-value]
@@ -62,6 +79,14 @@ class _Slice:
         data = self._reader.read_at(self._position, n)
         self._position += len(data)
         return data
+
+    def readinto(self, buffer: memoryview | bytearray) -> int:
+        view = memoryview(buffer)[: max(0, self._end - self._position)]
+        if not len(view):
+            return 0
+        n = self._reader.readinto_at(self._position, view)
+        self._position += n
+        return n
 
     def readable(self) -> bool:
         return True

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import IO, Final
 
+from ociport.background import submit
 from ociport.content.interfaces import BlobInfo, InfoProvider, Ingester, Provider
 from ociport.descriptor import Descriptor
 from ociport.digest import CHUNK_SIZE, Digest, Hasher
@@ -40,36 +41,70 @@ def copy_stream(
 ) -> int:
     """Move ``size`` bytes (or all, when ``None``) from ``source`` into ``sink``.
 
-    One reusable 4 MiB buffer: memory does not depend on the blob's size.
+    Reusable buffers of at most 4 MiB, so memory does not depend on the blob's size.
+    Past one chunk there are two: while one chunk is hashed and written, the next is
+    read into the other on a worker thread (file reads, hashing and writes all release
+    the GIL, so they overlap). ``source`` is never read past ``size`` bytes.
 
     :param hasher: fed every byte on the way.
     :returns: the number of bytes moved.
     :raises FormatError: when ``source`` ends before ``size`` bytes (a truncated archive).
     """
-    buffer = bytearray(CHUNK_SIZE)
-    view = memoryview(buffer)
+    read = _chunk_reader(source)
+    # Read ahead only into our own buffers: a source without readinto makes a new bytes
+    # object per chunk, and made on worker threads those pile up in per-thread arenas.
+    ahead = hasattr(source, "readinto") and (size is None or size > CHUNK_SIZE)
+    capacity = CHUNK_SIZE if size is None else min(CHUNK_SIZE, size)
+    buffers = [memoryview(bytearray(capacity)) for _ in range(2 if ahead else 1)]
+    want = _want(size, 0)
+    chunk = read(buffers[0][:want]) if want else _EMPTY
     moved = 0
-    readinto = getattr(source, "readinto", None)
-    while size is None or moved < size:
-        want = CHUNK_SIZE if size is None else min(CHUNK_SIZE, size - moved)
-        if readinto is not None:
-            n = readinto(view[:want])
-            chunk = view[:n]
-        else:
-            data = source.read(want)
-            n = len(data)
-            chunk = memoryview(data)
-        if not n:
-            if size is None:
-                break
-            raise FormatError(f"unexpected end of data after {moved} of {size} bytes", member=where or None)
-        if hasher is not None:
-            hasher.update(chunk)
-        sink(chunk)
-        moved += n
+    while chunk:
+        moved += len(chunk)
+        want = _want(size, moved)
+        spare = buffers[-1] if chunk.obj is buffers[0].obj else buffers[0]
+        following = submit(read, spare[:want]) if ahead and want else None
+        try:
+            _deliver(chunk, sink, hasher)
+        except BaseException:
+            if following is not None:
+                following.exception()  # wait: no read may still run once we return
+            raise
         if progress is not None:
-            progress(n)
+            progress(len(chunk))
+        if following is not None:
+            chunk = following.result()
+        else:
+            chunk = read(spare[:want]) if want else _EMPTY
+    if size is not None and moved < size:
+        raise FormatError(f"unexpected end of data after {moved} of {size} bytes", member=where or None)
     return moved
+
+
+_EMPTY: Final = memoryview(b"")
+
+
+def _want(size: int | None, moved: int) -> int:
+    return CHUNK_SIZE if size is None else min(CHUNK_SIZE, size - moved)
+
+
+def _chunk_reader(source: IO[bytes]) -> Callable[[memoryview], memoryview]:
+    """``read(buffer)``: the next bytes of ``source``, at most ``len(buffer)``; read into
+    ``buffer`` when the source has ``readinto``, else a view of what ``read`` returned
+    (no copy either way)."""
+    readinto = getattr(source, "readinto", None)
+    if readinto is not None:
+        return lambda buffer: buffer[: readinto(buffer)]
+    return lambda buffer: memoryview(source.read(len(buffer)))
+
+
+def _deliver(
+    chunk: memoryview, sink: Callable[[memoryview], object], hasher: Hasher | None
+) -> None:
+    if hasher is None:
+        sink(chunk)
+    else:  # hashed on a worker thread while written; both end before this returns
+        hasher.update_during(chunk, lambda: sink(chunk))
 
 
 #: Largest document read whole from a store by default (64 MiB). Stored content was

@@ -2,17 +2,23 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import threading
 from collections.abc import Callable
-from typing import IO, Any
+from concurrent.futures import Future
+from typing import IO, Any, Final
 
+from ociport.background import submit
 from ociport.content.interfaces import BlobInfo
 from ociport.digest import Digest, Hasher
 from ociport.errors import BlobExistsError, ContentError, IngestLockedError
 from ociport.location import Location
 
 __all__ = ["FsspecBlobWriter", "IngestLocks"]
+
+#: Bytes written between two background flushes of a blob on a local disk (64 MiB).
+_FLUSH_EVERY: Final = 64 << 20
 
 
 class IngestLocks:
@@ -62,6 +68,8 @@ class FsspecBlobWriter:
         self._file: IO[bytes] | None = temp.fs.open(temp.path, "wb")
         self._prepared: Digest | None = None
         self._done = False
+        self._unflushed = 0
+        self._flushing: Future[None] | None = None
 
     @property
     def digest(self) -> Digest:
@@ -72,11 +80,42 @@ class FsspecBlobWriter:
         return self._hasher.size
 
     def write(self, data: bytes | memoryview) -> int:
-        if self._file is None:
+        file = self._file
+        if file is None:
             raise ContentError("write after prepare, commit or abort")
-        self._hasher.update(data)
-        self._file.write(data)
+        self._hasher.update_during(data, lambda: file.write(data))
+        self._unflushed += len(data)
+        if self._unflushed >= _FLUSH_EVERY:
+            self._flush_early()
         return len(data)
+
+    def _local_fd(self) -> int | None:
+        """The temporary file's descriptor when it is on a local disk, else ``None``."""
+        raw: Any = getattr(self._file, "f", self._file)
+        if self._temp.is_local and hasattr(raw, "fileno"):
+            return int(raw.fileno())
+        return None
+
+    def _flush_early(self) -> None:
+        """Start writing the bytes so far out to disk on a worker thread.
+
+        Why: the disk then works while this thread goes on copying, and the fsync before
+        publishing finds little left to do, instead of writing out the whole blob at the
+        end. One flush at a time: while one runs, the next waits for a later write.
+        """
+        if self._flushing is not None and not self._flushing.done():
+            return
+        self._wait_flush()  # a failed flush fails this write (write-back errors show once)
+        self._unflushed = 0
+        fd = self._local_fd()
+        if fd is not None:
+            self._flushing = submit(os.fdatasync, fd)
+
+    def _wait_flush(self) -> None:
+        """Wait for the background flush, if any, and raise its error."""
+        flushing, self._flushing = self._flushing, None
+        if flushing is not None:
+            flushing.result()
 
     def prepare(self, size: int | None = None, expected: Digest | None = None) -> Digest:
         if self._prepared is not None:
@@ -94,10 +133,11 @@ class FsspecBlobWriter:
         assert self._file is not None
         # Flush and fsync before the rename: a rename that reaches the disk before the
         # data would leave a published blob with missing bytes after a crash.
+        self._wait_flush()
         self._file.flush()
-        raw: Any = getattr(self._file, "f", self._file)
-        if self._temp.is_local and hasattr(raw, "fileno"):
-            os.fsync(raw.fileno())
+        fd = self._local_fd()
+        if fd is not None:
+            os.fsync(fd)
         self._file.close()
         self._file = None
 
@@ -119,6 +159,8 @@ class FsspecBlobWriter:
         if self._done:
             return
         if self._file is not None:
+            with contextlib.suppress(OSError):
+                self._wait_flush()  # never close the descriptor under a running flush
             self._file.close()
             self._file = None
         try:

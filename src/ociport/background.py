@@ -1,0 +1,38 @@
+"""Worker threads that let the data path hash and flush while it reads and writes.
+
+hashlib releases the GIL while it hashes a large buffer, and file writes and ``fsync``
+release it too; handing one of them to a worker thread makes them overlap on a machine
+with two or more cores instead of adding up.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
+from typing import Final, TypeVar
+
+__all__ = ["submit"]
+
+#: One hash and one flush for each of a couple of copies running at once.
+_WORKERS: Final = 4
+
+_T = TypeVar("_T")
+_pool: ThreadPoolExecutor | None = None
+
+
+def submit(fn: Callable[..., _T], /, *args: object) -> Future[_T]:
+    """Run ``fn(*args)`` on one of this process's worker threads (started on first use)."""
+    global _pool
+    if _pool is None:
+        _pool = ThreadPoolExecutor(_WORKERS, thread_name_prefix="ociport-io")
+    return _pool.submit(fn, *args)
+
+
+def _forget_pool() -> None:
+    """A forked child inherits the pool object but none of its threads: start afresh."""
+    global _pool
+    _pool = None
+
+
+os.register_at_fork(after_in_child=_forget_pool)
