@@ -82,7 +82,8 @@ def _platforms(ctx: click.Context, param: click.Parameter, values: tuple[str, ..
     return values
 
 
-def _duration(value: str) -> float:
+def _duration(ctx: click.Context, param: click.Parameter, value: str) -> float:
+    """Seconds from ``90``, ``30m``, ``1h`` or ``2d``."""
     match = _DURATION.fullmatch(value.strip())
     if not match:
         raise click.BadParameter(f"{value!r} is not a duration like 90, 30m, 1h")
@@ -351,13 +352,13 @@ def content_verify(ctx: _Context) -> None:
 
 
 @content.command("gc")
-@click.option("--grace", default="1h", show_default=True, metavar="DURATION",
+@click.option("--grace", default="1h", show_default=True, metavar="DURATION", callback=_duration,
               help="Keep unreferenced blobs younger than this (seconds, or 30m, 1h, 2d).")
 @click.option("--dry-run", is_flag=True, help="List what would be removed.")
 @pass_ctx
-def content_gc(ctx: _Context, grace: str, dry_run: bool) -> None:
+def content_gc(ctx: _Context, grace: float, dry_run: bool) -> None:
     """Delete blobs that no named image reaches."""
-    result = ctx.store.gc(grace=_duration(grace), dry_run=dry_run)
+    result = ctx.store.gc(grace=grace, dry_run=dry_run)
     for digest in result.removed:
         click.echo(str(digest))
     verb = "would remove" if dry_run else "removed"
