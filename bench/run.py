@@ -2,7 +2,7 @@
 """Time ``ociport import``/``export`` against ``skopeo copy`` on generated archives.
 
 For each size, an archive is generated with ``make_image.py``; then, ``--rounds`` times,
-the sides run alternately (the side that goes first rotates too):
+the sides run alternately, each round in another order (all orders in turn):
 
 - import: ``ociport --store S import X`` into a fresh store versus
   ``skopeo copy oci-archive:X:REF oci:D:REF`` into a fresh layout;
@@ -10,7 +10,7 @@ the sides run alternately (the side that goes first rotates too):
   ``skopeo copy oci:D:REF oci-archive:Y:REF``.
 
 ``--baseline CMD`` adds a third side, another ociport (say, an older checkout), timed
-in the same rotation. Wall time is measured around each command; CPU time and peak RSS
+in the same rounds. Wall time is measured around each command; CPU time and peak RSS
 come from ``/usr/bin/time -v``. ``sync`` runs before each timed command so that one
 side's dirty pages are not written back on the next side's clock; the page cache is not
 dropped (the source archive is hot for every side alike). The report is a markdown
@@ -28,6 +28,7 @@ from __future__ import annotations
 import argparse
 import datetime
 import hashlib
+import itertools
 import os
 import platform
 import re
@@ -182,8 +183,8 @@ class Bench:
 def bench_size(work: Path, size: int, args: argparse.Namespace) -> Bench:
     """Generate the archive, warm up once per side, then time ``args.rounds`` rounds.
 
-    Each round runs every side's import, then every side's export; the side that goes
-    first rotates from round to round.
+    Each round runs every side's import, then every side's export, in an order that
+    changes from round to round.
     """
     archive = work / "image.tar"
     summary = make_image(str(archive), size, args.layers, args.ref)
@@ -198,12 +199,14 @@ def bench_size(work: Path, size: int, args: argparse.Namespace) -> Bench:
     if args.baseline:
         sides["baseline"] = shlex.split(args.baseline)
     bench = Bench(work, sides, args.skopeo, args.ref)
-    names = list(sides)
-    for side in names:  # warm-up: page cache, bytecode, binaries (not recorded)
+    # Every order of the sides in turn: each side follows each other one equally often
+    # (what the previous command freed or left dirty affects the next one's time).
+    orders = list(itertools.permutations(sides))
+    for side in sides:  # warm-up: page cache, bytecode, binaries (not recorded)
         bench.import_(side, archive)
     bench.cases.clear()
     for i in range(args.rounds):
-        order = names[i % len(names) :] + names[: i % len(names)]
+        order = orders[i % len(orders)]
         for side in order:
             bench.import_(side, archive)
         for side in order:
@@ -283,9 +286,20 @@ def report(
             for side in bench.sides:
                 case = bench.cases[(op, side)]
                 lines.append(_row(size, op, side, case, bench.cases[(op, "skopeo")]))
-                runs = " ".join(f"{s.seconds:.2f}" for s in case.samples)
+                runs = " ".join(
+                    f"{s.seconds:.2f}"
+                    + (f" ({s.cpu:.2f})" if s.cpu is not None else "")
+                    for s in case.samples
+                )
                 samples.append(f"- {size >> 20} MiB {op} {side}: {runs}")
-    tail = ["", *_targets(results), "", "Every run (wall seconds):", "", *samples]
+    tail = [
+        "",
+        *_targets(results),
+        "",
+        "Every run: wall seconds (CPU seconds):",
+        "",
+        *samples,
+    ]
     return "\n".join([*lines, *tail])
 
 
