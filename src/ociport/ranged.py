@@ -7,6 +7,8 @@ selected blobs transfers those bytes and no others.
 
 from __future__ import annotations
 
+import threading
+from collections.abc import Callable
 from typing import IO, Any
 
 from ociport.location import Location
@@ -22,8 +24,12 @@ class RangeReader:
 
     def __init__(self, location: Location) -> None:
         options: dict[str, Any] = {} if location.is_local else {"cache_type": "none"}
+        self._location = location
+        self._options = options
+        self._mutex = threading.Lock()
         self._file: IO[bytes] = location.fs.open(location.path, "rb", **options)
         self.size: int = location.fs.size(location.path)
+        self.is_local = location.is_local
         self.bytes_read = 0
 
     def read_at(self, offset: int, n: int) -> bytes:
@@ -33,26 +39,14 @@ class RangeReader:
         self.bytes_read += len(data)
         return data
 
-    def readinto_at(self, offset: int, buffer: memoryview) -> int:
-        """Fill the front of ``buffer`` with the bytes at ``offset``; returns the count.
-
-        Blobs are copied through here: no new bytes object per chunk, so memory stays
-        flat even when the reads run on a worker thread.
-        """
-        self._file.seek(offset)
-        readinto = getattr(self._file, "readinto", None)
-        if readinto is not None:
-            n = int(readinto(buffer))
-        else:  # a filesystem whose files lack readinto
-            data = self._file.read(len(buffer))
-            n = len(data)
-            buffer[:n] = data
-        self.bytes_read += n
-        return n
-
     def stream(self, offset: int, size: int) -> IO[bytes]:
-        """A read-only stream over ``size`` bytes at ``offset``."""
-        return _Slice(self, offset, size)  # type: ignore[return-value]
+        """A read-only stream over ``size`` bytes at ``offset`` with its own file handle,
+        so that several slices can be read at once from different threads."""
+        return _Slice(self._location, self._options, offset, size, self._count)  # type: ignore[return-value]
+
+    def _count(self, n: int) -> None:
+        with self._mutex:
+            self.bytes_read += n
 
     def close(self) -> None:
         """Close the file."""
@@ -66,36 +60,68 @@ class RangeReader:
 
 
 class _Slice:
-    def __init__(self, reader: RangeReader, offset: int, size: int) -> None:
-        self._reader = reader
+    """Bytes ``[offset, offset + size)`` of a file, read through a handle of its own
+    (opened on first read, closed with the slice or at its end)."""
+
+    def __init__(
+        self,
+        location: Location,
+        options: dict[str, Any],
+        offset: int,
+        size: int,
+        count: Callable[[int], None],
+    ) -> None:
+        self._location = location
+        self._options = options
         self._position = offset
         self._end = offset + size
+        self._count = count
+        self._file: IO[bytes] | None = None
+
+    def _handle(self) -> IO[bytes]:
+        if self._file is None:
+            self._file = self._location.fs.open(self._location.path, "rb", **self._options)
+        self._file.seek(self._position)
+        return self._file
 
     def read(self, n: int = -1) -> bytes:
         remaining = self._end - self._position
         n = remaining if n < 0 else min(n, remaining)
         if n <= 0:
+            self.close()
             return b""
-        data = self._reader.read_at(self._position, n)
+        data = self._handle().read(n)
         self._position += len(data)
+        self._count(len(data))
         return data
 
     def readinto(self, buffer: memoryview | bytearray) -> int:
         view = memoryview(buffer)[: max(0, self._end - self._position)]
         if not len(view):
+            self.close()
             return 0
-        n = self._reader.readinto_at(self._position, view)
+        handle = self._handle()
+        readinto = getattr(handle, "readinto", None)
+        if readinto is not None:
+            n = int(readinto(view))
+        else:  # a filesystem whose files lack readinto
+            data = handle.read(len(view))
+            n = len(data)
+            view[:n] = data
         self._position += n
+        self._count(n)
         return n
 
     def readable(self) -> bool:
         return True
 
     def close(self) -> None:
-        pass
+        if self._file is not None:
+            self._file.close()
+            self._file = None
 
     def __enter__(self) -> _Slice:
         return self
 
     def __exit__(self, *exc: object) -> None:
-        pass
+        self.close()

@@ -10,8 +10,10 @@ leaves the store exactly as it was.
 
 from __future__ import annotations
 
+import concurrent.futures
 import itertools
-from collections.abc import Iterable
+import threading
+from collections.abc import Callable, Iterable, Sequence
 from typing import IO, Final
 
 from ociport.content.helpers import ProgressCallback, copy_stream, exists, read_blob
@@ -73,6 +75,8 @@ class StagingArea:
         self._heads: dict[Digest, bytes] = {}
         self._documents: dict[Digest, bytes] = {}
         self._budget = DOCUMENT_BUDGET
+        # Blobs may be staged from several threads at once (add_many).
+        self._mutex = threading.Lock()
 
     def add(self, digest: Digest, size: int, stream: IO[bytes], *, where: str) -> None:
         """Read ``size`` bytes from ``stream``, check they hash to ``digest``, stage them.
@@ -103,14 +107,40 @@ class StagingArea:
                 stream, captured.add, size, hasher=hasher, progress=self._progress, where=where
             )
             hasher.verify(digest, size, where)
-            self._sizes.setdefault(digest, size)
+            with self._mutex:
+                self._sizes.setdefault(digest, size)
         else:
             digest = self._write(stream, size, where, digest, captured)
-        self._heads[digest] = captured.head
-        if captured.data is not None and captured.data.lstrip()[:1] == b"{":
-            self._documents[digest] = bytes(captured.data)
-            self._budget -= size
+        with self._mutex:
+            self._heads[digest] = captured.head
+            if captured.data is not None and captured.data.lstrip()[:1] == b"{":
+                self._documents[digest] = bytes(captured.data)
+                self._budget -= size
         return digest
+
+    def add_many(
+        self, blobs: Sequence[tuple[Digest, int, Callable[[], IO[bytes]], str]], *, threads: int
+    ) -> None:
+        """Stage independent blobs ``(digest, size, open_stream, where)`` on up to
+        ``threads`` threads at once (hashing one blob cannot use two cores; two blobs can).
+
+        Every blob is staged or the first error is raised once all have finished; the
+        streams are opened on the worker threads and closed there.
+        """
+        def stage(item: tuple[Digest, int, Callable[[], IO[bytes]], str]) -> None:
+            digest, size, open_stream, where = item
+            with open_stream() as stream:
+                self._stage(stream, size, where, digest)
+
+        ordered = sorted(blobs, key=lambda item: -item[1])  # big ones first: even finish
+        if threads <= 1 or len(ordered) <= 1:
+            for item in ordered:
+                stage(item)
+            return
+        with concurrent.futures.ThreadPoolExecutor(threads, thread_name_prefix="ociport-stage") as pool:
+            futures = [pool.submit(stage, item) for item in ordered]
+        for future in futures:
+            future.result()
 
     def _write(
         self,
@@ -136,12 +166,15 @@ class StagingArea:
         except BaseException:
             writer.abort()
             raise
-        if self.has(digest):  # only possible when the digest was not known in advance
+        with self._mutex:
+            duplicate = self.has(digest)  # only when the digest was not known in advance
+            if not duplicate:
+                self._writers[digest] = writer
+                self._sizes[digest] = size
+            else:
+                self._sizes.setdefault(digest, size)
+        if duplicate:
             writer.abort()
-            self._sizes.setdefault(digest, size)
-        else:
-            self._writers[digest] = writer
-            self._sizes[digest] = size
         return digest
 
     def head(self, digest: Digest) -> bytes:
