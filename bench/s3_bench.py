@@ -30,11 +30,11 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "tests"))
 
 import fsspec  # noqa: E402
-from s3server import FAKE_ENV, S3Server  # noqa: E402
 
 import ociport  # noqa: E402
 from ociport.drivers import oci_layout  # noqa: E402
 from ociport.testing.factories import name_image, random_image  # noqa: E402
+from s3server import FAKE_ENV, S3Server  # noqa: E402
 
 NAME = "example.com/bench/multi:1"
 
@@ -69,7 +69,8 @@ def main() -> None:
     port = _free_port()
     moto = subprocess.Popen(
         ["moto_server", "-H", "127.0.0.1", "-p", str(port)],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
     )
     options = {"endpoint_url": f"http://127.0.0.1:{port}", "skip_instance_cache": True}
     _wait_for(port)
@@ -97,24 +98,40 @@ def main() -> None:
         def fresh_import(url: str, **kw: object) -> Callable[[], object]:
             def run() -> object:
                 store = ociport.open_store(str(tmp / f"store-{time.monotonic_ns()}"))
-                return store.import_image(url, storage_options=options if url.startswith("s3") else None, **kw)  # type: ignore[arg-type]
+                return store.import_image(
+                    url, storage_options=options if url.startswith("s3") else None, **kw
+                )  # type: ignore[arg-type]
 
             return run
 
         local = _timed(fresh_import(str(archive)), args.rounds)
         remote = _timed(fresh_import("s3://bench/multi.tar"), args.rounds)
-        streamed = _timed(lambda: _import_stream(s3, tmp, "bench/multi.tar"), args.rounds)
+        streamed = _timed(
+            lambda: _import_stream(s3, tmp, "bench/multi.tar"), args.rounds
+        )
         rows.append(("import, all platforms, local file", local, size / local))
-        rows.append(("import, all platforms, from S3 (ranged reads)", remote, size / remote))
-        rows.append(("import, all platforms, from an S3 stream (one pass)", streamed, size / streamed))
+        rows.append(
+            ("import, all platforms, from S3 (ranged reads)", remote, size / remote)
+        )
+        rows.append(
+            (
+                "import, all platforms, from an S3 stream (one pass)",
+                streamed,
+                size / streamed,
+            )
+        )
 
         mark = server.mark()
         counted = ociport.open_store(str(tmp / "counted"))
-        counted.import_image("s3://bench/multi.tar", storage_options=counting, platforms=["linux/arm64"])
+        counted.import_image(
+            "s3://bench/multi.tar", storage_options=counting, platforms=["linux/arm64"]
+        )
         requests = server.since(mark)
         served = sum(r.sent for r in requests)
         arm = ociport.inspect_source(str(archive))[0]
-        needed = sum(m["size"] for m in arm["manifests"] if m["platform"] == "linux/arm64")
+        needed = sum(
+            m["size"] for m in arm["manifests"] if m["platform"] == "linux/arm64"
+        )
         needed += arm["descriptor"]["size"]
 
         def export_layout(threads: int, target: str) -> Callable[[], object]:
@@ -122,25 +139,34 @@ def main() -> None:
                 oci_layout.EXPORT_THREADS = threads
                 dest = f"{target}/{time.monotonic_ns()}"
                 opts = options if dest.startswith("s3") else None
-                return source.export_images([NAME], dest, format="oci", storage_options=opts)
+                return source.export_images(
+                    [NAME], dest, format="oci", storage_options=opts
+                )
 
             return run
 
         exports = {
             (threads, where): _timed(export_layout(threads, target), args.rounds)
             for threads in (1, 4)
-            for where, target in (("local", str(tmp / "layouts")), ("S3", "s3://bench/layouts"))
+            for where, target in (
+                ("local", str(tmp / "layouts")),
+                ("S3", "s3://bench/layouts"),
+            )
         }
         oci_layout.EXPORT_THREADS = 4
 
-    print(f"archive: {size / 2**20:.0f} MiB, 2 platforms x {args.layers} layers of {args.layer_size}\n")
+    layers = f"{args.layers} layers of {args.layer_size}"
+    print(f"archive: {size / 2**20:.0f} MiB, 2 platforms x {layers}\n")
     print("| operation | median s | MiB/s |")
     print("|---|---|---|")
     for label, seconds, rate in rows:
         print(f"| {label} | {seconds:.2f} | {rate / 2**20:.0f} |")
-    for (threads, where), seconds in sorted(exports.items(), key=lambda kv: (kv[0][1], kv[0][0])):
+    for (threads, where), seconds in sorted(
+        exports.items(), key=lambda kv: (kv[0][1], kv[0][0])
+    ):
         rate = size / seconds  # every blob of the image: about the archive's size
-        print(f"| export --format oci to {where}, {threads} thread(s) | {seconds:.2f} | {rate / 2**20:.0f} |")
+        label = f"export --format oci to {where}, {threads} thread(s)"
+        print(f"| {label} | {seconds:.2f} | {rate / 2**20:.0f} |")
     print(
         f"\nimport --platform linux/arm64 from S3: {served:,} bytes served for {needed:,} "
         f"bytes needed ({served / needed:.3f}x) in {len(requests)} requests; the archive "

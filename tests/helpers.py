@@ -25,7 +25,9 @@ def snapshot(store: ociport.ImageStore) -> dict[str, str]:
     for path in sorted(fs.find(location.path)):
         if path.endswith(".lock"):
             continue
-        state[path[len(location.path):]] = hashlib.sha256(fs.cat_file(path)).hexdigest()
+        state[path[len(location.path) :]] = hashlib.sha256(
+            fs.cat_file(path)
+        ).hexdigest()
     return state
 
 

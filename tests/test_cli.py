@@ -453,8 +453,12 @@ def test_not_an_archive_is_one_error_line(cli: Cli) -> None:
 
 def test_export_of_an_unknown_name(cli: Cli) -> None:
     target = cli.tmp_path / "out.tar"
-    _assert_one_error_line(cli("export", str(target), "example.com/nope:1"), "no image store")
-    assert not (cli.tmp_path / "store").exists(), "a read-only command created the store"
+    _assert_one_error_line(
+        cli("export", str(target), "example.com/nope:1"), "no image store"
+    )
+    assert not (cli.tmp_path / "store").exists(), (
+        "a read-only command created the store"
+    )
     cli.imported()
     _assert_one_error_line(
         cli("export", str(target), "example.com/nope:1"), "example.com/nope:1"

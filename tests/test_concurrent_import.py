@@ -6,9 +6,8 @@ import subprocess
 import sys
 from pathlib import Path
 
-from helpers import PUBLIC, TOOL
-
 import ociport
+from helpers import PUBLIC, TOOL
 
 ARCHIVES = [
     TOOL / "sample.oci-archive.tar",
@@ -24,9 +23,20 @@ def test_parallel_cli_imports_keep_every_name(tmp_path: Path) -> None:
     store_path = tmp_path / "store"
     procs = [
         subprocess.Popen(
-            [sys.executable, "-m", "ociport", "--store", str(store_path), "import",
-             "--base-name", f"example.com/p{n}", str(archive)],
-            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+            [
+                sys.executable,
+                "-m",
+                "ociport",
+                "--store",
+                str(store_path),
+                "import",
+                "--base-name",
+                f"example.com/p{n}",
+                str(archive),
+            ],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
         )
         for round_ in range(2)
         for n, archive in enumerate(ARCHIVES, start=round_ * len(ARCHIVES))
@@ -40,9 +50,18 @@ def test_parallel_cli_imports_keep_every_name(tmp_path: Path) -> None:
     assert {image.name for image in store.images()} == expected
     # Tag-only ref names are named after each process's own base name: both rounds'
     # names must be there, whatever order the processes finished in.
-    assert {"example.com/p0:1.0", "example.com/p6:1.0", "example.com/p1:multi", "example.com/p7:multi"} <= expected
+    assert {
+        "example.com/p0:1.0",
+        "example.com/p6:1.0",
+        "example.com/p1:multi",
+        "example.com/p7:multi",
+    } <= expected
     assert not store.verify()
     for image in store.images():
         assert store.inspect(image.name)["manifests"], image.name
-    leftovers = list((store_path / "ingest").glob("*")) if (store_path / "ingest").exists() else []
+    leftovers = (
+        list((store_path / "ingest").glob("*"))
+        if (store_path / "ingest").exists()
+        else []
+    )
     assert leftovers == []

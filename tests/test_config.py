@@ -10,16 +10,18 @@ from pathlib import Path
 
 import pluggy
 import pytest
-from helpers import ROOT
 
 import ociport
+from helpers import ROOT
 from ociport.config import config_path, default_store_url, named_stores, resolve_store
 
 PLUGIN_SRC = ROOT / "examples" / "named-store-plugin" / "src"
 
 
 @pytest.fixture
-def team_plugin(pm: pluggy.PluginManager, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[pluggy.PluginManager]:
+def team_plugin(
+    pm: pluggy.PluginManager, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> Iterator[pluggy.PluginManager]:
     monkeypatch.syspath_prepend(str(PLUGIN_SRC))
     monkeypatch.setenv("TEAM_CACHE_DIR", str(tmp_path / "team-cache"))
     monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "config"))
@@ -31,7 +33,9 @@ def team_plugin(pm: pluggy.PluginManager, monkeypatch: pytest.MonkeyPatch, tmp_p
     sys.modules.pop("ociport_team_stores", None)
 
 
-def test_default_store_follows_environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+def test_default_store_follows_environment(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
     monkeypatch.delenv("OCIPORT_STORE", raising=False)
     monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "data"))
     assert default_store_url() == str(tmp_path / "data" / "ociport" / "store")
@@ -39,15 +43,21 @@ def test_default_store_follows_environment(monkeypatch: pytest.MonkeyPatch, tmp_
     assert default_store_url() == "memory://explicit"
 
 
-def test_plugin_named_store_is_opened(team_plugin: pluggy.PluginManager, tmp_path: Path) -> None:
+def test_plugin_named_store_is_opened(
+    team_plugin: pluggy.PluginManager, tmp_path: Path
+) -> None:
     store = ociport.open_store("team-cache", pm=team_plugin)
     assert store.content.location.path == str(tmp_path / "team-cache")
     store.import_image(str(ROOT / "examples" / "hello.oci-archive.tar"))
     assert (tmp_path / "team-cache" / "index.json").exists()
-    assert named_stores(team_plugin)["team-s3"].options == {"endpoint_url": "http://127.0.0.1:9000"}
+    assert named_stores(team_plugin)["team-s3"].options == {
+        "endpoint_url": "http://127.0.0.1:9000"
+    }
 
 
-def test_config_file_overrides_plugin(team_plugin: pluggy.PluginManager, tmp_path: Path) -> None:
+def test_config_file_overrides_plugin(
+    team_plugin: pluggy.PluginManager, tmp_path: Path
+) -> None:
     path = config_path()
     path.parent.mkdir(parents=True)
     path.write_text(

@@ -9,9 +9,9 @@ import tarfile
 from pathlib import Path
 
 import pytest
-from helpers import TOOL
 
 import ociport
+from helpers import TOOL
 from ociport import mediatypes as mt
 from ociport.content.helpers import read_blob
 from ociport.manifest import Manifest
@@ -48,8 +48,12 @@ def test_mislabelled_layers_are_reported_and_relabelled(
     result = store.convert(mislabelled, "example.com/fixed:1")
     original = _manifest(store, mislabelled)
     fixed = _manifest(store, "example.com/fixed:1")
-    assert [r.reason for r in result.relabelled] == ["mislabelled"] * len(original.layers)
-    assert [layer.digest for layer in fixed.layers] == [layer.digest for layer in original.layers]
+    assert [r.reason for r in result.relabelled] == ["mislabelled"] * len(
+        original.layers
+    )
+    assert [layer.digest for layer in fixed.layers] == [
+        layer.digest for layer in original.layers
+    ]
     assert {layer.media_type for layer in fixed.layers} == {mt.OCI_LAYER_TAR}
     assert fixed.config == original.config
     assert not store.verify()
@@ -70,27 +74,45 @@ def test_recompression_round_trip_keeps_diff_ids(
     manifest_type: str,
     layer_type: str,
 ) -> None:
-    store.convert(mislabelled, "example.com/c:1", compression=compression, manifest_format=fmt)  # type: ignore[arg-type]
+    store.convert(
+        mislabelled, "example.com/c:1", compression=compression, manifest_format=fmt
+    )  # type: ignore[arg-type]
     squeezed = _manifest(store, "example.com/c:1")
     assert store.get("example.com/c:1").target.media_type == manifest_type
     assert {layer.media_type for layer in squeezed.layers} == {layer_type}
-    store.convert("example.com/c:1", "example.com/plain:1", compression="none", manifest_format="oci")
+    store.convert(
+        "example.com/c:1",
+        "example.com/plain:1",
+        compression="none",
+        manifest_format="oci",
+    )
     plain = _manifest(store, "example.com/plain:1")
     original = _manifest(store, mislabelled)
-    assert [layer.digest for layer in plain.layers] == [layer.digest for layer in original.layers]
+    assert [layer.digest for layer in plain.layers] == [
+        layer.digest for layer in original.layers
+    ]
     assert not store.verify()
 
 
-def test_zstd_makes_a_docker_manifest_oci(store: ociport.ImageStore, mislabelled: str) -> None:
+def test_zstd_makes_a_docker_manifest_oci(
+    store: ociport.ImageStore, mislabelled: str
+) -> None:
     store.convert(mislabelled, "example.com/d:1", manifest_format="docker")
     assert store.get("example.com/d:1").target.media_type == mt.DOCKER_MANIFEST_V2
     store.convert("example.com/d:1", "example.com/z:1", compression="zstd")
     assert store.get("example.com/z:1").target.media_type == mt.OCI_IMAGE_MANIFEST
     with pytest.raises(ociport.FormatError, match="zstd"):
-        store.convert("example.com/d:1", "example.com/never:1", compression="zstd", manifest_format="docker")
+        store.convert(
+            "example.com/d:1",
+            "example.com/never:1",
+            compression="zstd",
+            manifest_format="docker",
+        )
 
 
-def test_conversion_is_deterministic(store: ociport.ImageStore, mislabelled: str) -> None:
+def test_conversion_is_deterministic(
+    store: ociport.ImageStore, mislabelled: str
+) -> None:
     a = store.convert(mislabelled, "example.com/a:1", compression="gzip")
     b = store.convert(mislabelled, "example.com/b:1", compression="gzip")
     assert a.root.digest == b.root.digest
@@ -100,9 +122,13 @@ def test_wrong_diff_id_is_an_error(store: ociport.ImageStore, tmp_path: Path) ->
     layout = tmp_path / "layout"
     shutil.copytree(TOOL / "oci-uncompressed", layout)
     index = json.loads((layout / "index.json").read_text())
-    manifest_path = layout / "blobs" / "sha256" / index["manifests"][0]["digest"].split(":")[1]
+    manifest_path = (
+        layout / "blobs" / "sha256" / index["manifests"][0]["digest"].split(":")[1]
+    )
     manifest = json.loads(manifest_path.read_bytes())
-    config_path = layout / "blobs" / "sha256" / manifest["config"]["digest"].split(":")[1]
+    config_path = (
+        layout / "blobs" / "sha256" / manifest["config"]["digest"].split(":")[1]
+    )
     config = json.loads(config_path.read_bytes())
     config["rootfs"]["diff_ids"][0] = "sha256:" + "0" * 64
     raw_config = json.dumps(config).encode()
@@ -116,7 +142,13 @@ def test_wrong_diff_id_is_an_error(store: ociport.ImageStore, tmp_path: Path) ->
     (layout / "blobs" / "sha256" / new_manifest.encoded).write_bytes(raw_manifest)
     index["manifests"][0].update(digest=str(new_manifest), size=len(raw_manifest))
     (layout / "index.json").write_text(json.dumps(index))
-    name = store.import_image(_layout_archive(layout), naming=ociport.ImportNaming("example.com/bad")).images[0].name
+    name = (
+        store.import_image(
+            _layout_archive(layout), naming=ociport.ImportNaming("example.com/bad")
+        )
+        .images[0]
+        .name
+    )
     names_before = [i.name for i in store.images()]
     with pytest.raises(ociport.FormatError, match="diff ID"):
         store.convert(name, "example.com/never:1", compression="gzip")

@@ -29,13 +29,19 @@ def _age(store: ociport.ImageStore, seconds: float) -> None:
 
 
 def _orphan(store: ociport.ImageStore, data: bytes) -> ociport.Digest:
-    desc = ociport.Descriptor("application/octet-stream", ociport.Digest.of(data), len(data))
+    desc = ociport.Descriptor(
+        "application/octet-stream", ociport.Digest.of(data), len(data)
+    )
     write_blob(store.content, io.BytesIO(data), desc)
     return desc.digest
 
 
-def test_unreferenced_old_blobs_go_referenced_stay(local_store: ociport.ImageStore) -> None:
-    root = random_image(local_store.content, seed=1, platforms=["linux/amd64", "linux/arm64"])
+def test_unreferenced_old_blobs_go_referenced_stay(
+    local_store: ociport.ImageStore,
+) -> None:
+    root = random_image(
+        local_store.content, seed=1, platforms=["linux/amd64", "linux/arm64"]
+    )
     name_image(local_store.content, "example.com/keep:1", root)
     orphan = _orphan(local_store, b"nobody points at me")
     _age(local_store, 2 * HOUR)
@@ -72,7 +78,9 @@ def test_removing_a_name_frees_its_blobs(local_store: ociport.ImageStore) -> Non
 def test_subject_of_a_named_referrer_is_kept(local_store: ociport.ImageStore) -> None:
     subject = random_image(local_store.content, seed=4)
     empty = b"{}"
-    config = ociport.Descriptor("application/vnd.oci.empty.v1+json", ociport.Digest.of(empty), 2)
+    config = ociport.Descriptor(
+        "application/vnd.oci.empty.v1+json", ociport.Digest.of(empty), 2
+    )
     write_blob(local_store.content, io.BytesIO(empty), config)
     raw = dump_json(
         {
@@ -84,16 +92,23 @@ def test_subject_of_a_named_referrer_is_kept(local_store: ociport.ImageStore) ->
             "subject": subject.to_json(),
         }
     )
-    referrer = ociport.Descriptor("application/vnd.oci.image.manifest.v1+json", ociport.Digest.of(raw), len(raw))
+    referrer = ociport.Descriptor(
+        "application/vnd.oci.image.manifest.v1+json", ociport.Digest.of(raw), len(raw)
+    )
     write_blob(local_store.content, io.BytesIO(raw), referrer)
     local_store.content.update_index(
-        lambda entries: [*entries, referrer.with_annotations({ANNOTATION_REF_NAME: "example.com/sbom:1"})]
+        lambda entries: [
+            *entries,
+            referrer.with_annotations({ANNOTATION_REF_NAME: "example.com/sbom:1"}),
+        ]
     )
     _age(local_store, 2 * HOUR)
     assert local_store.gc().removed == []
 
 
-def test_gc_while_another_process_imports(local_store: ociport.ImageStore, tmp_path: Path) -> None:
+def test_gc_while_another_process_imports(
+    local_store: ociport.ImageStore, tmp_path: Path
+) -> None:
     source_store = ociport.open_store(str(tmp_path / "source"), pm=local_store.pm)
     root = random_image(source_store.content, layers=6, layer_size=4 << 20, seed=5)
     name_image(source_store.content, "example.com/big:1", root)
@@ -101,8 +116,18 @@ def test_gc_while_another_process_imports(local_store: ociport.ImageStore, tmp_p
     source_store.export_images(["example.com/big:1"], str(archive))
     store_path = local_store.content.location.path
     importer = subprocess.Popen(
-        [sys.executable, "-m", "ociport", "--store", store_path, "import", str(archive)],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        [
+            sys.executable,
+            "-m",
+            "ociport",
+            "--store",
+            store_path,
+            "import",
+            str(archive),
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
     )
     rounds = 0
     while importer.poll() is None or rounds == 0:
@@ -122,9 +147,20 @@ def test_gc_while_another_process_imports(local_store: ociport.ImageStore, tmp_p
 def test_cli_grace_durations(local_store: ociport.ImageStore, grace: str) -> None:
     _orphan(local_store, b"x")
     run = subprocess.run(
-        [sys.executable, "-m", "ociport", "--store", local_store.content.location.path,
-         "content", "gc", "--dry-run", "--grace", grace],
-        capture_output=True, text=True,
+        [
+            sys.executable,
+            "-m",
+            "ociport",
+            "--store",
+            local_store.content.location.path,
+            "content",
+            "gc",
+            "--dry-run",
+            "--grace",
+            grace,
+        ],
+        capture_output=True,
+        text=True,
     )
     assert run.returncode == 0, run.stderr
     assert "would remove 0 blob(s)" in run.stderr
@@ -148,7 +184,12 @@ def test_corrupt_manifest_stops_collection(local_store: ociport.ImageStore) -> N
     root = random_image(local_store.content, seed=7)
     name_image(local_store.content, "example.com/damaged:1", root)
     _age(local_store, 2 * HOUR)
-    blob = Path(local_store.content.location.path) / "blobs" / "sha256" / root.digest.encoded
+    blob = (
+        Path(local_store.content.location.path)
+        / "blobs"
+        / "sha256"
+        / root.digest.encoded
+    )
     data = bytearray(blob.read_bytes())
     data[-2] ^= 0x01
     blob.chmod(0o644)
@@ -159,7 +200,9 @@ def test_corrupt_manifest_stops_collection(local_store: ociport.ImageStore) -> N
     assert {info.digest for info in local_store.content.walk()} == before
 
 
-def test_large_manifest_written_by_another_tool_is_followed(local_store: ociport.ImageStore) -> None:
+def test_large_manifest_written_by_another_tool_is_followed(
+    local_store: ociport.ImageStore,
+) -> None:
     root = random_image(local_store.content, seed=8)
     raw = json_with_padding(local_store, root, 5 << 20)
     big = ociport.Descriptor(root.media_type, ociport.Digest.of(raw), len(raw))
@@ -169,7 +212,9 @@ def test_large_manifest_written_by_another_tool_is_followed(local_store: ociport
     assert local_store.gc().removed == [root.digest]  # only the original manifest
 
 
-def json_with_padding(store: ociport.ImageStore, root: ociport.Descriptor, size: int) -> bytes:
+def json_with_padding(
+    store: ociport.ImageStore, root: ociport.Descriptor, size: int
+) -> bytes:
     """The manifest of ``root`` with an annotation making it ``size`` bytes or more."""
     import json
 

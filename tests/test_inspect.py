@@ -11,9 +11,9 @@ from pathlib import Path
 
 import pluggy
 import pytest
-from helpers import PUBLIC, TOOL
 
 import ociport
+from helpers import PUBLIC, TOOL
 from ociport.builtin import oci_layout
 from ociport.ranged import RangeReader
 
@@ -25,7 +25,9 @@ def layout_pm(pm: pluggy.PluginManager) -> pluggy.PluginManager:
 
 
 def test_archive_lists_platforms_and_sizes(layout_pm: pluggy.PluginManager) -> None:
-    records = ociport.inspect_source(str(TOOL / "multiarch.oci-archive.tar"), pm=layout_pm)
+    records = ociport.inspect_source(
+        str(TOOL / "multiarch.oci-archive.tar"), pm=layout_pm
+    )
     assert [r["names"] for r in records] == [["multi"]]
     platforms = sorted(m["platform"] for m in records[0]["manifests"])
     assert platforms == ["linux/amd64", "linux/arm64"]
@@ -54,10 +56,14 @@ def test_seekable_archive_reads_only_metadata(
 
 
 def test_partial_index_reports_missing(layout_pm: pluggy.PluginManager) -> None:
-    (record,) = ociport.inspect_source(str(PUBLIC / "oras-go" / "hello-world.tar"), pm=layout_pm)
+    (record,) = ociport.inspect_source(
+        str(PUBLIC / "oras-go" / "hello-world.tar"), pm=layout_pm
+    )
     assert len(record["manifests"]) == 1
     assert len(record["missing"]) == 10
-    assert {m["referencedBy"] for m in record["missing"]} == {record["descriptor"]["digest"]}
+    assert {m["referencedBy"] for m in record["missing"]} == {
+        record["descriptor"]["digest"]
+    }
 
 
 def test_stream_and_file_agree(layout_pm: pluggy.PluginManager) -> None:
@@ -70,21 +76,37 @@ def test_stream_and_file_agree(layout_pm: pluggy.PluginManager) -> None:
 
 
 def test_layout_directory(layout_pm: pluggy.PluginManager) -> None:
-    records = ociport.inspect_source(str(PUBLIC / "regclient" / "testrepo"), pm=layout_pm)
+    records = ociport.inspect_source(
+        str(PUBLIC / "regclient" / "testrepo"), pm=layout_pm
+    )
     index = json.loads((PUBLIC / "regclient" / "testrepo" / "index.json").read_text())
-    assert [r["descriptor"]["digest"] for r in records] == [m["digest"] for m in index["manifests"]]
+    assert [r["descriptor"]["digest"] for r in records] == [
+        m["digest"] for m in index["manifests"]
+    ]
     b1 = next(r for r in records if "b1" in r["names"])
     assert sorted(m["platform"] for m in b1["manifests"]) == [
-        "linux/amd64", "linux/arm/v6", "linux/arm/v7", "linux/arm64"
+        "linux/amd64",
+        "linux/arm/v6",
+        "linux/arm/v7",
+        "linux/arm64",
     ]
 
 
 def test_inspect_changes_nothing_and_stores_nothing(tmp_path: Path) -> None:
     store = tmp_path / "store"
     run = subprocess.run(
-        [sys.executable, "-m", "ociport", "--store", str(store), "inspect", "--json",
-         str(TOOL / "sample.oci-archive.tar")],
-        capture_output=True, text=True,
+        [
+            sys.executable,
+            "-m",
+            "ociport",
+            "--store",
+            str(store),
+            "inspect",
+            "--json",
+            str(TOOL / "sample.oci-archive.tar"),
+        ],
+        capture_output=True,
+        text=True,
     )
     assert run.returncode == 0, run.stderr
     assert json.loads(run.stdout)[0]["names"] == ["1.0"]
@@ -102,7 +124,11 @@ def test_bad_source_is_one_error_line(tmp_path: Path) -> None:
         info = tarfile.TarInfo("oci-layout")
         info.size = len(layout)
         tar.addfile(info, io.BytesIO(layout))
-    run = subprocess.run([sys.executable, "-m", "ociport", "inspect", str(bad)], capture_output=True, text=True)
+    run = subprocess.run(
+        [sys.executable, "-m", "ociport", "inspect", str(bad)],
+        capture_output=True,
+        text=True,
+    )
     assert run.returncode == 1
     assert run.stderr.startswith("ociport: error: ")
     assert len(run.stderr.splitlines()) == 1

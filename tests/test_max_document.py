@@ -25,7 +25,9 @@ def _big_manifest_archive(store: ociport.ImageStore) -> bytes:
     return out.getvalue()
 
 
-def test_raising_the_cap_admits_a_large_manifest(store: ociport.ImageStore, tmp_path: object) -> None:
+def test_raising_the_cap_admits_a_large_manifest(
+    store: ociport.ImageStore, tmp_path: object
+) -> None:
     archive = _big_manifest_archive(store)
     fresh = ociport.open_store(f"memory://max-document-{id(archive)}", pm=store.pm)
     with pytest.raises(ociport.DocumentTooLargeError):

@@ -51,7 +51,6 @@ __all__ = [
 ]
 
 
-
 def open_store(
     url: str | None = None,
     *,
@@ -75,7 +74,9 @@ def open_store(
     pm = pm or get_plugin_manager()
     config = resolve_store(url, pm, storage_options)
     location = Location.from_url(config.url, config.options)
-    content = pm.hook.ociport_open_content_store(location=location, options={"create": create})
+    content = pm.hook.ociport_open_content_store(
+        location=location, options={"create": create}
+    )
     if content is None:
         raise PluginError(f"no plugin opens a content store at {location.url}")
     return ImageStore(content, pm)
@@ -101,7 +102,9 @@ def inspect_source(
     :raises UnsupportedSourceError: the format's driver cannot inspect.
     """
     pm = pm or get_plugin_manager()
-    driver_cls, target = choose_driver(pm, resolve(source, storage_options), format, describe(source))
+    driver_cls, target = choose_driver(
+        pm, resolve(source, storage_options), format, describe(source)
+    )
     contents = driver_cls().inspect(target, max_document=max_document)
     try:
         return describe_source(contents)
@@ -169,7 +172,9 @@ def _repeated_names(named: Sequence[tuple[str, Descriptor]]) -> list[str]:
     ]
 
 
-def _selection(platforms: Sequence[Platform | str], all_platforms: bool) -> PlatformSelection:
+def _selection(
+    platforms: Sequence[Platform | str], all_platforms: bool
+) -> PlatformSelection:
     return PlatformSelection(
         tuple(p if isinstance(p, Platform) else Platform.parse(p) for p in platforms),
         all_platforms,
@@ -184,7 +189,9 @@ class ImageStore:
     :param pm: the plugin manager that supplies drivers and receives events.
     """
 
-    def __init__(self, content: ContentStore, pm: pluggy.PluginManager | None = None) -> None:
+    def __init__(
+        self, content: ContentStore, pm: pluggy.PluginManager | None = None
+    ) -> None:
         self.content = content
         self.pm = pm or get_plugin_manager()
 
@@ -196,7 +203,9 @@ class ImageStore:
     def images(self) -> list[Image]:
         """Every named image, sorted by name."""
         found = [
-            Image(d.ref_name, d) for d in self.content.read_index() if d.ref_name is not None
+            Image(d.ref_name, d)
+            for d in self.content.read_index()
+            if d.ref_name is not None
         ]
         return sorted(found, key=lambda image: image.name)
 
@@ -244,7 +253,9 @@ class ImageStore:
         for name, root in named:
             pinned = Reference.parse(name).digest
             if pinned is not None and pinned != root.digest:
-                raise InvalidReferenceError(name, f"the image's digest is {root.digest}")
+                raise InvalidReferenceError(
+                    name, f"the image's digest is {root.digest}"
+                )
         new = {
             name: root.with_annotations(
                 {
@@ -312,7 +323,12 @@ class ImageStore:
         if index_name is not None:
             Reference.parse(index_name)
         request = ImportRequest(
-            selection, ref_name, index_name is not None, max_document, progress, oci_manifests
+            selection,
+            ref_name,
+            index_name is not None,
+            max_document,
+            progress,
+            oci_manifests,
         )
         target = resolve(source, storage_options)
         driver_cls, report = self._run_import(target, format, request, describe(source))
@@ -323,7 +339,9 @@ class ImageStore:
             named, notes = [], []
             for root in report.roots:
                 names, note = naming.names_for(root)
-                named.extend((name, root) for name in names if (name, root) not in named)
+                named.extend(
+                    (name, root) for name in names if (name, root) not in named
+                )
                 notes.extend([note] if note and note not in notes else [])
             notes.extend(_repeated_names(named))
         # The images carry their store names, as index.json and the hook spec say.
@@ -331,7 +349,9 @@ class ImageStore:
         for info in report.committed:
             self.pm.hook.ociport_blob_committed(store=self.content, info=info)
         self.pm.hook.ociport_image_imported(
-            store=self.content, driver_name=driver_cls.name, roots=[i.target for i in images]
+            store=self.content,
+            driver_name=driver_cls.name,
+            roots=[i.target for i in images],
         )
         return ImportResult(
             images=images,
@@ -342,7 +362,11 @@ class ImageStore:
         )
 
     def _run_import(
-        self, target: Location | IO[bytes], format: str | None, request: ImportRequest, label: str
+        self,
+        target: Location | IO[bytes],
+        format: str | None,
+        request: ImportRequest,
+        label: str,
     ) -> tuple[type[ImageDriver], ImportReport]:
         driver_cls, source = choose_driver(self.pm, target, format, label)
         return driver_cls, driver_cls().import_image(source, self.content, request)
@@ -388,7 +412,9 @@ class ImageStore:
         driver_cls = self.driver(format)
         selection = _selection(platforms, all_platforms)
         unique = list(dict.fromkeys(names))
-        entries = export_entries([(n, self.get(n).target) for n in unique], ref_name_style)
+        entries = export_entries(
+            [(n, self.get(n).target) for n in unique], ref_name_style
+        )
         view, entries, notes = plan_export(
             self.content,
             entries,
@@ -409,12 +435,16 @@ class ImageStore:
         options: dict[str, Any] = {"extra_members": members} if members else {}
         if driver_cls.accepts_stream:
             with open_sink(sink, storage_options) as stream:
-                missing = driver.export_image(view, entries, stream, progress=progress, **options)
+                missing = driver.export_image(
+                    view, entries, stream, progress=progress, **options
+                )
         else:
             target = resolve(sink, storage_options)
             if not isinstance(target, Location):
                 raise UnsupportedSourceError(driver_cls.name, "a stream")
-            missing = driver.export_image(view, entries, target, progress=progress, **options)
+            missing = driver.export_image(
+                view, entries, target, progress=progress, **options
+            )
         self.pm.hook.ociport_image_exported(
             store=self.content, driver_name=driver_cls.name, roots=entries
         )
@@ -441,7 +471,10 @@ class ImageStore:
         """
         Reference.parse(new_name)
         result = convert_image(
-            self.content, self.get(name).target, manifest_format=manifest_format, compression=compression
+            self.content,
+            self.get(name).target,
+            manifest_format=manifest_format,
+            compression=compression,
         )
         self._set_names([(new_name, result.root)])
         return result
@@ -464,7 +497,9 @@ class ImageStore:
             manifests.append(
                 {
                     "descriptor": desc.to_json(),
-                    "platform": str(desc.platform) if desc.platform else self._platform_of(manifest.config),
+                    "platform": str(desc.platform)
+                    if desc.platform
+                    else self._platform_of(manifest.config),
                     "config": manifest.config.to_json(),
                     "layers": [layer.to_json() for layer in manifest.layers],
                 }

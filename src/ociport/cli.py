@@ -18,10 +18,16 @@ import click
 
 from ociport.api import ImageStore, inspect_source, open_store
 from ociport.content.helpers import ProgressCallback
+from ociport.convert import ManifestFormat
 from ociport.descriptor import Descriptor, Platform
 from ociport.errors import InvalidDescriptorError, OciportError, StoreNotFoundError
 from ociport.naming import ImportNaming, default_base_name
-from ociport.plugins import distribution_of, driver_registry, get_plugin_manager, list_plugins
+from ociport.plugins import (
+    distribution_of,
+    driver_registry,
+    get_plugin_manager,
+    list_plugins,
+)
 
 __all__ = ["main"]
 
@@ -34,7 +40,9 @@ def _note(message: str) -> None:
 
 
 @contextlib.contextmanager
-def _progress(description: str, total: int | None = None) -> Iterator[ProgressCallback | None]:
+def _progress(
+    description: str, total: int | None = None
+) -> Iterator[ProgressCallback | None]:
     """A rich progress bar on a terminal, nothing when stderr is piped."""
     if not sys.stderr.isatty():
         yield None
@@ -62,7 +70,9 @@ def _progress(description: str, total: int | None = None) -> Iterator[ProgressCa
         yield lambda n: bar.advance(task, n)
 
 
-def _key_values(ctx: click.Context, param: click.Parameter, values: tuple[str, ...]) -> dict[str, Any]:
+def _key_values(
+    ctx: click.Context, param: click.Parameter, values: tuple[str, ...]
+) -> dict[str, Any]:
     """``KEY=VALUE`` options as fsspec storage options (``true``/``false`` as booleans)."""
     options: dict[str, Any] = {}
     for value in values:
@@ -73,7 +83,9 @@ def _key_values(ctx: click.Context, param: click.Parameter, values: tuple[str, .
     return options
 
 
-def _platforms(ctx: click.Context, param: click.Parameter, values: tuple[str, ...]) -> tuple[str, ...]:
+def _platforms(
+    ctx: click.Context, param: click.Parameter, values: tuple[str, ...]
+) -> tuple[str, ...]:
     for value in values:
         try:
             Platform.parse(value)
@@ -91,7 +103,9 @@ def _duration(ctx: click.Context, param: click.Parameter, value: str) -> float:
 
 
 class _Context:
-    def __init__(self, store_url: str | None, options: dict[str, Any], debug: bool) -> None:
+    def __init__(
+        self, store_url: str | None, options: dict[str, Any], debug: bool
+    ) -> None:
         self.store_url = store_url
         self.options = options
         self.debug = debug
@@ -110,7 +124,9 @@ class _Context:
 
     def _open(self, *, create: bool) -> ImageStore:
         if self._store is None:
-            self._store = open_store(self.store_url, storage_options=self.options, create=create)
+            self._store = open_store(
+                self.store_url, storage_options=self.options, create=create
+            )
         return self._store
 
 
@@ -118,47 +134,126 @@ pass_ctx = click.make_pass_decorator(_Context)
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
-@click.option("--store", "store_url", envvar="OCIPORT_STORE", metavar="URL|NAME",
-              help="Store root: path, fsspec URL or configured name. [env: OCIPORT_STORE]")
-@click.option("--storage-option", "storage_options", multiple=True, callback=_key_values, metavar="KEY=VALUE",
-              help="fsspec option for the store's filesystem (repeatable).")
+@click.option(
+    "--store",
+    "store_url",
+    envvar="OCIPORT_STORE",
+    metavar="URL|NAME",
+    help="Store root: path, fsspec URL or configured name. [env: OCIPORT_STORE]",
+)
+@click.option(
+    "--storage-option",
+    "storage_options",
+    multiple=True,
+    callback=_key_values,
+    metavar="KEY=VALUE",
+    help="fsspec option for the store's filesystem (repeatable).",
+)
 @click.option("--debug", is_flag=True, help="Show tracebacks on errors.")
 @click.version_option(package_name="ociport")
 @click.pass_context
-def cli(ctx: click.Context, store_url: str | None, storage_options: dict[str, Any], debug: bool) -> None:
+def cli(
+    ctx: click.Context,
+    store_url: str | None,
+    storage_options: dict[str, Any],
+    debug: bool,
+) -> None:
     """Move container images between OCI/Docker archives and an OCI content store."""
     ctx.obj = _Context(store_url, storage_options, debug)
 
 
 @cli.command("import")
 @click.argument("source")
-@click.option("--format", "format_", metavar="NAME", help="Source format (default: detected).")
-@click.option("--base-name", metavar="NAME", help="Repository for tag-only and unnamed images [default: import-YYYY-MM-DD].")
-@click.option("--digests", is_flag=True, help="Also name every image <base-name>@<digest>.")
-@click.option("--skip-digest-for-named", is_flag=True, help="With --digests, only for images without a name.")
-@click.option("--index-name", metavar="NAME", help="Keep the source's whole index as one image so named.")
-@click.option("--platform", "platforms", multiple=True, callback=_platforms, metavar="OS/ARCH[/VARIANT]", help="Platform to import (repeatable).")
-@click.option("--all-platforms", is_flag=True, help="Import every platform; fail if any is missing.")
-@click.option("--oci", "oci_manifests", is_flag=True, help="Docker archives: build OCI manifests, not Docker schema 2.")
-@click.option("--max-document", type=click.IntRange(min=1024), default=4 << 20, show_default=True, help="Largest JSON document accepted, in bytes.")
-@click.option("--source-option", "source_options", multiple=True, callback=_key_values, metavar="KEY=VALUE", help="fsspec option for the source's filesystem (repeatable).")
+@click.option(
+    "--format", "format_", metavar="NAME", help="Source format (default: detected)."
+)
+@click.option(
+    "--base-name",
+    metavar="NAME",
+    help="Repository for tag-only and unnamed images [default: import-YYYY-MM-DD].",
+)
+@click.option(
+    "--digests", is_flag=True, help="Also name every image <base-name>@<digest>."
+)
+@click.option(
+    "--skip-digest-for-named",
+    is_flag=True,
+    help="With --digests, only for images without a name.",
+)
+@click.option(
+    "--index-name",
+    metavar="NAME",
+    help="Keep the source's whole index as one image so named.",
+)
+@click.option(
+    "--platform",
+    "platforms",
+    multiple=True,
+    callback=_platforms,
+    metavar="OS/ARCH[/VARIANT]",
+    help="Platform to import (repeatable).",
+)
+@click.option(
+    "--all-platforms",
+    is_flag=True,
+    help="Import every platform; fail if any is missing.",
+)
+@click.option(
+    "--oci",
+    "oci_manifests",
+    is_flag=True,
+    help="Docker archives: build OCI manifests, not Docker schema 2.",
+)
+@click.option(
+    "--max-document",
+    type=click.IntRange(min=1024),
+    default=4 << 20,
+    show_default=True,
+    help="Largest JSON document accepted, in bytes.",
+)
+@click.option(
+    "--source-option",
+    "source_options",
+    multiple=True,
+    callback=_key_values,
+    metavar="KEY=VALUE",
+    help="fsspec option for the source's filesystem (repeatable).",
+)
 @pass_ctx
-def import_(ctx: _Context, source: str, format_: str | None, base_name: str | None, digests: bool,
-            skip_digest_for_named: bool, index_name: str | None, platforms: tuple[str, ...],
-            all_platforms: bool, oci_manifests: bool, max_document: int,
-            source_options: dict[str, Any]) -> None:
+def import_(
+    ctx: _Context,
+    source: str,
+    format_: str | None,
+    base_name: str | None,
+    digests: bool,
+    skip_digest_for_named: bool,
+    index_name: str | None,
+    platforms: tuple[str, ...],
+    all_platforms: bool,
+    oci_manifests: bool,
+    max_document: int,
+    source_options: dict[str, Any],
+) -> None:
     """Import the images of an archive (path, fsspec URL, or - for stdin)."""
     if platforms and all_platforms:
         raise click.UsageError("--platform and --all-platforms exclude each other")
     if skip_digest_for_named and not digests:
         raise click.UsageError("--skip-digest-for-named goes with --digests")
-    naming = ImportNaming(base_name or default_base_name(), digests, skip_digest_for_named)
+    naming = ImportNaming(
+        base_name or default_base_name(), digests, skip_digest_for_named
+    )
     with _progress("importing") as progress:
         result = ctx.new_store.import_image(
-            source, format=format_, naming=naming, platforms=platforms,
-            all_platforms=all_platforms, index_name=index_name, max_document=max_document,
+            source,
+            format=format_,
+            naming=naming,
+            platforms=platforms,
+            all_platforms=all_platforms,
+            index_name=index_name,
+            max_document=max_document,
             oci_manifests=oci_manifests,
-            storage_options=source_options, progress=progress,
+            storage_options=source_options,
+            progress=progress,
         )
     for note in result.notes:
         _note(f"note: {note}")
@@ -177,21 +272,75 @@ def _describe_missing(desc: Descriptor) -> str:
 @cli.command("export")
 @click.argument("dest")
 @click.argument("names", nargs=-1, required=True)
-@click.option("--format", "format_", default="oci-archive", show_default=True, metavar="NAME", help="Archive format.")
-@click.option("--ref-name", "ref_name_style", type=click.Choice(["full", "tag"]), default="full", show_default=True,
-              help="org.opencontainers.image.ref.name: the full reference, or only the tag (containerd).")
-@click.option("--platform", "platforms", multiple=True, callback=_platforms, metavar="OS/ARCH[/VARIANT]",
-              help="Export only this platform (repeatable) [default: every platform]; the first is also what Docker's manifest.json points at [default: this machine's].")
-@click.option("--all-platforms", is_flag=True, help="Require every platform of multi-platform images.")
-@click.option("--keep-index", is_flag=True, help="With --platform: keep the original index (a partial archive).")
-@click.option("--skip-non-distributable", is_flag=True, help="Leave out foreign (non-distributable) layers.")
-@click.option("--skip-manifest-json", is_flag=True, help="Leave out files plugins add (Docker's manifest.json).")
-@click.option("--dest-option", "dest_options", multiple=True, callback=_key_values, metavar="KEY=VALUE", help="fsspec option for the destination (repeatable).")
+@click.option(
+    "--format",
+    "format_",
+    default="oci-archive",
+    show_default=True,
+    metavar="NAME",
+    help="Archive format.",
+)
+@click.option(
+    "--ref-name",
+    "ref_name_style",
+    type=click.Choice(["full", "tag"]),
+    default="full",
+    show_default=True,
+    help="org.opencontainers.image.ref.name: the full reference, or only the tag (containerd).",
+)
+@click.option(
+    "--platform",
+    "platforms",
+    multiple=True,
+    callback=_platforms,
+    metavar="OS/ARCH[/VARIANT]",
+    help=(
+        "Export only this platform (repeatable) [default: every platform]; the first is "
+        "also what Docker's manifest.json points at [default: this machine's]."
+    ),
+)
+@click.option(
+    "--all-platforms",
+    is_flag=True,
+    help="Require every platform of multi-platform images.",
+)
+@click.option(
+    "--keep-index",
+    is_flag=True,
+    help="With --platform: keep the original index (a partial archive).",
+)
+@click.option(
+    "--skip-non-distributable",
+    is_flag=True,
+    help="Leave out foreign (non-distributable) layers.",
+)
+@click.option(
+    "--skip-manifest-json",
+    is_flag=True,
+    help="Leave out files plugins add (Docker's manifest.json).",
+)
+@click.option(
+    "--dest-option",
+    "dest_options",
+    multiple=True,
+    callback=_key_values,
+    metavar="KEY=VALUE",
+    help="fsspec option for the destination (repeatable).",
+)
 @pass_ctx
-def export(ctx: _Context, dest: str, names: tuple[str, ...], format_: str, ref_name_style: str,
-           platforms: tuple[str, ...], all_platforms: bool, keep_index: bool,
-           skip_non_distributable: bool, skip_manifest_json: bool,
-           dest_options: dict[str, Any]) -> None:
+def export(
+    ctx: _Context,
+    dest: str,
+    names: tuple[str, ...],
+    format_: str,
+    ref_name_style: str,
+    platforms: tuple[str, ...],
+    all_platforms: bool,
+    keep_index: bool,
+    skip_non_distributable: bool,
+    skip_manifest_json: bool,
+    dest_options: dict[str, Any],
+) -> None:
     """Export images to DEST (path, fsspec URL, or - for stdout)."""
     if platforms and all_platforms:
         raise click.UsageError("--platform and --all-platforms exclude each other")
@@ -199,10 +348,17 @@ def export(ctx: _Context, dest: str, names: tuple[str, ...], format_: str, ref_n
         raise click.UsageError("--keep-index goes with --platform")
     with _progress("exporting") as progress:
         result = ctx.store.export_images(
-            list(names), dest, format=format_, ref_name_style=ref_name_style,  # type: ignore[arg-type]
-            platforms=platforms, all_platforms=all_platforms, keep_index=keep_index,
-            skip_non_distributable=skip_non_distributable, extra_members=not skip_manifest_json,
-            storage_options=dest_options, progress=progress,
+            list(names),
+            dest,
+            format=format_,
+            ref_name_style=ref_name_style,  # type: ignore[arg-type]
+            platforms=platforms,
+            all_platforms=all_platforms,
+            keep_index=keep_index,
+            skip_non_distributable=skip_non_distributable,
+            extra_members=not skip_manifest_json,
+            storage_options=dest_options,
+            progress=progress,
         )
     for note in result.notes:
         _note(f"note: {note}")
@@ -216,47 +372,89 @@ def export(ctx: _Context, dest: str, names: tuple[str, ...], format_: str, ref_n
 @click.argument("new_name")
 @click.option("--oci", is_flag=True, help="Use OCI media types.")
 @click.option("--docker", is_flag=True, help="Use Docker schema 2 media types.")
-@click.option("--compression", type=click.Choice(["gzip", "zstd", "none"]),
-              help="Recompress layers [default: keep each layer's].")
+@click.option(
+    "--compression",
+    type=click.Choice(["gzip", "zstd", "none"]),
+    help="Recompress layers [default: keep each layer's].",
+)
 @pass_ctx
-def convert(ctx: _Context, name: str, new_name: str, oci: bool, docker: bool,
-            compression: str | None) -> None:
+def convert(
+    ctx: _Context,
+    name: str,
+    new_name: str,
+    oci: bool,
+    docker: bool,
+    compression: str | None,
+) -> None:
     """Convert image NAME into NEW_NAME with other media types or compression."""
     if oci and docker:
         raise click.UsageError("--oci and --docker exclude each other")
-    manifest_format = "oci" if oci else "docker" if docker else None
+    manifest_format: ManifestFormat | None = (
+        "oci" if oci else "docker" if docker else None
+    )
     result = ctx.store.convert(
-        name, new_name, manifest_format=manifest_format, compression=compression,  # type: ignore[arg-type]
+        name,
+        new_name,
+        manifest_format=manifest_format,
+        compression=compression,  # type: ignore[arg-type]
     )
     for change in result.relabelled:
-        _note(f"layer {change.before.digest.short}: {change.reason}: "
-              f"{change.before.media_type} -> {change.after.media_type}")
+        _note(
+            f"layer {change.before.digest.short}: {change.reason}: "
+            f"{change.before.media_type} -> {change.after.media_type}"
+        )
     click.echo(f"{new_name}\t{result.root.digest}")
 
 
 @cli.command("inspect")
 @click.argument("source")
-@click.option("--format", "format_", metavar="NAME", help="Source format (default: detected).")
+@click.option(
+    "--format", "format_", metavar="NAME", help="Source format (default: detected)."
+)
 @click.option("--json", "as_json", is_flag=True, help="One JSON document.")
-@click.option("--max-document", type=click.IntRange(min=1024), default=4 << 20, show_default=True,
-              help="Largest JSON document accepted, in bytes.")
-@click.option("--source-option", "source_options", multiple=True, callback=_key_values, metavar="KEY=VALUE",
-              help="fsspec option for the source's filesystem (repeatable).")
-def inspect_(source: str, format_: str | None, as_json: bool, max_document: int,
-             source_options: dict[str, Any]) -> None:
+@click.option(
+    "--max-document",
+    type=click.IntRange(min=1024),
+    default=4 << 20,
+    show_default=True,
+    help="Largest JSON document accepted, in bytes.",
+)
+@click.option(
+    "--source-option",
+    "source_options",
+    multiple=True,
+    callback=_key_values,
+    metavar="KEY=VALUE",
+    help="fsspec option for the source's filesystem (repeatable).",
+)
+def inspect_(
+    source: str,
+    format_: str | None,
+    as_json: bool,
+    max_document: int,
+    source_options: dict[str, Any],
+) -> None:
     """Describe the images of an archive or layout without importing them."""
-    records = inspect_source(source, format=format_, max_document=max_document,
-                             storage_options=source_options)
+    records = inspect_source(
+        source,
+        format=format_,
+        max_document=max_document,
+        storage_options=source_options,
+    )
     if as_json:
         click.echo(json.dumps(records, indent=2))
         return
     for record in records:
         descriptor = record["descriptor"]
         names = ", ".join(record["names"]) or "(unnamed)"
-        click.echo(f"{names}\t{descriptor['digest']}\t{descriptor.get('mediaType', '')}")
+        click.echo(
+            f"{names}\t{descriptor['digest']}\t{descriptor.get('mediaType', '')}"
+        )
         for manifest in record["manifests"]:
-            click.echo(f"  {manifest['platform'] or '-':<16} {manifest['digest']}  "
-                       f"{len(manifest['layers'])} layers  {manifest['size']} bytes")
+            click.echo(
+                f"  {manifest['platform'] or '-':<16} {manifest['digest']}  "
+                f"{len(manifest['layers'])} layers  {manifest['size']} bytes"
+            )
         for missing in record["missing"]:
             platform = missing["descriptor"].get("platform")
             where = f" ({Platform.from_json(platform)})" if platform else ""
@@ -279,17 +477,28 @@ def images_ls(ctx: _Context, as_json: bool, quiet: bool) -> None:
     except StoreNotFoundError:
         found = []  # nothing imported yet: an empty list, and no store created
     if as_json:
-        click.echo(json.dumps([{"name": i.name, **i.target.to_json()} for i in found], indent=2))
+        click.echo(
+            json.dumps(
+                [{"name": i.name, **i.target.to_json()} for i in found], indent=2
+            )
+        )
         return
     if quiet:
         for image in found:
             click.echo(image.name)
         return
     rows = [("NAME", "DIGEST", "MEDIA TYPE", "SIZE")]
-    rows += [(i.name, str(i.target.digest), i.target.media_type, str(i.target.size)) for i in found]
+    rows += [
+        (i.name, str(i.target.digest), i.target.media_type, str(i.target.size))
+        for i in found
+    ]
     width = [max(len(r[c]) for r in rows) for c in range(3)]
     for row in rows:
-        click.echo("  ".join(cell.ljust(width[c]) for c, cell in enumerate(row[:3])) + "  " + row[3])
+        click.echo(
+            "  ".join(cell.ljust(width[c]) for c, cell in enumerate(row[:3]))
+            + "  "
+            + row[3]
+        )
 
 
 @images.command("inspect")
@@ -333,7 +542,11 @@ def content_ls(ctx: _Context, as_json: bool) -> None:
     except StoreNotFoundError:
         infos = []
     if as_json:
-        click.echo(json.dumps([{"digest": str(i.digest), "size": i.size} for i in infos], indent=2))
+        click.echo(
+            json.dumps(
+                [{"digest": str(i.digest), "size": i.size} for i in infos], indent=2
+            )
+        )
         return
     for info in infos:
         click.echo(f"{info.digest}\t{info.size}")
@@ -352,8 +565,14 @@ def content_verify(ctx: _Context) -> None:
 
 
 @content.command("gc")
-@click.option("--grace", default="1h", show_default=True, metavar="DURATION", callback=_duration,
-              help="Keep unreferenced blobs younger than this (seconds, or 30m, 1h, 2d).")
+@click.option(
+    "--grace",
+    default="1h",
+    show_default=True,
+    metavar="DURATION",
+    callback=_duration,
+    help="Keep unreferenced blobs younger than this (seconds, or 30m, 1h, 2d).",
+)
 @click.option("--dry-run", is_flag=True, help="List what would be removed.")
 @pass_ctx
 def content_gc(ctx: _Context, grace: float, dry_run: bool) -> None:
@@ -362,9 +581,11 @@ def content_gc(ctx: _Context, grace: float, dry_run: bool) -> None:
     for digest in result.removed:
         click.echo(str(digest))
     verb = "would remove" if dry_run else "removed"
-    _note(f"{verb} {len(result.removed)} blob(s), {result.bytes_removed} bytes, and "
-          f"{result.ingests_removed} abandoned ingest file(s); "
-          f"kept {result.kept_young} younger than the grace period")
+    _note(
+        f"{verb} {len(result.removed)} blob(s), {result.bytes_removed} bytes, and "
+        f"{result.ingests_removed} abandoned ingest file(s); "
+        f"kept {result.kept_young} younger than the grace period"
+    )
 
 
 @cli.command("plugins")
@@ -375,9 +596,21 @@ def plugins(as_json: bool) -> None:
     drivers = []
     for cls in driver_registry(pm).drivers():
         dist, version = distribution_of(cls.__module__, pm)
-        drivers.append({"name": cls.name, "summary": cls.summary, "distribution": dist, "version": version})
+        drivers.append(
+            {
+                "name": cls.name,
+                "summary": cls.summary,
+                "distribution": dist,
+                "version": version,
+            }
+        )
     loaded = [
-        {"name": p.name, "module": p.module, "distribution": p.distribution, "version": p.version}
+        {
+            "name": p.name,
+            "module": p.module,
+            "distribution": p.distribution,
+            "version": p.version,
+        }
         for p in list_plugins(pm)
     ]
     if as_json:
@@ -385,10 +618,14 @@ def plugins(as_json: bool) -> None:
         return
     click.echo("DRIVERS")
     for d in drivers:
-        click.echo(f"  {d['name']:<16} {d['distribution']} {d['version']}  {d['summary']}")
+        click.echo(
+            f"  {d['name']:<16} {d['distribution']} {d['version']}  {d['summary']}"
+        )
     click.echo("PLUGINS")
     for p in loaded:
-        click.echo(f"  {p['name']:<16} {p['distribution']} {p['version']}  ({p['module']})")
+        click.echo(
+            f"  {p['name']:<16} {p['distribution']} {p['version']}  ({p['module']})"
+        )
 
 
 def _fail(message: str, debug: bool) -> NoReturn:
@@ -412,10 +649,8 @@ def main(argv: list[str] | None = None) -> None:
         sys.exit(exc.exit_code)
     except (OciportError, OSError, ImportError) as exc:
         _fail(str(exc) or type(exc).__name__, debug)
-    except Exception as exc:  # noqa: BLE001 - one line for anything a library raised
+    except Exception as exc:
         # (botocore's connection errors, for one); --debug shows where it came from.
         _fail(f"{type(exc).__name__}: {exc}", debug)
     except KeyboardInterrupt:
         _fail("interrupted", debug)
-
-

@@ -12,7 +12,12 @@ import io
 import lzma
 from typing import IO, Any, Final, cast
 
-__all__ = ["LAYER_COMPRESSION", "detect_compression", "label_mismatch", "open_decompressed"]
+__all__ = [
+    "LAYER_COMPRESSION",
+    "detect_compression",
+    "label_mismatch",
+    "open_decompressed",
+]
 
 _MAGIC: Final = (
     (b"\x1f\x8b", "gzip"),
@@ -59,8 +64,10 @@ def open_decompressed(stream: IO[bytes]) -> tuple[io.BufferedReader, str | None]
 
     :returns: a large-buffered reader (``peek`` works) and the compression found.
     """
-    buffered = stream if isinstance(stream, io.BufferedReader) else io.BufferedReader(
-        cast(io.RawIOBase, stream), BUFFER_SIZE
+    buffered = (
+        stream
+        if isinstance(stream, io.BufferedReader)
+        else io.BufferedReader(cast(io.RawIOBase, stream), BUFFER_SIZE)
     )
     kind = detect_compression(buffered.peek(8)[:8])
     if kind is None:
@@ -71,9 +78,11 @@ def open_decompressed(stream: IO[bytes]) -> tuple[io.BufferedReader, str | None]
     elif kind == "bzip2":
         inner = bz2.BZ2File(buffered, "rb")
     elif kind == "xz":
-        inner = lzma.LZMAFile(buffered, "rb")
+        inner = lzma.LZMAFile(buffered, "rb")  # noqa: SIM115 - returned, closed by the caller
     else:
         import zstandard
 
-        inner = zstandard.ZstdDecompressor().stream_reader(buffered, read_across_frames=True)
+        inner = zstandard.ZstdDecompressor().stream_reader(
+            buffered, read_across_frames=True
+        )
     return io.BufferedReader(cast(io.RawIOBase, inner), BUFFER_SIZE), kind

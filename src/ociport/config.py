@@ -20,7 +20,13 @@ import pluggy
 
 from ociport.errors import FormatError
 
-__all__ = ["StoreConfig", "config_path", "default_store_url", "named_stores", "resolve_store"]
+__all__ = [
+    "StoreConfig",
+    "config_path",
+    "default_store_url",
+    "named_stores",
+    "resolve_store",
+]
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,7 +72,9 @@ def _from_file(path: Path) -> dict[str, StoreConfig]:
             raise FormatError(f"[stores.{name}] needs a url string", location=str(path))
         options = table.get("options", {})
         if not isinstance(options, dict):
-            raise FormatError(f"[stores.{name}] options must be a table", location=str(path))
+            raise FormatError(
+                f"[stores.{name}] options must be a table", location=str(path)
+            )
         found[name] = StoreConfig(table["url"], dict(options))
     return found
 
@@ -81,11 +89,17 @@ def named_stores(pm: pluggy.PluginManager) -> dict[str, StoreConfig]:
 
 
 def resolve_store(
-    url_or_name: str | None, pm: pluggy.PluginManager, options: Mapping[str, Any] | None = None
+    url_or_name: str | None,
+    pm: pluggy.PluginManager,
+    options: Mapping[str, Any] | None = None,
 ) -> StoreConfig:
     """The store a ``--store`` value means; explicit ``options`` win over configured ones."""
     target = url_or_name or default_store_url()
-    config = named_stores(pm).get(target) if "/" not in target and ":" not in target else None
+    config = (
+        named_stores(pm).get(target)
+        if "/" not in target and ":" not in target
+        else None
+    )
     if config is None:
         return StoreConfig(target, dict(options or {}))
     return StoreConfig(config.url, {**config.options, **(options or {})})

@@ -11,6 +11,7 @@ image gets new digests and a new name while the original stays as it was.
 
 from __future__ import annotations
 
+import contextlib
 import gzip
 import io
 import json
@@ -85,14 +86,19 @@ def convert_image(
     :raises MissingContentError, BlobNotFoundError: the image is incomplete.
     """
     if manifest_format == "docker" and compression == "zstd":
-        raise FormatError("Docker schema 2 manifests cannot list zstd layers; use --oci")
+        raise FormatError(
+            "Docker schema 2 manifests cannot list zstd layers; use --oci"
+        )
     converter = _Converter(store, manifest_format, compression)
     return ConvertResult(converter.convert(root), converter.relabelled)
 
 
 class _Converter:
     def __init__(
-        self, store: ContentStore, fmt: ManifestFormat | None, compression: Compression | None
+        self,
+        store: ContentStore,
+        fmt: ManifestFormat | None,
+        compression: Compression | None,
     ) -> None:
         self.store = store
         self.fmt = fmt
@@ -100,12 +106,16 @@ class _Converter:
         self.relabelled: list[Relabel] = []
 
     def convert(self, desc: Descriptor) -> Descriptor:
-        document = parse_document(read_blob(self.store, desc), desc.media_type, where=str(desc.digest))
+        document = parse_document(
+            read_blob(self.store, desc), desc.media_type, where=str(desc.digest)
+        )
         if isinstance(document, Index):
             return self._index(desc, document)
         if isinstance(document, Manifest):
             return self._manifest(desc, document)
-        raise UnsupportedMediaTypeError(desc.media_type or "unknown", member=str(desc.digest))
+        raise UnsupportedMediaTypeError(
+            desc.media_type or "unknown", member=str(desc.digest)
+        )
 
     def _index(self, desc: Descriptor, index: Index) -> Descriptor:
         children = [
@@ -114,8 +124,12 @@ class _Converter:
         ]
         doc = json.loads(index.raw)
         doc["manifests"] = [c.to_json() for c in children]
-        fmt = self.fmt or ("docker" if index.media_type == mt.DOCKER_MANIFEST_LIST else "oci")
-        doc["mediaType"] = mt.DOCKER_MANIFEST_LIST if fmt == "docker" else mt.OCI_IMAGE_INDEX
+        fmt = self.fmt or (
+            "docker" if index.media_type == mt.DOCKER_MANIFEST_LIST else "oci"
+        )
+        doc["mediaType"] = (
+            mt.DOCKER_MANIFEST_LIST if fmt == "docker" else mt.OCI_IMAGE_INDEX
+        )
         return self._put(replace(desc, media_type=doc["mediaType"]), dump_json(doc))
 
     def _manifest(self, desc: Descriptor, manifest: Manifest) -> Descriptor:
@@ -123,37 +137,58 @@ class _Converter:
             # A Docker manifest cannot list zstd layers: recompressing one to zstd makes
             # it an OCI manifest.
             "docker"
-            if manifest.media_type == mt.DOCKER_MANIFEST_V2 and self.compression != "zstd"
+            if manifest.media_type == mt.DOCKER_MANIFEST_V2
+            and self.compression != "zstd"
             else "oci"
         )
-        config_doc = parse_json(read_blob(self.store, manifest.config), where=str(manifest.config.digest))
+        config_doc = parse_json(
+            read_blob(self.store, manifest.config), where=str(manifest.config.digest)
+        )
         diff_ids = (config_doc.get("rootfs") or {}).get("diff_ids") or []
         if len(diff_ids) != len(manifest.layers):
             raise FormatError(
                 f"config lists {len(diff_ids)} diff IDs for {len(manifest.layers)} layers",
                 member=str(manifest.config.digest),
             )
-        layers = [self._layer(layer, fmt, diff_id) for layer, diff_id in zip(manifest.layers, diff_ids, strict=True)]
-        config = replace(manifest.config, media_type=mt.DOCKER_CONFIG if fmt == "docker" else mt.OCI_IMAGE_CONFIG)
+        layers = [
+            self._layer(layer, fmt, diff_id)
+            for layer, diff_id in zip(manifest.layers, diff_ids, strict=True)
+        ]
+        config = replace(
+            manifest.config,
+            media_type=mt.DOCKER_CONFIG if fmt == "docker" else mt.OCI_IMAGE_CONFIG,
+        )
         doc: dict[str, Any] = json.loads(manifest.raw)
-        doc["mediaType"] = mt.DOCKER_MANIFEST_V2 if fmt == "docker" else mt.OCI_IMAGE_MANIFEST
+        doc["mediaType"] = (
+            mt.DOCKER_MANIFEST_V2 if fmt == "docker" else mt.OCI_IMAGE_MANIFEST
+        )
         doc["config"] = config.to_json()
         doc["layers"] = [layer.to_json() for layer in layers]
         return self._put(replace(desc, media_type=doc["mediaType"]), dump_json(doc))
 
-    def _layer(self, layer: Descriptor, fmt: ManifestFormat, diff_id: str) -> Descriptor:
+    def _layer(
+        self, layer: Descriptor, fmt: ManifestFormat, diff_id: str
+    ) -> Descriptor:
         if layer.media_type not in LAYER_COMPRESSION:
             return layer
         with self.store.open_blob(layer) as stream:
             actual = detect_compression(stream.read(8))
         if actual not in (None, "gzip", "zstd"):
-            raise UnsupportedMediaTypeError(f"{actual}-compressed layer", member=str(layer.digest))
-        wanted = actual if self.compression is None else (None if self.compression == "none" else self.compression)
+            raise UnsupportedMediaTypeError(
+                f"{actual}-compressed layer", member=str(layer.digest)
+            )
+        wanted = (
+            actual
+            if self.compression is None
+            else (None if self.compression == "none" else self.compression)
+        )
         new = _recompress(self.store, layer, actual, wanted, Digest.parse(diff_id))
         new = replace(new, media_type=_LAYER_TYPES[(fmt, wanted)])
         if new != layer:
-            reason = "mislabelled" if LAYER_COMPRESSION[layer.media_type] != actual else (
-                "recompressed" if new.digest != layer.digest else "media type"
+            reason = (
+                "mislabelled"
+                if LAYER_COMPRESSION[layer.media_type] != actual
+                else ("recompressed" if new.digest != layer.digest else "media type")
             )
             self.relabelled.append(Relabel(layer, new, reason))
         return new
@@ -210,7 +245,11 @@ class _Compressor:
 
 
 def _recompress(
-    store: ContentStore, layer: Descriptor, actual: str | None, wanted: str | None, diff_id: Digest
+    store: ContentStore,
+    layer: Descriptor,
+    actual: str | None,
+    wanted: str | None,
+    diff_id: Digest,
 ) -> Descriptor:
     """Check ``layer``'s diff ID and, if ``wanted`` differs from ``actual``, write it anew."""
     plain = Hasher(diff_id.algorithm)
@@ -226,15 +265,15 @@ def _recompress(
                 if compressor is not None:
                     compressor.feed(data)
         if plain.digest() != diff_id:
-            raise FormatError(f"layer {layer.digest} decompresses to {plain.digest()}, not its diff ID {diff_id}")
+            raise FormatError(
+                f"layer {layer.digest} decompresses to {plain.digest()}, not its diff ID {diff_id}"
+            )
         if writer is None or compressor is None:
             return layer
         compressor.close()
         digest, size = writer.digest, writer.offset
-        try:
+        with contextlib.suppress(BlobExistsError):  # the same bytes are there already
             writer.commit()
-        except BlobExistsError:
-            pass
         return replace(layer, digest=digest, size=size)
     finally:
         if writer is not None:

@@ -47,7 +47,9 @@ def _frozen(mapping: Mapping[str, str] | None) -> Mapping[str, str]:
 def _require(doc: Mapping[str, Any], key: str, kind: type, what: str) -> Any:
     value = doc.get(key)
     if not isinstance(value, kind) or isinstance(value, bool):
-        raise InvalidDescriptorError(key, f"{what}: field {key!r} missing or not {kind.__name__}")
+        raise InvalidDescriptorError(
+            key, f"{what}: field {key!r} missing or not {kind.__name__}"
+        )
     return value
 
 
@@ -79,14 +81,18 @@ class Platform:
         """
         parts = value.strip().split("/")
         if len(parts) not in (2, 3) or not all(parts):
-            raise InvalidDescriptorError("platform", f"invalid platform {value!r}: want os/arch[/variant]")
+            raise InvalidDescriptorError(
+                "platform", f"invalid platform {value!r}: want os/arch[/variant]"
+            )
         variant = parts[2].lower() if len(parts) == 3 else None
         return cls(parts[0].lower(), parts[1].lower(), variant).normalized()
 
     @classmethod
     def host(cls) -> Platform:
         """The platform of this machine (``linux/amd64`` on a typical server)."""
-        return cls(_host.system().lower() or "linux", _host.machine().lower()).normalized()
+        return cls(
+            _host.system().lower() or "linux", _host.machine().lower()
+        ).normalized()
 
     @classmethod
     def from_json(cls, doc: Any) -> Platform:
@@ -185,7 +191,9 @@ class Descriptor:
         digest = Digest.parse(digest_text)
         annotations = _optional(doc, "annotations", dict, "descriptor") or {}
         if not all(isinstance(v, str) for v in annotations.values()):
-            raise InvalidDescriptorError("annotations", "annotation values must be strings")
+            raise InvalidDescriptorError(
+                "annotations", "annotation values must be strings"
+            )
         platform = doc.get("platform")
         data = _optional(doc, "data", str, "descriptor")
         urls = _optional(doc, "urls", list, "descriptor") or []
@@ -235,4 +243,6 @@ def _decode_data(text: str) -> bytes:
     try:
         return base64.b64decode(text, validate=True)
     except binascii.Error as exc:
-        raise InvalidDescriptorError("data", f"descriptor data is not base64: {exc}") from exc
+        raise InvalidDescriptorError(
+            "data", f"descriptor data is not base64: {exc}"
+        ) from exc

@@ -27,7 +27,10 @@ _FALLBACK_FORMAT: Final = "oci-archive"
 
 
 def choose_driver(
-    pm: pluggy.PluginManager, target: Location | IO[bytes], format: str | None, label: str
+    pm: pluggy.PluginManager,
+    target: Location | IO[bytes],
+    format: str | None,
+    label: str,
 ) -> tuple[type[ImageDriver], Location | IO[bytes]]:
     """The driver class for ``target`` and what to hand it (a stream is wrapped so that
     reads give uncompressed bytes).
@@ -38,11 +41,15 @@ def choose_driver(
     """
     registry = driver_registry(pm)
     if isinstance(target, Location):
-        driver_cls = registry.get(format) if format else _detect_location(pm, target, label)
+        driver_cls = (
+            registry.get(format) if format else _detect_location(pm, target, label)
+        )
         return driver_cls, target
     stream, _ = open_decompressed(target)
-    driver_cls = registry.get(format) if format else _detect(
-        pm, stream.peek(_SNIFF_BYTES)[:_SNIFF_BYTES], None, label
+    driver_cls = (
+        registry.get(format)
+        if format
+        else _detect(pm, stream.peek(_SNIFF_BYTES)[:_SNIFF_BYTES], None, label)
     )
     if not driver_cls.accepts_stream:
         raise UnsupportedSourceError(driver_cls.name, "a stream")
@@ -62,7 +69,9 @@ def _detect(
     raise DriverDetectionError(label, [c.name for c in candidates])
 
 
-def _detect_location(pm: pluggy.PluginManager, location: Location, label: str) -> type[ImageDriver]:
+def _detect_location(
+    pm: pluggy.PluginManager, location: Location, label: str
+) -> type[ImageDriver]:
     if location.fs.isdir(location.path):
         return _detect(pm, None, location, label)
     # One ranged read of the head: a buffered stream would read ahead megabytes, which

@@ -254,7 +254,10 @@ class StoreNotFoundError(OciportError, LookupError):
 
     def __init__(self, url: str, reason: str = "") -> None:
         self.url = url
-        reason = reason or "no image store here (import an image to create it, or check --store)"
+        reason = (
+            reason
+            or "no image store here (import an image to create it, or check --store)"
+        )
         super().__init__(f"{url}: {reason}")
 
 

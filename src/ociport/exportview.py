@@ -80,7 +80,9 @@ def plan_export(
     new_entries = list(entries)
     for position, entry in enumerate(entries):
         # Checks that what the selection requires is present (raises otherwise).
-        graph = walk_image(entry, lambda d: read_blob(store, d), lambda d: exists(store, d), selection)
+        graph = walk_image(
+            entry, lambda d: read_blob(store, d), lambda d: exists(store, d), selection
+        )
         if skip_non_distributable:
             view.hidden.update(
                 layer.digest
@@ -104,10 +106,14 @@ def plan_export(
 
 
 def _document(store: ContentStore, desc: Descriptor) -> Manifest | Index | None:
-    return parse_document(read_blob(store, desc), desc.media_type, where=str(desc.digest))
+    return parse_document(
+        read_blob(store, desc), desc.media_type, where=str(desc.digest)
+    )
 
 
-def _unselected(store: ContentStore, desc: Descriptor, selection: PlatformSelection) -> set[Digest]:
+def _unselected(
+    store: ContentStore, desc: Descriptor, selection: PlatformSelection
+) -> set[Digest]:
     index = _document(store, desc)
     if not isinstance(index, Index):
         return set()
@@ -120,7 +126,10 @@ def _unselected(store: ContentStore, desc: Descriptor, selection: PlatformSelect
 
 
 def _filtered(
-    store: ContentStore, desc: Descriptor, selection: PlatformSelection, view: ExportView
+    store: ContentStore,
+    desc: Descriptor,
+    selection: PlatformSelection,
+    view: ExportView,
 ) -> Descriptor:
     """``desc`` itself, or a new index listing only the selected children."""
     index = _document(store, desc)
@@ -129,12 +138,18 @@ def _filtered(
     chosen = choose_children(index.manifests, selection)
     doc: dict[str, Any] = json.loads(index.raw)
     kept: list[dict[str, Any]] = []
-    for raw_child, child in zip(doc.get("manifests") or [], index.manifests, strict=True):
+    for raw_child, child in zip(
+        doc.get("manifests") or [], index.manifests, strict=True
+    ):
         if chosen[child.digest] is False or not exists(store, child.digest):
             continue
         new_child = _filtered(store, child, selection, view)
         if new_child.digest != child.digest:
-            raw_child = {**raw_child, "digest": str(new_child.digest), "size": new_child.size}
+            raw_child = {
+                **raw_child,
+                "digest": str(new_child.digest),
+                "size": new_child.size,
+            }
         kept.append(raw_child)
     if not kept:
         wanted = ", ".join(map(str, selection.platforms))

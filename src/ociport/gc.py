@@ -27,7 +27,6 @@ __all__ = ["DEFAULT_GRACE", "GcResult", "collect_garbage", "verify_blobs"]
 DEFAULT_GRACE: Final = 3600.0
 
 
-
 @dataclass(slots=True)
 class GcResult:
     """What :func:`collect_garbage` removed (or would remove, on a dry run).
@@ -84,7 +83,9 @@ def verify_blobs(content: ContentStore) -> list[tuple[Digest, str]]:
     problems = []
     for info in content.walk():
         try:
-            with content.open_blob(Descriptor("", info.digest, info.size), verify=True) as stream:
+            with content.open_blob(
+                Descriptor("", info.digest, info.size), verify=True
+            ) as stream:
                 while stream.read(CHUNK_SIZE):
                     pass
         except ContentError as exc:

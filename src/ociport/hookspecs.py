@@ -16,7 +16,11 @@ import pluggy
 
 if TYPE_CHECKING:
     from ociport.config import StoreConfig
-    from ociport.content.interfaces import BlobInfo, ContentStore, Provider
+    from ociport.content.interfaces import (
+        BlobInfo,
+        ContentStore,
+        ReadableContent,
+    )
     from ociport.descriptor import Descriptor, Platform
     from ociport.drivers.registry import DriverRegistry
     from ociport.location import Location
@@ -73,7 +77,7 @@ def ociport_named_stores() -> Mapping[str, StoreConfig]:
 
 @hookspec
 def ociport_archive_members(
-    store: Provider,
+    store: ReadableContent,
     driver_name: str,
     entries: Sequence[Descriptor],
     platform: Platform | None,

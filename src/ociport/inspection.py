@@ -30,7 +30,13 @@ def describe_source(contents: SourceContents) -> list[dict[str, Any]]:
 
 def _describe_root(contents: SourceContents, root: Descriptor) -> dict[str, Any]:
     record: dict[str, Any] = {
-        "names": sorted({n for n in (root.ref_name, root.annotations.get(ANNOTATION_IMAGE_NAME)) if n}),
+        "names": sorted(
+            {
+                n
+                for n in (root.ref_name, root.annotations.get(ANNOTATION_IMAGE_NAME))
+                if n
+            }
+        ),
         "descriptor": root.to_json(),
         "manifests": [],
         "missing": [],
@@ -39,9 +45,14 @@ def _describe_root(contents: SourceContents, root: Descriptor) -> dict[str, Any]
     return record
 
 
-def _missing(record: dict[str, Any], desc: Descriptor, parent: Descriptor | None) -> None:
+def _missing(
+    record: dict[str, Any], desc: Descriptor, parent: Descriptor | None
+) -> None:
     record["missing"].append(
-        {"descriptor": desc.to_json(), "referencedBy": str(parent.digest) if parent else "index.json"}
+        {
+            "descriptor": desc.to_json(),
+            "referencedBy": str(parent.digest) if parent else "index.json",
+        }
     )
 
 
@@ -59,7 +70,9 @@ def _visit(
         _missing(record, desc, parent)
         return
     try:
-        document = parse_document(contents.read(desc), desc.media_type, where=str(desc.digest))
+        document = parse_document(
+            contents.read(desc), desc.media_type, where=str(desc.digest)
+        )
     except OciportError as exc:
         record.setdefault("errors", []).append(f"{desc.digest}: {exc}")
         return
@@ -71,7 +84,10 @@ def _visit(
 
 
 def _describe_manifest(
-    contents: SourceContents, desc: Descriptor, manifest: Manifest, record: dict[str, Any]
+    contents: SourceContents,
+    desc: Descriptor,
+    manifest: Manifest,
+    record: dict[str, Any],
 ) -> dict[str, Any]:
     size = desc.size
     for blob in manifest.blobs():
@@ -82,7 +98,9 @@ def _describe_manifest(
     return {
         "digest": str(desc.digest),
         "mediaType": manifest.media_type or desc.media_type,
-        "platform": str(desc.platform) if desc.platform else _config_platform(contents, manifest.config),
+        "platform": str(desc.platform)
+        if desc.platform
+        else _config_platform(contents, manifest.config),
         "artifactType": manifest.artifact_type or desc.artifact_type,
         "config": manifest.config.to_json(),
         "layers": [layer.to_json() for layer in manifest.layers],

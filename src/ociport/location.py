@@ -34,7 +34,9 @@ class Location:
 
     @classmethod
     def from_url(
-        cls, url: str | os.PathLike[str], storage_options: Mapping[str, Any] | None = None
+        cls,
+        url: str | os.PathLike[str],
+        storage_options: Mapping[str, Any] | None = None,
     ) -> Location:
         """Resolve a local path or fsspec URL.
 

@@ -60,7 +60,9 @@ def dump_json(doc: Mapping[str, Any]) -> bytes:
     return json.dumps(doc, separators=(",", ":"), ensure_ascii=False).encode()
 
 
-def _descriptors(doc: Mapping[str, Any], key: str, where: str | None) -> tuple[Descriptor, ...]:
+def _descriptors(
+    doc: Mapping[str, Any], key: str, where: str | None
+) -> tuple[Descriptor, ...]:
     items = doc.get(key)
     if items is None:
         return ()
@@ -160,7 +162,11 @@ class Index:
         :raises FormatError: on malformed JSON or a wrong ``schemaVersion``.
         """
         doc = parse_json(raw, limit=None, where=where)
-        return cls(manifests=_descriptors(doc, "manifests", where), raw=raw, **_common(doc, where))
+        return cls(
+            manifests=_descriptors(doc, "manifests", where),
+            raw=raw,
+            **_common(doc, where),
+        )
 
     @classmethod
     def build(
@@ -204,7 +210,7 @@ def parse_document(
     """
     kind = media_type
     if kind not in mt.INDEX_MEDIA_TYPES | mt.MANIFEST_MEDIA_TYPES:
-        if not raw.lstrip()[:1] == b"{":
+        if raw.lstrip()[:1] != b"{":
             return None
         try:
             doc = json.loads(raw)

@@ -48,7 +48,9 @@ OCI_LAYER_NONDISTRIBUTABLE_TAR_ZSTD: Final = (
 )
 
 DOCKER_MANIFEST_V2: Final = "application/vnd.docker.distribution.manifest.v2+json"
-DOCKER_MANIFEST_LIST: Final = "application/vnd.docker.distribution.manifest.list.v2+json"
+DOCKER_MANIFEST_LIST: Final = (
+    "application/vnd.docker.distribution.manifest.list.v2+json"
+)
 DOCKER_CONFIG: Final = "application/vnd.docker.container.image.v1+json"
 DOCKER_LAYER: Final = "application/vnd.docker.image.rootfs.diff.tar.gzip"
 DOCKER_FOREIGN_LAYER: Final = (

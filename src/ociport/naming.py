@@ -67,7 +67,9 @@ class ImportNaming:
         image_name = root.annotations.get(ANNOTATION_IMAGE_NAME)
         ref_name = root.ref_name
         candidate = image_name or (
-            f"{self.base_name}:{ref_name}" if ref_name and is_tag(ref_name) else ref_name
+            f"{self.base_name}:{ref_name}"
+            if ref_name and is_tag(ref_name)
+            else ref_name
         )
         if not candidate:
             return None, None
@@ -75,7 +77,10 @@ class ImportNaming:
             return str(Reference.parse(candidate)), None
         except InvalidReferenceError:
             digest_name = f"{self.base_name}@{root.digest}"
-            return None, f"image name {candidate!r} is not a valid reference; imported as {digest_name}"
+            return (
+                None,
+                f"image name {candidate!r} is not a valid reference; imported as {digest_name}",
+            )
 
 
 def export_entries(

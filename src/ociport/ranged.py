@@ -80,7 +80,9 @@ class _Slice:
 
     def _handle(self) -> IO[bytes]:
         if self._file is None:
-            self._file = self._location.fs.open(self._location.path, "rb", **self._options)
+            self._file = self._location.fs.open(
+                self._location.path, "rb", **self._options
+            )
         self._file.seek(self._position)
         return self._file
 

@@ -62,7 +62,9 @@ class Reference:
         if not match:
             raise InvalidReferenceError(value)
         if len(match["name"]) > _MAX_NAME:
-            raise InvalidReferenceError(value, f"name longer than {_MAX_NAME} characters")
+            raise InvalidReferenceError(
+                value, f"name longer than {_MAX_NAME} characters"
+            )
         try:
             digest = Digest.parse(match["digest"]) if match["digest"] else None
         except InvalidDigestError as exc:

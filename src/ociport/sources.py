@@ -10,7 +10,7 @@ import stat
 import sys
 import uuid
 from collections.abc import Iterator, Mapping
-from typing import IO, Any, BinaryIO, cast
+from typing import IO, Any, BinaryIO
 
 from ociport.location import Location
 
@@ -57,7 +57,9 @@ def open_source(target: Location | IO[bytes]) -> Iterator[IO[bytes]]:
 
 
 @contextlib.contextmanager
-def open_sink(target: Sink, storage_options: Mapping[str, Any] | None = None) -> Iterator[IO[bytes]]:
+def open_sink(
+    target: Sink, storage_options: Mapping[str, Any] | None = None
+) -> Iterator[IO[bytes]]:
     """Open a path or URL for writing, or pass a stream (``-``: stdout) through.
 
     A path or URL is written to a temporary name beside it and renamed into place only

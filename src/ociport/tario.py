@@ -120,7 +120,7 @@ def _skip(stream: IO[bytes], n: int, where: str) -> None:
 def _parse_pax(data: bytes, where: str) -> dict[str, str]:
     fields: dict[str, str] = {}
     pos = 0
-    while pos < len(data) and data[pos:pos + 1] != b"\0":
+    while pos < len(data) and data[pos : pos + 1] != b"\0":
         match = _PAX_RECORD.match(data, pos)
         length = int(match.group(1)) if match else 0
         if not match or length <= 0 or pos + length > len(data):
@@ -166,19 +166,25 @@ def _headers(read: Callable[[int], bytes], label: str) -> Iterator[TarHeader]:
         try:
             info = tarfile.TarInfo.frombuf(block, _ENCODING, "surrogateescape")
         except tarfile.HeaderError as exc:
-            raise FormatError(f"bad tar header at byte {position}: {exc}", location=label) from exc
+            raise FormatError(
+                f"bad tar header at byte {position}: {exc}", location=label
+            ) from exc
         position += BLOCK
         padded = -(-info.size // BLOCK) * BLOCK
         extended = (tarfile.XHDTYPE, tarfile.XGLTYPE, tarfile.SOLARIS_XHDTYPE)
-        if info.type in (*extended, tarfile.GNUTYPE_LONGNAME, tarfile.GNUTYPE_LONGLINK):
-            if info.size > MAX_EXTENDED_HEADER:
-                raise FormatError(
-                    f"extended header of {info.size} bytes (at most {MAX_EXTENDED_HEADER})",
-                    location=label,
-                )
+        long_names = (tarfile.GNUTYPE_LONGNAME, tarfile.GNUTYPE_LONGLINK)
+        if info.type in (*extended, *long_names) and info.size > MAX_EXTENDED_HEADER:
+            raise FormatError(
+                f"extended header of {info.size} bytes (at most {MAX_EXTENDED_HEADER})",
+                location=label,
+            )
         if info.type in extended:
-            fields = _parse_pax(_checked(read(padded), padded, label)[: info.size], label)
-            (global_overrides if info.type == tarfile.XGLTYPE else overrides).update(fields)
+            fields = _parse_pax(
+                _checked(read(padded), padded, label)[: info.size], label
+            )
+            (global_overrides if info.type == tarfile.XGLTYPE else overrides).update(
+                fields
+            )
             position += padded
             continue
         if info.type in (tarfile.GNUTYPE_LONGNAME, tarfile.GNUTYPE_LONGLINK):
@@ -190,10 +196,17 @@ def _headers(read: Callable[[int], bytes], label: str) -> Iterator[TarHeader]:
         fields = {**global_overrides, **overrides}
         overrides = {}
         size = _pax_size(fields, label) if "size" in fields else info.size
-        if info.type not in (tarfile.REGTYPE, tarfile.AREGTYPE, tarfile.CONTTYPE, tarfile.GNUTYPE_SPARSE):
+        if info.type not in (
+            tarfile.REGTYPE,
+            tarfile.AREGTYPE,
+            tarfile.CONTTYPE,
+            tarfile.GNUTYPE_SPARSE,
+        ):
             size = 0
         name = member_path(fields.get("path", info.name))
-        yield TarHeader(name, size, info.type, fields.get("linkpath", info.linkname), position)
+        yield TarHeader(
+            name, size, info.type, fields.get("linkpath", info.linkname), position
+        )
         position += -(-size // BLOCK) * BLOCK
 
 
@@ -232,7 +245,13 @@ def iter_members(stream: IO[bytes], *, label: str = "archive") -> Iterator[TarMe
 
     for header in _headers(read, label):
         data = _Bounded(stream, header.size, header.name)
-        yield TarMember(header.name, header.size, header.type, header.linkname, cast(IO[bytes], data))
+        yield TarMember(
+            header.name,
+            header.size,
+            header.type,
+            header.linkname,
+            cast(IO[bytes], data),
+        )
         padding = -(-header.size // BLOCK) * BLOCK - header.size
         _skip(stream, data.remaining + padding, header.name)
 
@@ -258,7 +277,9 @@ def index_members(
 
     for header in _headers(read, label):
         if header.offset + header.size > size:
-            raise FormatError("archive is truncated", location=label, member=header.name)
+            raise FormatError(
+                "archive is truncated", location=label, member=header.name
+            )
         headers.append(header)
         position = header.offset + -(-header.size // BLOCK) * BLOCK
     return headers
@@ -340,7 +361,12 @@ class TarWriter:
         self._put(data)
         self._pad(len(data))
 
-    def add_stream(self, name: str, size: int, copy: Callable[[Callable[[memoryview], object]], int]) -> None:
+    def add_stream(
+        self,
+        name: str,
+        size: int,
+        copy: Callable[[Callable[[memoryview], object]], int],
+    ) -> None:
         """Add a file of ``size`` bytes whose data ``copy(write)`` produces.
 
         :raises FormatError: when ``copy`` delivers a different number of bytes (the
@@ -349,7 +375,9 @@ class TarWriter:
         self._header(name, size, tarfile.REGTYPE, _FILE_MODE)
         moved = copy(self._put)
         if moved != size:
-            raise FormatError(f"wrote {moved} bytes for a {size}-byte member", member=name)
+            raise FormatError(
+                f"wrote {moved} bytes for a {size}-byte member", member=name
+            )
         self._pad(size)
 
     def _pad(self, size: int) -> None:

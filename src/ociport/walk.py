@@ -23,7 +23,13 @@ from ociport.errors import (
 )
 from ociport.manifest import Index, Manifest, parse_document
 
-__all__ = ["ImageGraph", "PlatformSelection", "choose_children", "reachable", "walk_image"]
+__all__ = [
+    "ImageGraph",
+    "PlatformSelection",
+    "choose_children",
+    "reachable",
+    "walk_image",
+]
 
 #: Annotations BuildKit puts on attestation manifests in an index.
 _REFERENCE_TYPE: Final = "vnd.docker.reference.type"
@@ -51,7 +57,9 @@ class PlatformSelection:
             return True
         if not self.platforms or child.media_type in mt.INDEX_MEDIA_TYPES:
             return None
-        return child.platform is not None and any(p.matches(child.platform) for p in self.platforms)
+        return child.platform is not None and any(
+            p.matches(child.platform) for p in self.platforms
+        )
 
 
 @dataclass(slots=True)
@@ -110,11 +118,16 @@ def _visit(
         graph.manifests.append((desc, document))
         _visit_manifest(desc, document, has, graph)
     elif isinstance(document, Index):
-        _visit_index(desc, document, read, has, selection, graph, (*ancestors, desc.digest))
+        _visit_index(
+            desc, document, read, has, selection, graph, (*ancestors, desc.digest)
+        )
 
 
 def _visit_manifest(
-    desc: Descriptor, manifest: Manifest, has: Callable[[Digest], bool], graph: ImageGraph
+    desc: Descriptor,
+    manifest: Manifest,
+    has: Callable[[Digest], bool],
+    graph: ImageGraph,
 ) -> None:
     for blob in manifest.blobs():
         if has(blob.digest):
@@ -147,7 +160,9 @@ def _visit_index(
         taken += 1
     if index.manifests and not taken:
         wanted_text = ", ".join(map(str, selection.platforms)) or "any platform"
-        raise FormatError(f"index {desc.digest} has no manifest present for {wanted_text}")
+        raise FormatError(
+            f"index {desc.digest} has no manifest present for {wanted_text}"
+        )
 
 
 def choose_children(
@@ -159,7 +174,11 @@ def choose_children(
     for child in children:
         # An attestation manifest goes with the manifest it describes.
         subject = child.annotations.get(_REFERENCE_DIGEST)
-        if child.annotations.get(_REFERENCE_TYPE) and subject and chosen[child.digest] is False:
+        if (
+            child.annotations.get(_REFERENCE_TYPE)
+            and subject
+            and chosen[child.digest] is False
+        ):
             try:
                 described = Digest.parse(subject)
             except InvalidDigestError:
@@ -199,7 +218,9 @@ def reachable(
     return seen
 
 
-def _document_of(desc: Descriptor, read: Callable[[Descriptor], bytes]) -> Manifest | Index | None:
+def _document_of(
+    desc: Descriptor, read: Callable[[Descriptor], bytes]
+) -> Manifest | Index | None:
     if desc.media_type in mt.INDEX_MEDIA_TYPES | mt.MANIFEST_MEDIA_TYPES:
         return parse_document(read(desc), desc.media_type, where=str(desc.digest))
     if desc.media_type:

@@ -11,9 +11,9 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from helpers import PUBLIC, TOOL, need_tool, snapshot
 
 import ociport
+from helpers import PUBLIC, TOOL, need_tool, snapshot
 from ociport.builtin import oci_layout
 from ociport.drivers.oci_layout import LayoutReader, OciLayoutDriver
 from ociport.location import Location
@@ -27,7 +27,9 @@ class TestOciLayoutDriverSuite(ImageDriverSuite):
         return OciLayoutDriver
 
     @pytest.fixture(params=["file", "memory"])
-    def target_factory(self, request: pytest.FixtureRequest, tmp_path: Path) -> Callable[[], Target]:
+    def target_factory(
+        self, request: pytest.FixtureRequest, tmp_path: Path
+    ) -> Callable[[], Target]:
         counter = itertools.count()
         if request.param == "memory":
             base = f"memory://layout-suite-{os.getpid()}-{id(request)}"
@@ -71,13 +73,19 @@ def test_real_layouts_import(layout_store: ociport.ImageStore, layout: Path) -> 
     index = json.loads((layout / "index.json").read_text())
     result = layout_store.import_image(str(layout))
     imported = {str(i.target.digest) for i in result.images}
-    named = [m for m in index["manifests"] if m.get("annotations", {}).get("org.opencontainers.image.ref.name")]
+    named = [
+        m
+        for m in index["manifests"]
+        if m.get("annotations", {}).get("org.opencontainers.image.ref.name")
+    ]
     expected = {m["digest"] for m in (named or index["manifests"])}
     assert imported == expected
     assert not layout_store.verify()
 
 
-def test_only_the_selected_image_is_read(layout_store: ociport.ImageStore, tmp_path: Path) -> None:
+def test_only_the_selected_image_is_read(
+    layout_store: ociport.ImageStore, tmp_path: Path
+) -> None:
     layout = PUBLIC / "regclient" / "testrepo"
     reader_paths: list[str] = []
     original = LayoutReader.open
@@ -89,7 +97,9 @@ def test_only_the_selected_image_is_read(layout_store: ociport.ImageStore, tmp_p
 
     LayoutReader.open = counting  # type: ignore[method-assign]
     try:
-        result = layout_store.import_image(str(layout), ref_name="b1", platforms=["linux/arm64"])
+        result = layout_store.import_image(
+            str(layout), ref_name="b1", platforms=["linux/arm64"]
+        )
     finally:
         LayoutReader.open = original  # type: ignore[method-assign]
     needed = {d.encoded for d in _graph_digests(layout_store, result.images[0])}
@@ -98,11 +108,15 @@ def test_only_the_selected_image_is_read(layout_store: ociport.ImageStore, tmp_p
     assert len(set(reader_paths)) < total / 4
 
 
-def _graph_digests(store: ociport.ImageStore, image: ociport.Image) -> set[ociport.Digest]:
+def _graph_digests(
+    store: ociport.ImageStore, image: ociport.Image
+) -> set[ociport.Digest]:
     return {info.digest for info in store.content.walk()}
 
 
-def test_partial_layout_imports_present_platform(layout_store: ociport.ImageStore, tmp_path: Path) -> None:
+def test_partial_layout_imports_present_platform(
+    layout_store: ociport.ImageStore, tmp_path: Path
+) -> None:
     layout = _copy_layout(TOOL / "oci-multiarch", tmp_path / "partial")
     index = json.loads((layout / "index.json").read_text())
     root = index["manifests"][0]["digest"].split(":")[1]
@@ -110,12 +124,16 @@ def test_partial_layout_imports_present_platform(layout_store: ociport.ImageStor
     arm = next(c for c in children if c["platform"]["architecture"] == "arm64")
     (layout / "blobs" / "sha256" / arm["digest"].split(":")[1]).unlink()
     result = layout_store.import_image(str(layout))
-    assert [d.digest for d, _ in result.missing] == [ociport.Digest.parse(arm["digest"])]
+    assert [d.digest for d, _ in result.missing] == [
+        ociport.Digest.parse(arm["digest"])
+    ]
     with pytest.raises(ociport.MissingContentError):
         layout_store.import_image(str(layout), all_platforms=True)
 
 
-def test_symlinked_blob_is_rejected(layout_store: ociport.ImageStore, tmp_path: Path) -> None:
+def test_symlinked_blob_is_rejected(
+    layout_store: ociport.ImageStore, tmp_path: Path
+) -> None:
     layout = _copy_layout(TOOL / "oci-umoci", tmp_path / "linked")
     blobs = layout / "blobs" / "sha256"
     victim = max(blobs.iterdir(), key=lambda p: p.stat().st_size)
@@ -129,46 +147,83 @@ def test_symlinked_blob_is_rejected(layout_store: ociport.ImageStore, tmp_path: 
 
 
 @pytest.mark.tools
-def test_export_into_existing_layout_adds_and_replaces(layout_store: ociport.ImageStore, tmp_path: Path) -> None:
+def test_export_into_existing_layout_adds_and_replaces(
+    layout_store: ociport.ImageStore, tmp_path: Path
+) -> None:
     skopeo = need_tool("skopeo")
-    layout_store.import_image(str(TOOL / "oci-umoci"), naming=ociport.ImportNaming("example.com/u"))
+    layout_store.import_image(
+        str(TOOL / "oci-umoci"), naming=ociport.ImportNaming("example.com/u")
+    )
     target = tmp_path / "out"
     layout_store.export_images(["example.com/u:base"], str(target), format="oci")
-    base_blobs = {p.name: p.stat().st_mtime_ns for p in (target / "blobs" / "sha256").iterdir()}
-    layout_store.export_images(["example.com/u:1.0", "example.com/u:base"], str(target), format="oci")
-    after = {p.name: p.stat().st_mtime_ns for p in (target / "blobs" / "sha256").iterdir()}
-    assert {k: after[k] for k in base_blobs} == base_blobs, "existing blobs are not rewritten"
-    names = [m["annotations"]["org.opencontainers.image.ref.name"] for m in json.loads((target / "index.json").read_text())["manifests"]]
+    base_blobs = {
+        p.name: p.stat().st_mtime_ns for p in (target / "blobs" / "sha256").iterdir()
+    }
+    layout_store.export_images(
+        ["example.com/u:1.0", "example.com/u:base"], str(target), format="oci"
+    )
+    after = {
+        p.name: p.stat().st_mtime_ns for p in (target / "blobs" / "sha256").iterdir()
+    }
+    assert {k: after[k] for k in base_blobs} == base_blobs, (
+        "existing blobs are not rewritten"
+    )
+    names = [
+        m["annotations"]["org.opencontainers.image.ref.name"]
+        for m in json.loads((target / "index.json").read_text())["manifests"]
+    ]
     assert sorted(names) == ["example.com/u:1.0", "example.com/u:base"]
     for name in names:
-        raw = subprocess.run([skopeo, "inspect", "--raw", f"oci:{target}:{name}"], check=True, capture_output=True).stdout
+        raw = subprocess.run(
+            [skopeo, "inspect", "--raw", f"oci:{target}:{name}"],
+            check=True,
+            capture_output=True,
+        ).stdout
         assert ociport.Digest.of(raw) == layout_store.get(name).target.digest
     assert not (target / "ingest").exists()
 
 
 @pytest.mark.tools
-def test_exported_layout_passes_umoci(layout_store: ociport.ImageStore, tmp_path: Path) -> None:
+def test_exported_layout_passes_umoci(
+    layout_store: ociport.ImageStore, tmp_path: Path
+) -> None:
     umoci = need_tool("umoci")
-    layout_store.import_image(str(TOOL / "oci-umoci"), naming=ociport.ImportNaming("example.com/u"))
+    layout_store.import_image(
+        str(TOOL / "oci-umoci"), naming=ociport.ImportNaming("example.com/u")
+    )
     target = tmp_path / "out"
     layout_store.export_images(["example.com/u:1.0"], str(target), format="oci")
-    run = subprocess.run([umoci, "stat", "--image", f"{target}:example.com/u:1.0"], capture_output=True, text=True)
+    run = subprocess.run(
+        [umoci, "stat", "--image", f"{target}:example.com/u:1.0"],
+        capture_output=True,
+        text=True,
+    )
     assert run.returncode == 0, run.stderr
     assert "layer1" in run.stdout
 
 
-def test_wrong_layout_version_is_refused(layout_store: ociport.ImageStore, tmp_path: Path) -> None:
+def test_wrong_layout_version_is_refused(
+    layout_store: ociport.ImageStore, tmp_path: Path
+) -> None:
     layout = _copy_layout(TOOL / "oci-umoci", tmp_path / "v2")
     (layout / "oci-layout").write_text('{"imageLayoutVersion":"2.0.0"}')
     with pytest.raises(ociport.FormatError, match="imageLayoutVersion"):
         layout_store.import_image(str(layout))
-    layout_store.import_image(str(TOOL / "oci-umoci"), naming=ociport.ImportNaming("example.com/u"))
+    layout_store.import_image(
+        str(TOOL / "oci-umoci"), naming=ociport.ImportNaming("example.com/u")
+    )
     with pytest.raises(ociport.FormatError, match="imageLayoutVersion"):
         layout_store.export_images(["example.com/u:1.0"], str(layout), format="oci")
 
 
 @pytest.mark.parametrize(
-    "bad", ["test_bad_index_json.oci", "test_no_valid_manifests.oci", "test_index_json_dir.oci", "test_invalid_oci_image.oci"]
+    "bad",
+    [
+        "test_bad_index_json.oci",
+        "test_no_valid_manifests.oci",
+        "test_index_json_dir.oci",
+        "test_invalid_oci_image.oci",
+    ],
 )
 def test_broken_trivy_layouts(layout_store: ociport.ImageStore, bad: str) -> None:
     before = snapshot(layout_store)

@@ -7,11 +7,11 @@ from pathlib import Path
 
 import pluggy
 import pytest
+from ociport_docker_archive import plugin as docker_plugin
 
 import ociport
 from ociport.builtin import fsspec_store, oci_archive
 from ociport.plugins import make_plugin_manager
-from ociport_docker_archive import plugin as docker_plugin
 
 
 @pytest.fixture

@@ -17,7 +17,9 @@ PUBLIC = FIXTURES / "public"
 def archive_manifest(path: Path) -> list[dict[str, object]]:
     """The manifest.json of a (possibly compressed) Docker archive, read with tarfile."""
     with tarfile.open(path, "r:*") as tar:
-        member = next(m for m in tar.getmembers() if m.name.lstrip("./") == "manifest.json")
+        member = next(
+            m for m in tar.getmembers() if m.name.lstrip("./") == "manifest.json"
+        )
         data = tar.extractfile(member)
         assert data is not None
         return json.loads(data.read())  # type: ignore[no-any-return]
@@ -28,7 +30,7 @@ def store_state(store: ociport.ImageStore) -> dict[str, str]:
     location = store.content.location
     fs = location.fs
     return {
-        p[len(location.path):]: hashlib.sha256(fs.cat_file(p)).hexdigest()
+        p[len(location.path) :]: hashlib.sha256(fs.cat_file(p)).hexdigest()
         for p in sorted(fs.find(location.path))
         if not p.endswith(".lock")
     }

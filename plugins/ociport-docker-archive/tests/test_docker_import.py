@@ -9,12 +9,12 @@ from pathlib import Path
 
 import pytest
 from docker_helpers import PUBLIC, TOOL, archive_manifest, store_state
+from ociport_docker_archive import normalize_name
 
 import ociport
 from ociport import mediatypes as mt
 from ociport.content.helpers import read_blob
 from ociport.manifest import Manifest
-from ociport_docker_archive import normalize_name
 
 MANIFEST_JSON_ARCHIVES = [
     *sorted((PUBLIC / "osv-scalibr" / "docker-save").glob("*.tar")),
@@ -43,7 +43,9 @@ def test_import_gives_names_and_layers_of_manifest_json(
     store: ociport.ImageStore, path: Path
 ) -> None:
     expected = archive_manifest(path)
-    result = store.import_image(str(path), naming=ociport.ImportNaming(base_name="import"))
+    result = store.import_image(
+        str(path), naming=ociport.ImportNaming(base_name="import")
+    )
     by_name = {image.name: image for image in result.images}
     for entry in expected:
         tags = entry.get("RepoTags") or []
@@ -64,10 +66,19 @@ def test_import_gives_names_and_layers_of_manifest_json(
 
 def test_layer_counts_described_by_sources(store: ociport.ImageStore) -> None:
     cases = {
-        PUBLIC / "dive" / "test-docker-image.tar": ("docker.io/library/dive-test:latest", 14),
-        PUBLIC / "dive" / "test-kaniko-image.tar": ("docker.io/library/dive-test:kaniko-latest", 14),
+        PUBLIC / "dive" / "test-docker-image.tar": (
+            "docker.io/library/dive-test:latest",
+            14,
+        ),
+        PUBLIC / "dive" / "test-kaniko-image.tar": (
+            "docker.io/library/dive-test:kaniko-latest",
+            14,
+        ),
         PUBLIC / "ggcr" / "mutate" / "whiteout_image.tar": (None, 3),
-        PUBLIC / "osv-scalibr" / "docker-save" / "basic.tar": ("docker.io/library/basic:latest", 2),
+        PUBLIC / "osv-scalibr" / "docker-save" / "basic.tar": (
+            "docker.io/library/basic:latest",
+            2,
+        ),
         PUBLIC / "trivy" / "alpine-310.tar.gz": ("docker.io/library/alpine:3.10", 1),
     }
     for path, (name, layers) in cases.items():
@@ -76,7 +87,9 @@ def test_layer_counts_described_by_sources(store: ociport.ImageStore) -> None:
         assert len(_manifest(store, image).layers) == layers, path.name
 
 
-def test_kaniko_gzip_layers_are_labelled_from_magic_bytes(store: ociport.ImageStore) -> None:
+def test_kaniko_gzip_layers_are_labelled_from_magic_bytes(
+    store: ociport.ImageStore,
+) -> None:
     result = store.import_image(str(PUBLIC / "dive" / "test-kaniko-image.tar"))
     manifest = _manifest(store, result.images[0])
     assert {layer.media_type for layer in manifest.layers} == {mt.DOCKER_LAYER}
@@ -105,7 +118,9 @@ def test_import_twice_gives_same_digest(tmp_path: Path, docker_pm: object) -> No
 
 
 def test_oci_manifests_on_request(store: ociport.ImageStore) -> None:
-    result = store.import_image(str(TOOL / "sample.docker-archive.tar"), oci_manifests=True)
+    result = store.import_image(
+        str(TOOL / "sample.docker-archive.tar"), oci_manifests=True
+    )
     manifest = _manifest(store, result.images[0])
     assert result.images[0].target.media_type == mt.OCI_IMAGE_MANIFEST
     assert manifest.config.media_type == mt.OCI_IMAGE_CONFIG
@@ -172,7 +187,11 @@ def _layer() -> bytes:
 def _config(layer: bytes) -> bytes:
     diff_id = ociport.Digest.of(layer)
     return json.dumps(
-        {"architecture": "amd64", "os": "linux", "rootfs": {"type": "layers", "diff_ids": [str(diff_id)]}}
+        {
+            "architecture": "amd64",
+            "os": "linux",
+            "rootfs": {"type": "layers", "diff_ids": [str(diff_id)]},
+        }
     ).encode()
 
 
@@ -214,7 +233,11 @@ def test_diff_id_mismatch_is_an_error(store: ociport.ImageStore) -> None:
     layer = _layer()
     manifest = [{"Config": "c.json", "RepoTags": ["x:1"], "Layers": ["l.tar"]}]
     source = _archive(
-        {"c.json": _config(b"other"), "l.tar": layer, "manifest.json": json.dumps(manifest).encode()}
+        {
+            "c.json": _config(b"other"),
+            "l.tar": layer,
+            "manifest.json": json.dumps(manifest).encode(),
+        }
     )
     before = store_state(store)
     with pytest.raises(ociport.FormatError, match="diff ID"):
@@ -222,7 +245,9 @@ def test_diff_id_mismatch_is_an_error(store: ociport.ImageStore) -> None:
     assert store_state(store) == before
 
 
-def test_repositories_disagreeing_with_manifest_json_warns(store: ociport.ImageStore) -> None:
+def test_repositories_disagreeing_with_manifest_json_warns(
+    store: ociport.ImageStore,
+) -> None:
     layer = _layer()
     manifest = [{"Config": "c.json", "RepoTags": ["x:1"], "Layers": ["abc/layer.tar"]}]
     source = _archive(
@@ -246,8 +271,11 @@ def test_stdin_like_stream_is_detected(store: ociport.ImageStore) -> None:
 
 @pytest.mark.parametrize(
     "path",
-    [TOOL / "sample.docker-archive.tar", PUBLIC / "podman" / "docker-two-images.tar.xz",
-     PUBLIC / "ggcr" / "tarball" / "no_manifest.tar"],
+    [
+        TOOL / "sample.docker-archive.tar",
+        PUBLIC / "podman" / "docker-two-images.tar.xz",
+        PUBLIC / "ggcr" / "tarball" / "no_manifest.tar",
+    ],
     ids=lambda p: p.name,
 )
 def test_inspect_matches_import_and_stores_nothing(
@@ -257,7 +285,9 @@ def test_inspect_matches_import_and_stores_nothing(
     records = ociport.inspect_source(str(path), pm=store.pm)
     assert store_state(store) == before
     result = store.import_image(str(path))
-    inspected = {(name, r["descriptor"]["digest"]) for r in records for name in r["names"]}
+    inspected = {
+        (name, r["descriptor"]["digest"]) for r in records for name in r["names"]
+    }
     imported = {(i.name, str(i.target.digest)) for i in result.images}
     assert {(normalize_name(n), d) for n, d in inspected} == imported
     assert all(not r["missing"] for r in records)

@@ -105,7 +105,9 @@ class FsspecContentStore:
         except FileNotFoundError as exc:
             raise BlobNotFoundError(descriptor.digest) from exc
         if verify:
-            return cast(BinaryIO, VerifyingReader(stream, descriptor.digest, descriptor.size))
+            return cast(
+                BinaryIO, VerifyingReader(stream, descriptor.digest, descriptor.size)
+            )
         return cast(BinaryIO, stream)
 
     def info(self, digest: Digest) -> BlobInfo:
@@ -116,7 +118,9 @@ class FsspecContentStore:
             raise BlobNotFoundError(digest) from exc
         return BlobInfo(digest, int(details["size"]), _timestamp(details))
 
-    def writer(self, *, ingest_id: str, expected: Descriptor | None = None) -> BlobWriter:
+    def writer(
+        self, *, ingest_id: str, expected: Descriptor | None = None
+    ) -> BlobWriter:
         """A writer on the direct path when ``expected`` is given and
         :attr:`direct_writes` holds, else on the ingest path.
 
@@ -132,7 +136,9 @@ class FsspecContentStore:
                 final = self._blob(expected.digest)
                 return ObjectBlobWriter(final, expected.digest, expected.size, release)
             key = hashlib.sha256(ingest_id.encode()).hexdigest()[:32]
-            temp = self._location.join("ingest", f"{key}.{os.getpid()}.{next(_counter)}")
+            temp = self._location.join(
+                "ingest", f"{key}.{os.getpid()}.{next(_counter)}"
+            )
             algorithm = expected.digest.algorithm if expected else "sha256"
             return FsspecBlobWriter(temp, self._blob, release, algorithm)
         except BaseException:

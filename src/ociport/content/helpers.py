@@ -77,7 +77,10 @@ def copy_stream(
         else:
             chunk = read(spare[:want]) if want else _EMPTY
     if size is not None and moved < size:
-        raise FormatError(f"unexpected end of data after {moved} of {size} bytes", member=where or None)
+        raise FormatError(
+            f"unexpected end of data after {moved} of {size} bytes",
+            member=where or None,
+        )
     return moved
 
 
@@ -122,7 +125,9 @@ def read_blob(
     :raises BlobNotFoundError, DigestMismatchError, SizeMismatchError: as named.
     """
     if descriptor.size > max_size:
-        raise DocumentTooLargeError(descriptor.size, max_size, member=str(descriptor.digest))
+        raise DocumentTooLargeError(
+            descriptor.size, max_size, member=str(descriptor.digest)
+        )
     with provider.open_blob(descriptor, verify=True) as stream:
         return stream.read()
 
@@ -142,8 +147,16 @@ def write_blob(
     :raises DigestMismatchError, SizeMismatchError: nothing was published.
     :raises FormatError: ``source`` ended early.
     """
-    with ingester.writer(ingest_id=ingest_id or str(descriptor.digest), expected=descriptor) as w:
-        copy_stream(source, w.write, descriptor.size, progress=progress, where=str(descriptor.digest))
+    with ingester.writer(
+        ingest_id=ingest_id or str(descriptor.digest), expected=descriptor
+    ) as w:
+        copy_stream(
+            source,
+            w.write,
+            descriptor.size,
+            progress=progress,
+            where=str(descriptor.digest),
+        )
         try:
             return w.commit(descriptor.size, descriptor.digest)
         except BlobExistsError:

@@ -123,7 +123,9 @@ class LayoutIndexFile:
 
         :raises FormatError: when the file is not a valid index.
         """
-        raw = self._index.fs.cat_file(self._index.path, start=0)  # one GET on S3, no HEAD
+        raw = self._index.fs.cat_file(
+            self._index.path, start=0
+        )  # one GET on S3, no HEAD
         return Index.parse(raw, where=self._index.url).manifests
 
     def update_index(

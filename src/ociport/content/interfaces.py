@@ -32,6 +32,7 @@ __all__ = [
     "Ingester",
     "Manager",
     "Provider",
+    "ReadableContent",
 ]
 
 
@@ -97,7 +98,9 @@ class BlobWriter(Protocol):
         """Append ``data``; returns the number of bytes written."""
         ...
 
-    def prepare(self, size: int | None = None, expected: Digest | None = None) -> Digest:
+    def prepare(
+        self, size: int | None = None, expected: Digest | None = None
+    ) -> Digest:
         """Check size and digest and make the bytes durable, without publishing.
 
         The first phase of a two-phase commit: an import prepares every blob of an
@@ -107,7 +110,9 @@ class BlobWriter(Protocol):
         """
         ...
 
-    def commit(self, size: int | None = None, expected: Digest | None = None) -> BlobInfo:
+    def commit(
+        self, size: int | None = None, expected: Digest | None = None
+    ) -> BlobInfo:
         """Check (unless prepared) and publish the blob.
 
         :raises SizeMismatchError, DigestMismatchError: nothing was published.
@@ -129,7 +134,9 @@ class BlobWriter(Protocol):
 class Ingester(Protocol):
     """Creates writers."""
 
-    def writer(self, *, ingest_id: str, expected: Descriptor | None = None) -> BlobWriter:
+    def writer(
+        self, *, ingest_id: str, expected: Descriptor | None = None
+    ) -> BlobWriter:
         """Start an ingest.
 
         :param ingest_id: caller's key for the ingest; two live writers in one process
@@ -178,7 +185,15 @@ class ImageIndexStore(Protocol):
 
 
 @runtime_checkable
-class ContentStore(Provider, InfoProvider, Ingester, Manager, ImageIndexStore, Protocol):
+class ReadableContent(Provider, InfoProvider, Protocol):
+    """What an export reads from: blobs and whether they exist (a store, or a view of
+    one)."""
+
+
+@runtime_checkable
+class ContentStore(
+    Provider, InfoProvider, Ingester, Manager, ImageIndexStore, Protocol
+):
     """All roles together: what drivers import into and export from."""
 
     @property

@@ -11,6 +11,7 @@ leaves the store exactly as it was.
 from __future__ import annotations
 
 import concurrent.futures
+import contextlib
 import itertools
 import threading
 from collections.abc import Callable, Iterable, Sequence
@@ -104,7 +105,12 @@ class StagingArea:
         if digest is not None and self.has(digest):
             hasher = digest.hasher()
             copy_stream(
-                stream, captured.add, size, hasher=hasher, progress=self._progress, where=where
+                stream,
+                captured.add,
+                size,
+                hasher=hasher,
+                progress=self._progress,
+                where=where,
             )
             hasher.verify(digest, size, where)
             with self._mutex:
@@ -119,7 +125,10 @@ class StagingArea:
         return digest
 
     def add_many(
-        self, blobs: Sequence[tuple[Digest, int, Callable[[], IO[bytes]], str]], *, threads: int
+        self,
+        blobs: Sequence[tuple[Digest, int, Callable[[], IO[bytes]], str]],
+        *,
+        threads: int,
     ) -> None:
         """Stage independent blobs ``(digest, size, open_stream, where)`` on up to
         ``threads`` threads at once (hashing one blob cannot use two cores; two blobs can).
@@ -127,17 +136,22 @@ class StagingArea:
         Every blob is staged or the first error is raised once all have finished; the
         streams are opened on the worker threads and closed there.
         """
+
         def stage(item: tuple[Digest, int, Callable[[], IO[bytes]], str]) -> None:
             digest, size, open_stream, where = item
             with open_stream() as stream:
                 self._stage(stream, size, where, digest)
 
-        ordered = sorted(blobs, key=lambda item: -item[1])  # big ones first: even finish
+        ordered = sorted(
+            blobs, key=lambda item: -item[1]
+        )  # big ones first: even finish
         if threads <= 1 or len(ordered) <= 1:
             for item in ordered:
                 stage(item)
             return
-        with concurrent.futures.ThreadPoolExecutor(threads, thread_name_prefix="ociport-stage") as pool:
+        with concurrent.futures.ThreadPoolExecutor(
+            threads, thread_name_prefix="ociport-stage"
+        ) as pool:
             futures = [pool.submit(stage, item) for item in ordered]
         for future in futures:
             future.result()
@@ -167,7 +181,9 @@ class StagingArea:
             writer.abort()
             raise
         with self._mutex:
-            duplicate = self.has(digest)  # only when the digest was not known in advance
+            duplicate = self.has(
+                digest
+            )  # only when the digest was not known in advance
             if not duplicate:
                 self._writers[digest] = writer
                 self._sizes[digest] = size
@@ -215,10 +231,8 @@ class StagingArea:
             writer = self._writers.pop(digest, None)
             if writer is None:
                 continue
-            try:
+            with contextlib.suppress(BlobExistsError):  # another import was first
                 committed.append(writer.commit())
-            except BlobExistsError:
-                pass
         return committed
 
     def abort(self) -> None:

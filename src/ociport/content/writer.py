@@ -117,7 +117,9 @@ class FsspecBlobWriter:
         if flushing is not None:
             flushing.result()
 
-    def prepare(self, size: int | None = None, expected: Digest | None = None) -> Digest:
+    def prepare(
+        self, size: int | None = None, expected: Digest | None = None
+    ) -> Digest:
         if self._prepared is not None:
             return self._prepared
         try:
@@ -141,7 +143,9 @@ class FsspecBlobWriter:
         self._file.close()
         self._file = None
 
-    def commit(self, size: int | None = None, expected: Digest | None = None) -> BlobInfo:
+    def commit(
+        self, size: int | None = None, expected: Digest | None = None
+    ) -> BlobInfo:
         digest = self.prepare(size, expected)
         final = self._final_for(digest)
         try:
@@ -163,10 +167,8 @@ class FsspecBlobWriter:
                 self._wait_flush()  # never close the descriptor under a running flush
             self._file.close()
             self._file = None
-        try:
+        with contextlib.suppress(FileNotFoundError):
             self._temp.fs.rm_file(self._temp.path)
-        except FileNotFoundError:
-            pass
         self._finish()
 
     def _finish(self) -> None:

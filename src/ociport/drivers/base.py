@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from typing import IO, ClassVar
 
 from ociport.content.helpers import ProgressCallback
-from ociport.content.interfaces import BlobInfo, ContentStore, Provider
+from ociport.content.interfaces import BlobInfo, ContentStore, ReadableContent
 from ociport.descriptor import Descriptor
 from ociport.digest import Digest
 from ociport.errors import UnsupportedSourceError
@@ -32,7 +32,7 @@ class ImportRequest:
         none), build OCI manifests rather than Docker schema 2 ones.
     """
 
-    selection: PlatformSelection = PlatformSelection()
+    selection: PlatformSelection = field(default_factory=PlatformSelection)
     ref_name: str | None = None
     whole_index: bool = False
     max_document: int = 4 << 20
@@ -114,7 +114,9 @@ class ImageDriver(ABC):
         :raises UnsupportedSourceError: a stream given to a driver that needs a location.
         """
 
-    def inspect(self, source: IO[bytes] | Location, *, max_document: int) -> SourceContents:
+    def inspect(
+        self, source: IO[bytes] | Location, *, max_document: int
+    ) -> SourceContents:
         """Read a source's metadata: roots, documents, which blobs it holds.
 
         Reads only headers and documents where the source is seekable; a stream is read
@@ -128,7 +130,7 @@ class ImageDriver(ABC):
     @abstractmethod
     def export_image(
         self,
-        store: Provider,
+        store: ReadableContent,
         entries: Sequence[Descriptor],
         target: IO[bytes] | Location,
         *,

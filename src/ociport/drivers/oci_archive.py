@@ -22,11 +22,16 @@ from ociport import mediatypes as mt
 from ociport.compression import detect_compression, label_mismatch, open_decompressed
 from ociport.content.helpers import ProgressCallback, exists, read_blob, write_blob
 from ociport.content.imageindex import read_oci_layout
-from ociport.content.interfaces import ContentStore, Provider
+from ociport.content.interfaces import ContentStore, ReadableContent
 from ociport.content.staging import StagingArea
 from ociport.descriptor import Descriptor
 from ociport.digest import Digest
-from ociport.drivers.base import ImageDriver, ImportReport, ImportRequest, SourceContents
+from ociport.drivers.base import (
+    ImageDriver,
+    ImportReport,
+    ImportRequest,
+    SourceContents,
+)
 from ociport.drivers.selection import select_roots
 from ociport.drivers.tarblobs import add_blob_member, blob_member_name
 from ociport.errors import (
@@ -37,8 +42,8 @@ from ociport.errors import (
 )
 from ociport.location import Location
 from ociport.manifest import Index, dump_json
-from ociport.sources import open_sink
 from ociport.ranged import RangeReader
+from ociport.sources import open_sink
 from ociport.tario import (
     TarHeader,
     TarMember,
@@ -75,7 +80,9 @@ def blob_member_digest(name: str) -> Digest | None:
     try:
         return Digest(parts[1], parts[2])
     except InvalidDigestError as exc:
-        raise FormatError(f"member name is not a valid digest path: {exc}", member=name) from exc
+        raise FormatError(
+            f"member name is not a valid digest path: {exc}", member=name
+        ) from exc
 
 
 def _read_member(member: TarMember, limit: int) -> bytes:
@@ -132,7 +139,9 @@ def _blob_digest(name: str, kind: bytes, label: str) -> Digest | None:
     if digest is None or kind == tarfile.DIRTYPE:
         return None
     if kind not in (tarfile.REGTYPE, tarfile.AREGTYPE, tarfile.CONTTYPE):
-        raise FormatError("blob member is not a regular file", location=label, member=name)
+        raise FormatError(
+            "blob member is not a regular file", location=label, member=name
+        )
     return digest
 
 
@@ -149,13 +158,19 @@ def _roots(
     :raises RefNameNotFoundError: the requested ref name is not in the index.
     """
     if layout_raw is None:
-        raise FormatError("no oci-layout member: not an OCI image layout", location=label)
+        raise FormatError(
+            "no oci-layout member: not an OCI image layout", location=label
+        )
     read_oci_layout(layout_raw, where="oci-layout")
     if index_raw is None:
         raise FormatError("no index.json member", location=label)
     index = Index.parse(index_raw, where="index.json")
     if not index.manifests:
-        hint = "; it has a Docker manifest.json: use --format docker-archive" if "manifest.json" in others else ""
+        hint = (
+            "; it has a Docker manifest.json: use --format docker-archive"
+            if "manifest.json" in others
+            else ""
+        )
         raise FormatError(f"index.json lists no images{hint}", location=label)
     if request.whole_index:
         whole = Descriptor(mt.OCI_IMAGE_INDEX, Digest.of(index_raw), len(index_raw))
@@ -187,7 +202,10 @@ def _walk(
 
 
 def _commit(
-    store: ContentStore, staging: StagingArea, graphs: list[ImageGraph], extra: dict[Digest, bytes]
+    store: ContentStore,
+    staging: StagingArea,
+    graphs: list[ImageGraph],
+    extra: dict[Digest, bytes],
 ) -> ImportReport:
     """Publish what the walked roots need; every root was walked first, so a failure in
     any of them has left the store untouched."""
@@ -198,7 +216,9 @@ def _commit(
         report.notes.extend(_label_notes(graph, staging))
         report.committed.extend(staging.commit(graph.blobs))
     for digest, raw in extra.items():
-        write_blob(store, io.BytesIO(raw), Descriptor(mt.OCI_IMAGE_INDEX, digest, len(raw)))
+        write_blob(
+            store, io.BytesIO(raw), Descriptor(mt.OCI_IMAGE_INDEX, digest, len(raw))
+        )
     return report
 
 
@@ -260,7 +280,9 @@ class OciArchiveDriver(ImageDriver):
         if head is None:
             return False
         names = peek_member_names(head)
-        return any(n in ("oci-layout", "index.json") or n.startswith("blobs/") for n in names)
+        return any(
+            n in ("oci-layout", "index.json") or n.startswith("blobs/") for n in names
+        )
 
     def import_image(
         self, source: IO[bytes] | Location, store: ContentStore, request: ImportRequest
@@ -270,19 +292,35 @@ class OciArchiveDriver(ImageDriver):
             with RangeReader(source) as reader:
                 if detect_compression(reader.read_at(0, 8)) is None:
                     return self._import_indexed(reader, store, request, label)
-        with _opened(source) as stream, StagingArea(
-            store, max_document=request.max_document, progress=request.progress
-        ) as staging:
-            layout_raw, index_raw, others = self._stage_members(stream, staging, request, label)
+        with (
+            _opened(source) as stream,
+            StagingArea(
+                store, max_document=request.max_document, progress=request.progress
+            ) as staging,
+        ):
+            layout_raw, index_raw, others = self._stage_members(
+                stream, staging, request, label
+            )
             roots, extra = _roots(layout_raw, index_raw, others, request, label)
             graphs = [
-                _walk(root, extra, staging.read_document, staging.has, staging.size_of, request)
+                _walk(
+                    root,
+                    extra,
+                    staging.read_document,
+                    staging.has,
+                    staging.size_of,
+                    request,
+                )
                 for root in roots
             ]
             return _commit(store, staging, graphs, extra)
 
     def _import_indexed(
-        self, reader: RangeReader, store: ContentStore, request: ImportRequest, label: str
+        self,
+        reader: RangeReader,
+        store: ContentStore,
+        request: ImportRequest,
+        label: str,
     ) -> ImportReport:
         """Random access: index the headers, read the documents, then only the blobs
         the selection needs."""
@@ -295,38 +333,58 @@ class OciArchiveDriver(ImageDriver):
             label,
         )
 
-        documents: dict[Digest, bytes] = {}  # read for the walk: staged without a re-read
+        documents: dict[
+            Digest, bytes
+        ] = {}  # read for the walk: staged without a re-read
 
         def read(desc: Descriptor) -> bytes:
             if desc.digest in archive.blobs:
-                data = documents[desc.digest] = archive.read_document(desc, request.max_document)
+                data = documents[desc.digest] = archive.read_document(
+                    desc, request.max_document
+                )
                 return data
             return read_blob(store, desc, max_size=request.max_document)
 
         def has(digest: Digest) -> bool:
             return digest in archive.blobs or exists(store, digest)
 
-        graphs = [_walk(root, extra, read, has, archive.size_of, request) for root in roots]
-        with StagingArea(store, max_document=request.max_document, progress=request.progress) as staging:
+        graphs = [
+            _walk(root, extra, read, has, archive.size_of, request) for root in roots
+        ]
+        with StagingArea(
+            store, max_document=request.max_document, progress=request.progress
+        ) as staging:
             todo: dict[Digest, tuple[Digest, int, Callable[[], IO[bytes]], str]] = {}
             for graph in graphs:
                 for digest in graph.blobs:
                     needed = archive.blobs.get(digest)
-                    if needed is not None and digest not in todo and not staging.has(digest):
+                    if (
+                        needed is not None
+                        and digest not in todo
+                        and not staging.has(digest)
+                    ):
                         opener = _opener(reader, needed, documents.get(digest))
                         todo[digest] = (digest, needed.size, opener, needed.name)
             threads = STAGE_THREADS if reader.is_local else REMOTE_STAGE_THREADS
             staging.add_many(list(todo.values()), threads=threads)
             return _commit(store, staging, graphs, extra)
 
-    def inspect(self, source: IO[bytes] | Location, *, max_document: int) -> SourceContents:
+    def inspect(
+        self, source: IO[bytes] | Location, *, max_document: int
+    ) -> SourceContents:
         label = source.url if isinstance(source, Location) else "archive"
         if isinstance(source, Location):
             reader = RangeReader(source)
             if detect_compression(reader.read_at(0, 8)) is None:
                 archive = _ArchiveIndex.build(reader, label)
                 index_raw = archive.member("index.json", max_document)
-                roots, _ = _roots(archive.member("oci-layout", _LAYOUT_CAP), index_raw, archive.others, ImportRequest(), label)
+                roots, _ = _roots(
+                    archive.member("oci-layout", _LAYOUT_CAP),
+                    index_raw,
+                    archive.others,
+                    ImportRequest(),
+                    label,
+                )
                 return SourceContents(
                     roots,
                     lambda d: archive.read_document(d, max_document),
@@ -339,7 +397,9 @@ class OciArchiveDriver(ImageDriver):
             return self._inspect_stream(stream, max_document, label)
 
     @staticmethod
-    def _inspect_stream(stream: IO[bytes], max_document: int, label: str) -> SourceContents:
+    def _inspect_stream(
+        stream: IO[bytes], max_document: int, label: str
+    ) -> SourceContents:
         """One pass: documents kept, other blobs only counted (never hashed or stored)."""
         files: dict[str, bytes] = {}
         sizes: dict[Digest, int] = {}
@@ -358,7 +418,13 @@ class OciArchiveDriver(ImageDriver):
                 data = member.stream.read()
                 if data.lstrip()[:1] == b"{":
                     documents[digest] = data
-        roots, _ = _roots(files.get("oci-layout"), files.get("index.json"), others, ImportRequest(), label)
+        roots, _ = _roots(
+            files.get("oci-layout"),
+            files.get("index.json"),
+            others,
+            ImportRequest(),
+            label,
+        )
 
         def read(desc: Descriptor) -> bytes:
             if desc.digest not in documents:
@@ -372,7 +438,11 @@ class OciArchiveDriver(ImageDriver):
         return SourceContents(roots, read, sizes.__contains__, sizes.get)
 
     def _stage_members(
-        self, stream: IO[bytes], staging: StagingArea, request: ImportRequest, label: str
+        self,
+        stream: IO[bytes],
+        staging: StagingArea,
+        request: ImportRequest,
+        label: str,
     ) -> tuple[bytes | None, bytes | None, set[str]]:
         layout_raw = index_raw = None
         others: set[str] = set()
@@ -391,7 +461,7 @@ class OciArchiveDriver(ImageDriver):
 
     def export_image(
         self,
-        store: Provider,
+        store: ReadableContent,
         entries: Sequence[Descriptor],
         target: IO[bytes] | Location,
         *,
@@ -409,13 +479,15 @@ class OciArchiveDriver(ImageDriver):
             graph = walk_image(
                 entry,
                 lambda d: read_blob(store, d),
-                lambda digest: exists(store, digest),  # type: ignore[arg-type]
+                lambda digest: exists(store, digest),
             )
             for digest, desc in graph.blobs.items():
                 blobs.setdefault(digest, desc)
             missing.extend(graph.missing)
         tar = TarWriter(target)
-        tar.add_bytes("oci-layout", dump_json({"imageLayoutVersion": mt.OCI_LAYOUT_VERSION}))
+        tar.add_bytes(
+            "oci-layout", dump_json({"imageLayoutVersion": mt.OCI_LAYOUT_VERSION})
+        )
         tar.add_bytes("index.json", Index.build(entries).raw)
         for name, data in sorted(extra_members):
             tar.add_bytes(name, data)
@@ -423,6 +495,8 @@ class OciArchiveDriver(ImageDriver):
         for algorithm in sorted({d.algorithm for d in blobs}):
             tar.add_directory(f"blobs/{algorithm}")
         for digest in sorted(blobs, key=str):
-            add_blob_member(tar, store, blobs[digest], blob_member_name(blobs[digest]), progress)
+            add_blob_member(
+                tar, store, blobs[digest], blob_member_name(blobs[digest]), progress
+            )
         tar.close()
         return missing

@@ -20,11 +20,16 @@ from typing import IO, Final
 from ociport.content.fsstore import FsspecContentStore
 from ociport.content.helpers import ProgressCallback, exists, read_blob, write_blob
 from ociport.content.imageindex import read_oci_layout
-from ociport.content.interfaces import ContentStore, Provider
+from ociport.content.interfaces import ContentStore, ReadableContent
 from ociport.content.staging import StagingArea
 from ociport.descriptor import Descriptor
 from ociport.digest import Digest
-from ociport.drivers.base import ImageDriver, ImportReport, ImportRequest, SourceContents
+from ociport.drivers.base import (
+    ImageDriver,
+    ImportReport,
+    ImportRequest,
+    SourceContents,
+)
 from ociport.drivers.selection import select_roots
 from ociport.errors import (
     BlobNotFoundError,
@@ -68,7 +73,9 @@ class LayoutReader:
         except FileNotFoundError:
             return False
         if details.get("islink") or details.get("type") != "file":
-            raise FormatError("blob is not a regular file", location=self.root.url, member=path)
+            raise FormatError(
+                "blob is not a regular file", location=self.root.url, member=path
+            )
         return True
 
     def open(self, desc: Descriptor) -> IO[bytes]:
@@ -104,7 +111,9 @@ class LayoutReader:
         try:
             details = location.fs.info(location.path)
         except FileNotFoundError as exc:
-            raise FormatError(f"no {name}: not an OCI image layout", location=self.root.url) from exc
+            raise FormatError(
+                f"no {name}: not an OCI image layout", location=self.root.url
+            ) from exc
         if details.get("islink") or details.get("type") != "file":
             raise FormatError(f"{name} is not a regular file", location=self.root.url)
         if int(details.get("size") or 0) > limit:
@@ -132,20 +141,33 @@ class OciLayoutDriver(ImageDriver):
         read_oci_layout(reader.read_file("oci-layout", _LAYOUT_CAP), where="oci-layout")
         index_raw = reader.read_file("index.json", request.max_document)
         index = Index.parse(index_raw, where="index.json")
-        roots, notes = select_roots(index, request.ref_name, reader.root.url, named_only=True)
+        roots, notes = select_roots(
+            index, request.ref_name, reader.root.url, named_only=True
+        )
         if request.whole_index:
-            whole = Descriptor(index.media_type or "application/vnd.oci.image.index.v1+json", Digest.of(index_raw), len(index_raw))
+            whole = Descriptor(
+                index.media_type or "application/vnd.oci.image.index.v1+json",
+                Digest.of(index_raw),
+                len(index_raw),
+            )
             roots = [whole]
         graphs = [self._walk(root, reader, request, index_raw) for root in roots]
         report = ImportReport(notes=notes)
-        with StagingArea(store, max_document=request.max_document, progress=request.progress) as staging:
+        with StagingArea(
+            store, max_document=request.max_document, progress=request.progress
+        ) as staging:
             for graph in graphs:
                 for digest, desc in graph.blobs.items():
                     if request.whole_index and digest == Digest.of(index_raw):
                         continue
                     if not exists(store, digest):
                         with reader.open(desc) as stream:
-                            staging.add(digest, desc.size, stream, where=reader.blob_path(digest))
+                            staging.add(
+                                digest,
+                                desc.size,
+                                stream,
+                                where=reader.blob_path(digest),
+                            )
             for graph in graphs:
                 report.roots.append(graph.root)
                 report.missing.extend(graph.missing)
@@ -154,10 +176,14 @@ class OciLayoutDriver(ImageDriver):
             write_blob(store, io.BytesIO(index_raw), roots[0])
         return report
 
-    def inspect(self, source: IO[bytes] | Location, *, max_document: int) -> SourceContents:
+    def inspect(
+        self, source: IO[bytes] | Location, *, max_document: int
+    ) -> SourceContents:
         reader = _layout_reader(source)
         read_oci_layout(reader.read_file("oci-layout", _LAYOUT_CAP), where="oci-layout")
-        index = Index.parse(reader.read_file("index.json", max_document), where="index.json")
+        index = Index.parse(
+            reader.read_file("index.json", max_document), where="index.json"
+        )
 
         def size_of(digest: Digest) -> int | None:
             if not reader.has(digest):
@@ -172,7 +198,9 @@ class OciLayoutDriver(ImageDriver):
         )
 
     @staticmethod
-    def _walk(root: Descriptor, reader: LayoutReader, request: ImportRequest, index_raw: bytes) -> ImageGraph:
+    def _walk(
+        root: Descriptor, reader: LayoutReader, request: ImportRequest, index_raw: bytes
+    ) -> ImageGraph:
         whole = Digest.of(index_raw) if request.whole_index else None
 
         def read(desc: Descriptor) -> bytes:
@@ -187,7 +215,7 @@ class OciLayoutDriver(ImageDriver):
 
     def export_image(
         self,
-        store: Provider,
+        store: ReadableContent,
         entries: Sequence[Descriptor],
         target: IO[bytes] | Location,
         *,
@@ -195,10 +223,15 @@ class OciLayoutDriver(ImageDriver):
         extra_members: Sequence[tuple[str, bytes]] = (),
     ) -> list[tuple[Descriptor, Digest]]:
         if not isinstance(target, Location):
-            raise UnsupportedSourceError(self.name, "a stream (a layout is a directory)")
+            raise UnsupportedSourceError(
+                self.name, "a stream (a layout is a directory)"
+            )
         created = not target.fs.exists(target.path)
         if not created and target.fs.exists(target.join("oci-layout").path):
-            read_oci_layout(LayoutReader(target).read_file("oci-layout", _LAYOUT_CAP), where="oci-layout")
+            read_oci_layout(
+                LayoutReader(target).read_file("oci-layout", _LAYOUT_CAP),
+                where="oci-layout",
+            )
         try:
             return self._export(store, entries, FsspecContentStore(target), progress)
         except BaseException:
@@ -212,7 +245,7 @@ class OciLayoutDriver(ImageDriver):
 
     @staticmethod
     def _export(
-        store: Provider,
+        store: ReadableContent,
         entries: Sequence[Descriptor],
         layout: FsspecContentStore,
         progress: ProgressCallback | None,
@@ -220,7 +253,9 @@ class OciLayoutDriver(ImageDriver):
         blobs: dict[Digest, Descriptor] = {}
         missing: list[tuple[Descriptor, Digest]] = []
         for entry in entries:
-            graph = walk_image(entry, lambda d: read_blob(store, d), lambda d: exists(store, d))  # type: ignore[arg-type]
+            graph = walk_image(
+                entry, lambda d: read_blob(store, d), lambda d: exists(store, d)
+            )
             for digest, desc in graph.blobs.items():
                 blobs.setdefault(digest, desc)
             missing.extend(graph.missing)
@@ -229,7 +264,11 @@ class OciLayoutDriver(ImageDriver):
             for _ in pool.map(lambda d: _copy(store, layout, d, progress), todo):
                 pass
         names = {e.ref_name for e in entries}
-        layout.update_index(lambda current: [e for e in current if e.ref_name not in names] + list(entries))
+        layout.update_index(
+            lambda current: (
+                [e for e in current if e.ref_name not in names] + list(entries)
+            )
+        )
         return missing
 
 
@@ -237,7 +276,9 @@ def _layout_reader(source: IO[bytes] | Location) -> LayoutReader:
     if not isinstance(source, Location):
         raise UnsupportedSourceError("oci", "a stream (a layout is a directory)")
     if not source.fs.isdir(source.path):
-        raise FormatError("not a directory: an OCI image layout is one", location=source.url)
+        raise FormatError(
+            "not a directory: an OCI image layout is one", location=source.url
+        )
     return LayoutReader(source)
 
 
@@ -248,9 +289,16 @@ def _present(layout: FsspecContentStore, desc: Descriptor) -> bool:
         return False
 
 
-def _copy(store: Provider, layout: FsspecContentStore, desc: Descriptor, progress: ProgressCallback | None) -> None:
+def _copy(
+    store: ReadableContent,
+    layout: FsspecContentStore,
+    desc: Descriptor,
+    progress: ProgressCallback | None,
+) -> None:
     with store.open_blob(desc) as stream:
-        write_blob(layout, stream, desc, ingest_id=f"export-{desc.digest}", progress=progress)
+        write_blob(
+            layout, stream, desc, ingest_id=f"export-{desc.digest}", progress=progress
+        )
 
 
 def _remove_empty_ingest(root: Location) -> None:

@@ -30,7 +30,9 @@ class DriverRegistry:
         if existing is not None and existing is not driver and not replace:
             if driver.name in self._replaced:
                 return
-            raise DuplicateDriverError(driver.name, existing.__qualname__, driver.__qualname__)
+            raise DuplicateDriverError(
+                driver.name, existing.__qualname__, driver.__qualname__
+            )
         if replace:
             self._replaced.add(driver.name)
         self._drivers[driver.name] = driver

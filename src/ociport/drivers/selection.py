@@ -35,5 +35,7 @@ def select_roots(
         return chosen, []
     named = [r for r in roots if any(_names(r))]
     if named_only and named and len(named) < len(roots):
-        return named, [f"{len(roots) - len(named)} unnamed entries of index.json not imported"]
+        return named, [
+            f"{len(roots) - len(named)} unnamed entries of index.json not imported"
+        ]
     return roots, []

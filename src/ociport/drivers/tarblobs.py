@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from ociport.content.helpers import ProgressCallback, copy_stream
-from ociport.content.interfaces import Provider
+from ociport.content.interfaces import ReadableContent
 from ociport.descriptor import Descriptor
 from ociport.tario import TarWriter
 
@@ -19,7 +19,7 @@ def blob_member_name(descriptor: Descriptor) -> str:
 
 def add_blob_member(
     tar: TarWriter,
-    store: Provider,
+    store: ReadableContent,
     descriptor: Descriptor,
     name: str,
     progress: ProgressCallback | None = None,
@@ -35,7 +35,12 @@ def add_blob_member(
     def copy(write: Callable[[memoryview], object]) -> int:
         with store.open_blob(descriptor) as stream:
             return copy_stream(
-                stream, write, descriptor.size, hasher=hasher, progress=progress, where=name
+                stream,
+                write,
+                descriptor.size,
+                hasher=hasher,
+                progress=progress,
+                where=name,
             )
 
     tar.add_stream(name, descriptor.size, copy)

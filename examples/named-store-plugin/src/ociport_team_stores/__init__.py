@@ -18,7 +18,9 @@ from ociport.plugins import hookimpl
 @hookimpl
 def ociport_named_stores() -> Mapping[str, StoreConfig]:
     """The team's stores."""
-    cache = Path(os.environ.get("TEAM_CACHE_DIR", Path.home() / ".cache" / "team-images"))
+    cache = Path(
+        os.environ.get("TEAM_CACHE_DIR", Path.home() / ".cache" / "team-images")
+    )
     endpoint = os.environ.get("TEAM_S3_ENDPOINT", "http://127.0.0.1:9000")
     return {
         "team-cache": StoreConfig(str(cache)),

@@ -13,20 +13,28 @@ from typing import IO, Any, Final
 from ociport import mediatypes as mt
 from ociport.compression import open_decompressed
 from ociport.content.helpers import ProgressCallback, write_blob
-from ociport.content.interfaces import ContentStore, Provider
+from ociport.content.interfaces import ContentStore, ReadableContent
 from ociport.content.staging import StagingArea
 from ociport.descriptor import ANNOTATION_IMAGE_NAME, Descriptor
 from ociport.digest import Digest
-from ociport.drivers.base import ImageDriver, ImportReport, ImportRequest, SourceContents
+from ociport.drivers.base import (
+    ImageDriver,
+    ImportReport,
+    ImportRequest,
+    SourceContents,
+)
 from ociport.errors import FormatError, OciportError, UnsupportedSourceError
 from ociport.location import Location
 from ociport.manifest import parse_json
 from ociport.sources import open_sink
 from ociport.tario import peek_members
-
 from ociport_docker_archive.export import write_docker_archive
 from ociport_docker_archive.images import DockerImage, config_candidates, find_images
-from ociport_docker_archive.manifests import build_manifest, config_media_type, layer_media_type
+from ociport_docker_archive.manifests import (
+    build_manifest,
+    config_media_type,
+    layer_media_type,
+)
 from ociport_docker_archive.reader import ArchiveContents, read_archive
 from ociport_docker_archive.survey import Survey
 
@@ -83,20 +91,29 @@ class DockerArchiveDriver(ImageDriver):
             # Docker 25 writes an OCI layout too; it is a Docker archive to read when
             # its index.json lists nothing (an image saved by ID) and manifest.json
             # says what is there.
-            return "manifest.json" in members and _empty_index(members.get("index.json"))
+            return "manifest.json" in members and _empty_index(
+                members.get("index.json")
+            )
         return any(_looks_like_docker(n) for n in members)
 
     def import_image(
         self, source: IO[bytes] | Location, store: ContentStore, request: ImportRequest
     ) -> ImportReport:
         if request.whole_index:
-            raise UnsupportedSourceError(self.name, "--index-name (a Docker archive has no index)")
+            raise UnsupportedSourceError(
+                self.name, "--index-name (a Docker archive has no index)"
+            )
         label = source.url if isinstance(source, Location) else "archive"
         oci = self.oci or request.oci_manifests
-        with _opened(source) as stream, StagingArea(
-            store, max_document=request.max_document, progress=request.progress
-        ) as staging:
-            contents = read_archive(stream, staging, label=label, max_document=request.max_document)
+        with (
+            _opened(source) as stream,
+            StagingArea(
+                store, max_document=request.max_document, progress=request.progress
+            ) as staging,
+        ):
+            contents = read_archive(
+                stream, staging, label=label, max_document=request.max_document
+            )
             images, notes = find_images(contents, _documents(contents, staging))
             if request.ref_name is not None:
                 images = [i for i in images if request.ref_name in i.names]
@@ -110,27 +127,35 @@ class DockerArchiveDriver(ImageDriver):
                 report.roots.extend(plan.roots())
         return report
 
-    def inspect(self, source: IO[bytes] | Location, *, max_document: int) -> SourceContents:
+    def inspect(
+        self, source: IO[bytes] | Location, *, max_document: int
+    ) -> SourceContents:
         label = source.url if isinstance(source, Location) else "archive"
         survey = Survey(max_document)
         with _opened(source) as stream:
-            contents = read_archive(stream, survey, label=label, max_document=max_document)
+            contents = read_archive(
+                stream, survey, label=label, max_document=max_document
+            )
         images, _ = find_images(contents, _documents(contents, survey))
         planned = [_Planned.of(image, survey, self.oci) for image in images]
         made = {desc.digest: raw for plan in planned for desc, raw in plan.documents()}
 
         def read(desc: Descriptor) -> bytes:
-            return made[desc.digest] if desc.digest in made else survey.read_document(desc)
+            return (
+                made[desc.digest] if desc.digest in made else survey.read_document(desc)
+            )
 
         def size_of(digest: Digest) -> int | None:
             return len(made[digest]) if digest in made else survey.size_of(digest)
 
         roots = [root for plan in planned for root in plan.roots()]
-        return SourceContents(roots, read, lambda d: d in made or survey.has(d), size_of)
+        return SourceContents(
+            roots, read, lambda d: d in made or survey.has(d), size_of
+        )
 
     def export_image(
         self,
-        store: Provider,
+        store: ReadableContent,
         entries: Sequence[Descriptor],
         target: IO[bytes] | Location,
         *,
@@ -154,7 +179,9 @@ def _documents(contents: ArchiveContents, area: _Area) -> dict[str, dict[str, An
         digest = contents.files[name]
         size = area.size_of(digest) or 0
         with contextlib.suppress(OciportError, json.JSONDecodeError):
-            documents[name] = parse_json(area.read_document(Descriptor("", digest, size)))
+            documents[name] = parse_json(
+                area.read_document(Descriptor("", digest, size))
+            )
     return documents
 
 
@@ -175,16 +202,28 @@ class _Planned:
             config = Descriptor(media_type, image.config, len(image.config_raw))
             config_doc = parse_json(image.config_raw)
         else:
-            config = Descriptor(media_type, image.config, area.size_of(image.config) or 0)
+            config = Descriptor(
+                media_type, image.config, area.size_of(image.config) or 0
+            )
             config_doc = parse_json(area.read_document(config), where=str(image.config))
         layers = [
-            Descriptor(layer_media_type(area.head(d), oci=oci, where=str(d)), d, area.size_of(d) or 0)
+            Descriptor(
+                layer_media_type(area.head(d), oci=oci, where=str(d)),
+                d,
+                area.size_of(d) or 0,
+            )
             for d in image.layers
         ]
         _check_diff_ids(config_doc, layers)
         raw = build_manifest(config, layers, oci=oci)
         manifest_type = mt.OCI_IMAGE_MANIFEST if oci else mt.DOCKER_MANIFEST_V2
-        return cls(image, config, layers, Descriptor(manifest_type, Digest.of(raw), len(raw)), raw)
+        return cls(
+            image,
+            config,
+            layers,
+            Descriptor(manifest_type, Digest.of(raw), len(raw)),
+            raw,
+        )
 
     def documents(self) -> list[tuple[Descriptor, bytes]]:
         """Blobs made here: the manifest, and a legacy archive's rebuilt config."""
@@ -196,9 +235,9 @@ class _Planned:
     def roots(self) -> list[Descriptor]:
         """One root per name (containerd's ``io.containerd.image.name``), or one unnamed."""
         names = self.image.names
-        return [self.manifest.with_annotations({ANNOTATION_IMAGE_NAME: n}) for n in names] or [
-            self.manifest
-        ]
+        return [
+            self.manifest.with_annotations({ANNOTATION_IMAGE_NAME: n}) for n in names
+        ] or [self.manifest]
 
 
 def _check_diff_ids(config: dict[str, Any], layers: list[Descriptor]) -> None:
@@ -208,8 +247,13 @@ def _check_diff_ids(config: dict[str, Any], layers: list[Descriptor]) -> None:
     if not isinstance(diff_ids, list):
         raise FormatError("image config has no rootfs.diff_ids")
     if len(diff_ids) != len(layers):
-        raise FormatError(f"image config lists {len(diff_ids)} diff IDs for {len(layers)} layers")
+        raise FormatError(
+            f"image config lists {len(diff_ids)} diff IDs for {len(layers)} layers"
+        )
     for diff_id, layer in zip(diff_ids, layers, strict=True):
-        plain = layer.media_type in (mt.OCI_LAYER_TAR, "application/vnd.docker.image.rootfs.diff.tar")
+        plain = layer.media_type in (
+            mt.OCI_LAYER_TAR,
+            "application/vnd.docker.image.rootfs.diff.tar",
+        )
         if plain and diff_id != str(layer.digest):
             raise FormatError(f"layer {layer.digest} does not match diff ID {diff_id}")

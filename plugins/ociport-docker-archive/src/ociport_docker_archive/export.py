@@ -21,14 +21,13 @@ from typing import IO, Final
 
 from ociport.compression import detect_compression
 from ociport.content.helpers import ProgressCallback, exists, read_blob
-from ociport.content.interfaces import Provider
+from ociport.content.interfaces import ReadableContent
 from ociport.descriptor import ANNOTATION_IMAGE_NAME, Descriptor, Platform
 from ociport.drivers.tarblobs import add_blob_member
 from ociport.errors import FormatError, InvalidReferenceError
 from ociport.manifest import Index, Manifest, dump_json, parse_document
 from ociport.reference import Reference
 from ociport.tario import TarWriter
-
 from ociport_docker_archive.names import familiar_name
 
 __all__ = ["ImageView", "image_views", "manifest_json", "write_docker_archive"]
@@ -44,15 +43,19 @@ class ImageView:
     tags: list[str] = field(default_factory=list)
 
 
-def _single_manifest(store: Provider, root: Descriptor, platform: Platform) -> Manifest | None:
-    document = parse_document(read_blob(store, root), root.media_type, where=str(root.digest))
+def _single_manifest(
+    store: ReadableContent, root: Descriptor, platform: Platform
+) -> Manifest | None:
+    document = parse_document(
+        read_blob(store, root), root.media_type, where=str(root.digest)
+    )
     if isinstance(document, Manifest):
         return document
     if not isinstance(document, Index):
         return None
     for child in document.manifests:
         matches = child.platform is None or platform.matches(child.platform)
-        if matches and exists(store, child.digest):  # type: ignore[arg-type]
+        if matches and exists(store, child.digest):
             found = _single_manifest(store, child, platform)
             if found is not None:
                 return found
@@ -68,7 +71,7 @@ def _docker_tag(name: str) -> str | None:
 
 
 def image_views(
-    store: Provider, entries: Sequence[Descriptor], platform: Platform | None
+    store: ReadableContent, entries: Sequence[Descriptor], platform: Platform | None
 ) -> list[ImageView]:
     """The manifests behind ``entries`` (one per digest, in order) with their tags.
 
@@ -88,7 +91,9 @@ def image_views(
     return list(views.values())
 
 
-def manifest_json(views: Sequence[ImageView], path: Callable[[Descriptor], str]) -> bytes:
+def manifest_json(
+    views: Sequence[ImageView], path: Callable[[Descriptor], str]
+) -> bytes:
     """``manifest.json`` for ``views``; ``path`` names each config or layer member."""
     return dump_json(
         [  # type: ignore[arg-type]
@@ -112,7 +117,7 @@ def _layer_ids(layers: Sequence[Descriptor]) -> list[str]:
 
 
 def write_docker_archive(
-    store: Provider,
+    store: ReadableContent,
     entries: Sequence[Descriptor],
     sink: IO[bytes],
     *,
@@ -126,7 +131,9 @@ def write_docker_archive(
     """
     views = image_views(store, entries, platform)
     if len(views) < len({e.digest for e in entries}):
-        raise FormatError("some images have no manifest for the platform; pass --platform")
+        raise FormatError(
+            "some images have no manifest for the platform; pass --platform"
+        )
     names: dict[str, str] = {}
     blobs: dict[str, Descriptor] = {}
 
@@ -149,7 +156,7 @@ def write_docker_archive(
     tar.close()
 
 
-def _head(store: Provider, desc: Descriptor) -> str | None:
+def _head(store: ReadableContent, desc: Descriptor) -> str | None:
     with store.open_blob(desc) as stream:
         return detect_compression(stream.read(8))
 
@@ -166,15 +173,24 @@ def _repositories(views: Sequence[ImageView]) -> bytes:
 
 
 def _legacy_dirs(
-    tar: TarWriter, view: ImageView, path: Callable[[Descriptor], str], written: set[str]
+    tar: TarWriter,
+    view: ImageView,
+    path: Callable[[Descriptor], str],
+    written: set[str],
 ) -> None:
     parent = None
-    for layer, layer_id in zip(view.manifest.layers, _layer_ids(view.manifest.layers), strict=True):
+    for layer, layer_id in zip(
+        view.manifest.layers, _layer_ids(view.manifest.layers), strict=True
+    ):
         if layer_id in written:
             parent = layer_id
             continue
         written.add(layer_id)
-        meta = {"id": layer_id, **({"parent": parent} if parent else {}), "created": "1970-01-01T00:00:00Z"}
+        meta = {
+            "id": layer_id,
+            **({"parent": parent} if parent else {}),
+            "created": "1970-01-01T00:00:00Z",
+        }
         tar.add_directory(layer_id)
         tar.add_bytes(f"{layer_id}/VERSION", b"1.0")
         tar.add_bytes(f"{layer_id}/json", dump_json(meta))

@@ -18,14 +18,21 @@ from typing import Any, Final
 from ociport.digest import Digest
 from ociport.errors import FormatError, InvalidReferenceError
 from ociport.manifest import dump_json, parse_json
-
 from ociport_docker_archive.names import normalize_name
 from ociport_docker_archive.reader import ArchiveContents
 
 __all__ = ["DockerImage", "find_images"]
 
 _CONFIG_NAME: Final = re.compile(r"(?:sha256:)?[0-9a-f]{64}(?:\.json)?")
-_CONFIG_KEYS: Final = ("architecture", "os", "variant", "author", "created", "config", "container_config")
+_CONFIG_KEYS: Final = (
+    "architecture",
+    "os",
+    "variant",
+    "author",
+    "created",
+    "config",
+    "container_config",
+)
 
 
 @dataclass(slots=True)
@@ -64,7 +71,9 @@ def _names(tags: list[str], notes: list[str]) -> list[str]:
     return names
 
 
-def _from_manifest_json(contents: ArchiveContents, notes: list[str]) -> list[DockerImage]:
+def _from_manifest_json(
+    contents: ArchiveContents, notes: list[str]
+) -> list[DockerImage]:
     raw = contents.metadata["manifest.json"]
     try:
         doc = json.loads(raw)
@@ -77,7 +86,11 @@ def _from_manifest_json(contents: ArchiveContents, notes: list[str]) -> list[Doc
         if not isinstance(entry, dict) or not isinstance(entry.get("Config"), str):
             raise FormatError("entry without a Config path", member="manifest.json")
         layers = _list_of_str(entry.get("Layers"), "Layers")
-        top = layers[-1].split("/", 1)[0] if layers and layers[-1].endswith("/layer.tar") else None
+        top = (
+            layers[-1].split("/", 1)[0]
+            if layers and layers[-1].endswith("/layer.tar")
+            else None
+        )
         images.append(
             DockerImage(
                 config=contents.resolve(entry["Config"]),
@@ -98,7 +111,9 @@ def _repositories(contents: ArchiveContents) -> dict[str, str]:
     found = {}
     for repo, tags in doc.items():
         if not isinstance(tags, dict):
-            raise FormatError(f"{repo!r} does not map tags to ids", member="repositories")
+            raise FormatError(
+                f"{repo!r} does not map tags to ids", member="repositories"
+            )
         for tag, layer_id in tags.items():
             try:
                 found[normalize_name(f"{repo}:{tag}")] = str(layer_id)
@@ -107,28 +122,42 @@ def _repositories(contents: ArchiveContents) -> dict[str, str]:
     return found
 
 
-def _check_agreement(images: list[DockerImage], contents: ArchiveContents, notes: list[str]) -> None:
+def _check_agreement(
+    images: list[DockerImage], contents: ArchiveContents, notes: list[str]
+) -> None:
     by_name = {name: image.top_id for image in images for name in image.names}
     for name, layer_id in sorted(_repositories(contents).items()):
-        if name not in by_name or (by_name[name] is not None and by_name[name] != layer_id):
-            notes.append(f"repositories and manifest.json disagree on {name}; manifest.json wins")
+        if name not in by_name or (
+            by_name[name] is not None and by_name[name] != layer_id
+        ):
+            notes.append(
+                f"repositories and manifest.json disagree on {name}; manifest.json wins"
+            )
 
 
 def _legacy_chain(contents: ArchiveContents, top: str) -> list[str]:
     chain, layer_id = [], top
     while layer_id:
         if layer_id in chain:
-            raise FormatError(f"layer {layer_id} is its own ancestor", member=f"{layer_id}/json")
+            raise FormatError(
+                f"layer {layer_id} is its own ancestor", member=f"{layer_id}/json"
+            )
         raw = contents.metadata.get(f"{layer_id}/json")
         if raw is None:
-            raise FormatError("legacy layer metadata missing", member=f"{layer_id}/json")
+            raise FormatError(
+                "legacy layer metadata missing", member=f"{layer_id}/json"
+            )
         chain.append(layer_id)
         layer_id = str(parse_json(raw, where=f"{layer_id}/json").get("parent") or "")
     return chain[::-1]
 
 
-def _legacy_config(contents: ArchiveContents, chain: list[str], layers: list[Digest],
-                   documents: Mapping[str, dict[str, Any]]) -> tuple[Digest | None, bytes | None]:
+def _legacy_config(
+    contents: ArchiveContents,
+    chain: list[str],
+    layers: list[Digest],
+    documents: Mapping[str, dict[str, Any]],
+) -> tuple[Digest | None, bytes | None]:
     diff_ids = [str(d) for d in layers]
     for name, doc in documents.items():
         rootfs = doc.get("rootfs")

@@ -16,7 +16,12 @@ from ociport.descriptor import Descriptor
 from ociport.errors import UnsupportedMediaTypeError
 from ociport.manifest import dump_json
 
-__all__ = ["DOCKER_LAYER_TAR", "build_manifest", "config_media_type", "layer_media_type"]
+__all__ = [
+    "DOCKER_LAYER_TAR",
+    "build_manifest",
+    "config_media_type",
+    "layer_media_type",
+]
 
 #: Docker's media type of an uncompressed layer.
 DOCKER_LAYER_TAR: Final = "application/vnd.docker.image.rootfs.diff.tar"
@@ -40,7 +45,9 @@ def layer_media_type(head: bytes, *, oci: bool, where: str = "") -> str:
     try:
         return _LAYER_TYPES[(compression, oci)]
     except KeyError:
-        raise UnsupportedMediaTypeError(f"{compression}-compressed layer", member=where or None) from None
+        raise UnsupportedMediaTypeError(
+            f"{compression}-compressed layer", member=where or None
+        ) from None
 
 
 def config_media_type(*, oci: bool) -> str:
@@ -48,7 +55,9 @@ def config_media_type(*, oci: bool) -> str:
     return mt.OCI_IMAGE_CONFIG if oci else mt.DOCKER_CONFIG
 
 
-def build_manifest(config: Descriptor, layers: Sequence[Descriptor], *, oci: bool) -> bytes:
+def build_manifest(
+    config: Descriptor, layers: Sequence[Descriptor], *, oci: bool
+) -> bytes:
     """A Docker schema 2 (or, with ``oci``, an OCI) image manifest."""
     return dump_json(
         {

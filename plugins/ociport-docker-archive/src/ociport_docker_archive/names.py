@@ -20,7 +20,9 @@ _LEGACY_DOMAIN: Final = "index.docker.io"
 
 def _split_domain(name: str) -> tuple[str, str]:
     first, sep, rest = name.partition("/")
-    if sep and ("." in first or ":" in first or first == "localhost" or first != first.lower()):
+    if sep and (
+        "." in first or ":" in first or first == "localhost" or first != first.lower()
+    ):
         return first, rest
     return _DEFAULT_DOMAIN, name
 
@@ -47,6 +49,9 @@ def familiar_name(value: str) -> str:
     """The short form Docker shows (``docker.io/library/alpine:3`` -> ``alpine:3``)."""
     if value.startswith(f"{_DEFAULT_DOMAIN}/"):
         value = value[len(_DEFAULT_DOMAIN) + 1 :]
-        if value.startswith(_OFFICIAL_PREFIX) and "/" not in value[len(_OFFICIAL_PREFIX) :].split(":", 1)[0]:
+        if (
+            value.startswith(_OFFICIAL_PREFIX)
+            and "/" not in value[len(_OFFICIAL_PREFIX) :].split(":", 1)[0]
+        ):
             value = value[len(_OFFICIAL_PREFIX) :]
     return value

@@ -4,12 +4,11 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from ociport.content.interfaces import Provider
+from ociport.content.interfaces import ReadableContent
 from ociport.descriptor import Descriptor, Platform
 from ociport.drivers.registry import DriverRegistry
 from ociport.drivers.tarblobs import blob_member_name
 from ociport.plugins import hookimpl
-
 from ociport_docker_archive.driver import DockerArchiveDriver
 from ociport_docker_archive.export import image_views, manifest_json
 
@@ -22,7 +21,10 @@ def ociport_register_drivers(registry: DriverRegistry) -> None:
 
 @hookimpl
 def ociport_archive_members(
-    store: Provider, driver_name: str, entries: Sequence[Descriptor], platform: Platform | None
+    store: ReadableContent,
+    driver_name: str,
+    entries: Sequence[Descriptor],
+    platform: Platform | None,
 ) -> list[tuple[str, bytes]]:
     """``manifest.json`` for OCI archive exports, so ``docker load`` reads them too."""
     if driver_name != "oci-archive":

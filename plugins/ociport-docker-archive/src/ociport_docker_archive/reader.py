@@ -21,7 +21,9 @@ from ociport.tario import iter_members, member_path
 __all__ = ["ArchiveContents", "read_archive"]
 
 #: Members read whole into memory rather than staged as blobs.
-_METADATA: Final = frozenset({"manifest.json", "repositories", "index.json", "oci-layout"})
+_METADATA: Final = frozenset(
+    {"manifest.json", "repositories", "index.json", "oci-layout"}
+)
 _SKIPPED: Final = frozenset({"VERSION"})
 _MAX_LINK_HOPS: Final = 40
 
@@ -52,7 +54,9 @@ class ArchiveContents:
                 via = f" (through links, {seen[-1]!r})" if len(seen) > 1 else ""
                 raise FormatError(f"{name!r}{via} is not in the archive")
             if target in seen:
-                raise FormatError(f"links form a cycle: {' -> '.join([*seen, target])}", member=name)
+                raise FormatError(
+                    f"links form a cycle: {' -> '.join([*seen, target])}", member=name
+                )
             if len(seen) > _MAX_LINK_HOPS:
                 raise FormatError("link chain is too long", member=name)
             seen.append(target)
@@ -66,7 +70,9 @@ def _is_metadata(name: str) -> bool:
 class Stager(Protocol):
     """Where :func:`read_archive` puts files: a staging area, or a hash-only survey."""
 
-    def add(self, digest: Digest, size: int, stream: IO[bytes], *, where: str) -> None: ...
+    def add(
+        self, digest: Digest, size: int, stream: IO[bytes], *, where: str
+    ) -> None: ...
 
     def add_unknown(self, size: int, stream: IO[bytes], *, where: str) -> Digest: ...
 
@@ -87,7 +93,9 @@ def read_archive(
         if not name or member.type == tarfile.DIRTYPE:
             continue
         if member.type == tarfile.SYMTYPE:
-            target = posixpath.normpath(posixpath.join(posixpath.dirname(name), member.linkname))
+            target = posixpath.normpath(
+                posixpath.join(posixpath.dirname(name), member.linkname)
+            )
             contents.links[name] = member_path(target)
         elif member.type == tarfile.LNKTYPE:
             contents.links[name] = member_path(member.linkname)
