@@ -132,6 +132,23 @@ class _Context:
 
 pass_ctx = click.make_pass_decorator(_Context)
 
+# Options that import and inspect share.
+_max_document_option = click.option(
+    "--max-document",
+    type=click.IntRange(min=1024),
+    default=4 << 20,
+    show_default=True,
+    help="Largest JSON document accepted, in bytes.",
+)
+_source_option = click.option(
+    "--source-option",
+    "source_options",
+    multiple=True,
+    callback=_key_values,
+    metavar="KEY=VALUE",
+    help="fsspec option for the source's filesystem (repeatable).",
+)
+
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.option(
@@ -204,21 +221,8 @@ def cli(
     is_flag=True,
     help="Docker archives: build OCI manifests, not Docker schema 2.",
 )
-@click.option(
-    "--max-document",
-    type=click.IntRange(min=1024),
-    default=4 << 20,
-    show_default=True,
-    help="Largest JSON document accepted, in bytes.",
-)
-@click.option(
-    "--source-option",
-    "source_options",
-    multiple=True,
-    callback=_key_values,
-    metavar="KEY=VALUE",
-    help="fsspec option for the source's filesystem (repeatable).",
-)
+@_max_document_option
+@_source_option
 @pass_ctx
 def import_(
     ctx: _Context,
@@ -412,21 +416,8 @@ def convert(
     "--format", "format_", metavar="NAME", help="Source format (default: detected)."
 )
 @click.option("--json", "as_json", is_flag=True, help="One JSON document.")
-@click.option(
-    "--max-document",
-    type=click.IntRange(min=1024),
-    default=4 << 20,
-    show_default=True,
-    help="Largest JSON document accepted, in bytes.",
-)
-@click.option(
-    "--source-option",
-    "source_options",
-    multiple=True,
-    callback=_key_values,
-    metavar="KEY=VALUE",
-    help="fsspec option for the source's filesystem (repeatable).",
-)
+@_max_document_option
+@_source_option
 def inspect_(
     source: str,
     format_: str | None,

@@ -24,6 +24,7 @@ from collections.abc import Callable
 from typing import IO, Any, Final
 
 from ociport.content.interfaces import BlobInfo
+from ociport.content.writer import WriterLifecycle
 from ociport.digest import Digest, Hasher
 from ociport.errors import BlobExistsError, ContentError, DigestMismatchError
 from ociport.location import Location
@@ -93,7 +94,7 @@ def honours_deferred_commit(location: Location) -> bool:
     return known
 
 
-class ObjectBlobWriter:
+class ObjectBlobWriter(WriterLifecycle):
     """Writes one blob of known digest to its final key on an object store.
 
     Lifecycle: :meth:`write` feeds the hash and the upload (parts of
@@ -116,16 +117,15 @@ class ObjectBlobWriter:
         size_hint: int,
         release: Callable[[], None],
     ) -> None:
+        super().__init__(release)
         self._final = final
         self._expected = expected
-        self._release = release
         self._hasher = Hasher(expected.algorithm)
         self._upload: IO[bytes] = final.fs.open(
             final.path, "wb", autocommit=False, block_size=part_size(size_hint)
         )
         self._writing = True
         self._prepared: Digest | None = None
-        self._done = False
 
     @property
     def digest(self) -> Digest:
@@ -193,14 +193,3 @@ class ObjectBlobWriter:
             _discard(self._upload)
         finally:
             self._finish()
-
-    def _finish(self) -> None:
-        if not self._done:
-            self._done = True
-            self._release()
-
-    def __enter__(self) -> ObjectBlobWriter:
-        return self
-
-    def __exit__(self, *exc_info: object) -> None:
-        self.abort()

@@ -7,7 +7,7 @@ import os
 import threading
 from collections.abc import Callable
 from concurrent.futures import Future
-from typing import IO, Any, Final
+from typing import IO, Any, Final, Self
 
 from ociport.background import submit
 from ociport.content.interfaces import BlobInfo
@@ -15,7 +15,7 @@ from ociport.digest import Digest, Hasher
 from ociport.errors import BlobExistsError, ContentError, IngestLockedError
 from ociport.location import Location
 
-__all__ = ["FsspecBlobWriter", "IngestLocks"]
+__all__ = ["FsspecBlobWriter", "IngestLocks", "WriterLifecycle"]
 
 #: Bytes written between two background flushes of a blob on a local disk (64 MiB).
 _FLUSH_EVERY: Final = 64 << 20
@@ -41,7 +41,34 @@ class IngestLocks:
             self._held.discard(ingest_id)
 
 
-class FsspecBlobWriter:
+class WriterLifecycle:
+    """What every blob writer of the fsspec store shares: the ingest id is released
+    exactly once, and leaving the ``with`` block without a commit aborts.
+
+    :param release: called exactly once when the writer is finished.
+    """
+
+    def __init__(self, release: Callable[[], None]) -> None:
+        self._release = release
+        self._done = False
+
+    def abort(self) -> None:
+        """Discard the ingest (subclasses); a no-op after commit or abort."""
+        raise NotImplementedError
+
+    def _finish(self) -> None:
+        if not self._done:
+            self._done = True
+            self._release()
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.abort()
+
+
+class FsspecBlobWriter(WriterLifecycle):
     """Writes one blob to a temporary file under ``ingest/`` and renames it into place.
 
     The temporary file lives inside the store, on the same filesystem as ``blobs/``, so
@@ -60,14 +87,13 @@ class FsspecBlobWriter:
         release: Callable[[], None],
         algorithm: str = "sha256",
     ) -> None:
+        super().__init__(release)
         self._temp = temp
         self._final_for = final_for
-        self._release = release
         self._hasher = Hasher(algorithm)
         temp.fs.makedirs(temp.fs._parent(temp.path), exist_ok=True)
         self._file: IO[bytes] | None = temp.fs.open(temp.path, "wb")
         self._prepared: Digest | None = None
-        self._done = False
         self._unflushed = 0
         self._flushing: Future[None] | None = None
 
@@ -170,14 +196,3 @@ class FsspecBlobWriter:
         with contextlib.suppress(FileNotFoundError):
             self._temp.fs.rm_file(self._temp.path)
         self._finish()
-
-    def _finish(self) -> None:
-        if not self._done:
-            self._done = True
-            self._release()
-
-    def __enter__(self) -> FsspecBlobWriter:
-        return self
-
-    def __exit__(self, *exc_info: object) -> None:
-        self.abort()
