@@ -132,6 +132,12 @@ class _Context:
 
 pass_ctx = click.make_pass_decorator(_Context)
 
+
+def _check_platform_choice(platforms: tuple[str, ...], all_platforms: bool) -> None:
+    if platforms and all_platforms:
+        raise click.UsageError("--platform and --all-platforms exclude each other")
+
+
 # Options that import and inspect share.
 _max_document_option = click.option(
     "--max-document",
@@ -239,8 +245,7 @@ def import_(
     source_options: dict[str, Any],
 ) -> None:
     """Import the images of an archive (path, fsspec URL, or - for stdin)."""
-    if platforms and all_platforms:
-        raise click.UsageError("--platform and --all-platforms exclude each other")
+    _check_platform_choice(platforms, all_platforms)
     if skip_digest_for_named and not digests:
         raise click.UsageError("--skip-digest-for-named goes with --digests")
     naming = ImportNaming(
@@ -346,8 +351,7 @@ def export(
     dest_options: dict[str, Any],
 ) -> None:
     """Export images to DEST (path, fsspec URL, or - for stdout)."""
-    if platforms and all_platforms:
-        raise click.UsageError("--platform and --all-platforms exclude each other")
+    _check_platform_choice(platforms, all_platforms)
     if keep_index and not platforms:
         raise click.UsageError("--keep-index goes with --platform")
     with _progress("exporting") as progress:
