@@ -33,7 +33,7 @@ from ociport import (
     OciportError,
     SizeMismatchError,
 )
-from ociport.manifest import MAX_DOCUMENT_SIZE
+from ociport.oci.manifest import MAX_DOCUMENT_SIZE
 
 SAMPLE = TOOL / "sample.oci-archive.tar"
 BASE = "example.org/seeded"

@@ -12,9 +12,9 @@ import pytest
 
 import ociport
 from helpers import TOOL
-from ociport import mediatypes as mt
 from ociport.content.helpers import read_blob
-from ociport.manifest import Manifest
+from ociport.oci import mediatypes as mt
+from ociport.oci.manifest import Manifest
 
 
 def _layout_archive(layout: Path) -> io.BytesIO:

@@ -7,10 +7,10 @@ from typing import Any
 
 import pytest
 
-from ociport import mediatypes as mt
-from ociport.descriptor import ANNOTATION_REF_NAME, Descriptor, Platform
-from ociport.digest import Digest
 from ociport.errors import InvalidDescriptorError, InvalidDigestError
+from ociport.oci import mediatypes as mt
+from ociport.oci.descriptor import ANNOTATION_REF_NAME, Descriptor, Platform
+from ociport.oci.digest import Digest
 
 DIGEST = Digest.of(b"content")
 

@@ -9,8 +9,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from ociport.digest import Digest, Hasher, VerifyingReader
 from ociport.errors import DigestMismatchError, InvalidDigestError, SizeMismatchError
+from ociport.oci.digest import Digest, Hasher, VerifyingReader
 
 LENGTHS = {"sha256": 64, "sha512": 128}
 

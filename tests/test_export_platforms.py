@@ -12,9 +12,9 @@ import pytest
 
 import ociport
 from helpers import PUBLIC, TOOL, need_tool, snapshot
-from ociport import mediatypes as mt
 from ociport.content.helpers import write_blob
-from ociport.manifest import dump_json
+from ociport.oci import mediatypes as mt
+from ociport.oci.manifest import dump_json
 
 NAME = "example.com/multi:multi"
 

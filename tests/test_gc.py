@@ -13,8 +13,8 @@ import pytest
 
 import ociport
 from ociport.content.helpers import write_blob
-from ociport.descriptor import ANNOTATION_REF_NAME
-from ociport.manifest import dump_json
+from ociport.oci.descriptor import ANNOTATION_REF_NAME
+from ociport.oci.manifest import dump_json
 from ociport.testing.factories import name_image, random_image
 
 HOUR = 3600.0

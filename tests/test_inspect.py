@@ -15,7 +15,7 @@ import pytest
 import ociport
 from helpers import PUBLIC, TOOL
 from ociport.builtin import oci_layout
-from ociport.ranged import RangeReader
+from ociport.streams.ranged import RangeReader
 
 
 @pytest.fixture

@@ -7,11 +7,11 @@ from typing import Any
 
 import pytest
 
-from ociport import mediatypes as mt
-from ociport.descriptor import Descriptor, Platform
-from ociport.digest import Digest
 from ociport.errors import DocumentTooLargeError, FormatError
-from ociport.manifest import (
+from ociport.oci import mediatypes as mt
+from ociport.oci.descriptor import Descriptor, Platform
+from ociport.oci.digest import Digest
+from ociport.oci.manifest import (
     MAX_DOCUMENT_SIZE,
     Index,
     Manifest,

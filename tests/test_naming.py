@@ -7,11 +7,15 @@ import re
 
 import pytest
 
-from ociport import mediatypes as mt
-from ociport.descriptor import ANNOTATION_IMAGE_NAME, ANNOTATION_REF_NAME, Descriptor
-from ociport.digest import Digest
+from ociport.engine.naming import ImportNaming, default_base_name, export_entries
 from ociport.errors import InvalidReferenceError, RefNameConflictError
-from ociport.naming import ImportNaming, default_base_name, export_entries
+from ociport.oci import mediatypes as mt
+from ociport.oci.descriptor import (
+    ANNOTATION_IMAGE_NAME,
+    ANNOTATION_REF_NAME,
+    Descriptor,
+)
+from ociport.oci.digest import Digest
 
 BASE = "import-2024-05-01"
 

@@ -6,9 +6,9 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from ociport.digest import Digest
 from ociport.errors import InvalidReferenceError
-from ociport.reference import Reference, is_tag
+from ociport.oci.digest import Digest
+from ociport.oci.reference import Reference, is_tag
 
 DIGEST = Digest.of(b"x")
 

@@ -22,12 +22,12 @@ import pytest
 
 import ociport
 from helpers import TOOL, need_tool
-from ociport import mediatypes as mt
 from ociport.content.helpers import write_blob
-from ociport.descriptor import Descriptor
-from ociport.digest import Digest
-from ociport.manifest import Index
-from ociport.naming import ImportNaming
+from ociport.engine.naming import ImportNaming
+from ociport.oci import mediatypes as mt
+from ociport.oci.descriptor import Descriptor
+from ociport.oci.digest import Digest
+from ociport.oci.manifest import Index
 from ociport.testing.factories import name_image, random_image
 from s3server import S3Server
 

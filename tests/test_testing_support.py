@@ -10,11 +10,11 @@ import json
 import tarfile
 from collections.abc import Callable
 
-from ociport import mediatypes as mt
 from ociport.content.fsstore import FsspecContentStore
 from ociport.content.helpers import read_blob
-from ociport.descriptor import Descriptor, Platform
-from ociport.manifest import Index, Manifest
+from ociport.oci import mediatypes as mt
+from ociport.oci.descriptor import Descriptor, Platform
+from ociport.oci.manifest import Index, Manifest
 from ociport.testing import layer_tar, name_image, random_image, store_state
 from ociport.testing.fixtures import (  # noqa: F401
     file_content_store,

@@ -6,12 +6,12 @@ from typing import Any
 
 import pytest
 
-from ociport import mediatypes as mt
-from ociport.descriptor import Descriptor, Platform
-from ociport.digest import Digest
 from ociport.errors import FormatError, MissingContentError, ReferenceLoopError
-from ociport.manifest import Index, dump_json
-from ociport.walk import PlatformSelection, reachable, walk_image
+from ociport.oci import mediatypes as mt
+from ociport.oci.descriptor import Descriptor, Platform
+from ociport.oci.digest import Digest
+from ociport.oci.manifest import Index, dump_json
+from ociport.oci.walk import PlatformSelection, reachable, walk_image
 
 REFERENCE_TYPE = "vnd.docker.reference.type"
 REFERENCE_DIGEST = "vnd.docker.reference.digest"

@@ -31,10 +31,9 @@ from ociport.content.interfaces import (
     Manager,
     Provider,
 )
-from ociport.descriptor import Descriptor, Platform
-from ociport.digest import Digest
 from ociport.drivers.base import ImageDriver, ImportReport, ImportRequest
 from ociport.drivers.registry import DriverRegistry
+from ociport.engine.naming import ImportNaming
 from ociport.errors import (
     BlobExistsError,
     BlobNotFoundError,
@@ -63,12 +62,13 @@ from ociport.errors import (
     UnsupportedMediaTypeError,
     UnsupportedSourceError,
 )
-from ociport.location import Location
-from ociport.manifest import Index, Manifest
-from ociport.naming import ImportNaming
+from ociport.oci.descriptor import Descriptor, Platform
+from ociport.oci.digest import Digest
+from ociport.oci.manifest import Index, Manifest
+from ociport.oci.reference import Reference
+from ociport.oci.walk import PlatformSelection
 from ociport.plugins import hookimpl, make_plugin_manager
-from ociport.reference import Reference
-from ociport.walk import PlatformSelection
+from ociport.streams.location import Location
 
 __all__ = [
     "BlobExistsError",

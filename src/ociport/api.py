@@ -12,16 +12,18 @@ import pluggy
 from ociport.config import resolve_store
 from ociport.content.helpers import ProgressCallback, exists, read_blob
 from ociport.content.interfaces import ContentStore
-from ociport.convert import Compression, ConvertResult, ManifestFormat, convert_image
-from ociport.descriptor import (
-    ANNOTATION_IMAGE_NAME,
-    ANNOTATION_REF_NAME,
-    Descriptor,
-    Platform,
-)
-from ociport.detect import choose_driver
-from ociport.digest import Digest
 from ociport.drivers.base import ImageDriver, ImportReport, ImportRequest
+from ociport.engine.convert import (
+    Compression,
+    ConvertResult,
+    ManifestFormat,
+    convert_image,
+)
+from ociport.engine.detect import choose_driver
+from ociport.engine.exportview import plan_export
+from ociport.engine.gc import DEFAULT_GRACE, GcResult, collect_garbage, verify_blobs
+from ociport.engine.inspection import describe_source
+from ociport.engine.naming import ImportNaming, RefNameStyle, export_entries
 from ociport.errors import (
     ContentError,
     ImageNotFoundError,
@@ -29,16 +31,19 @@ from ociport.errors import (
     PluginError,
     UnsupportedSourceError,
 )
-from ociport.exportview import plan_export
-from ociport.gc import DEFAULT_GRACE, GcResult, collect_garbage, verify_blobs
-from ociport.inspection import describe_source
-from ociport.location import Location
-from ociport.manifest import MAX_DOCUMENT_SIZE
-from ociport.naming import ImportNaming, RefNameStyle, export_entries
+from ociport.oci.descriptor import (
+    ANNOTATION_IMAGE_NAME,
+    ANNOTATION_REF_NAME,
+    Descriptor,
+    Platform,
+)
+from ociport.oci.digest import Digest
+from ociport.oci.manifest import MAX_DOCUMENT_SIZE
+from ociport.oci.reference import Reference
+from ociport.oci.walk import PlatformSelection, walk_image
 from ociport.plugins import driver_registry, get_plugin_manager
-from ociport.reference import Reference
-from ociport.sources import Sink, Source, describe, open_sink, resolve
-from ociport.walk import PlatformSelection, walk_image
+from ociport.streams.location import Location
+from ociport.streams.sources import Sink, Source, describe, open_sink, resolve
 
 __all__ = [
     "ExportResult",
@@ -96,7 +101,7 @@ def inspect_source(
     layout, an object on S3); a stream is read once and nothing is stored.
 
     :param source: a path, fsspec URL, ``"-"`` (stdin) or readable binary stream.
-    :returns: one record per root (see :func:`ociport.inspection.describe_source`).
+    :returns: one record per root (see :func:`ociport.engine.inspection.describe_source`).
     :raises FormatError: malformed source.
     :raises DriverDetectionError, UnknownDriverError: format unknown.
     :raises UnsupportedSourceError: the format's driver cannot inspect.

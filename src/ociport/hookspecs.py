@@ -21,9 +21,9 @@ if TYPE_CHECKING:
         ContentStore,
         ReadableContent,
     )
-    from ociport.descriptor import Descriptor, Platform
     from ociport.drivers.registry import DriverRegistry
-    from ociport.location import Location
+    from ociport.oci.descriptor import Descriptor, Platform
+    from ociport.streams.location import Location
 
 __all__ = ["hookspec"]
 

@@ -10,10 +10,10 @@ from pathlib import Path
 import pytest
 
 from ociport.content.fsstore import FsspecContentStore
-from ociport.descriptor import ANNOTATION_REF_NAME, Descriptor
-from ociport.digest import Digest
 from ociport.errors import DigestMismatchError
-from ociport.location import Location
+from ociport.oci.descriptor import ANNOTATION_REF_NAME, Descriptor
+from ociport.oci.digest import Digest
+from ociport.streams.location import Location
 from ociport.testing import ContentStoreSuite
 from ociport.testing.stores import new_memory_store, remove_store
 

@@ -10,16 +10,16 @@ from typing import Any
 
 import pytest
 
-from ociport import mediatypes as mt
 from ociport.content.fsstore import FsspecContentStore
 from ociport.content.locks import ObjectLock
 from ociport.content.objectwriter import ObjectBlobWriter, honours_deferred_commit
 from ociport.content.writer import FsspecBlobWriter
-from ociport.descriptor import ANNOTATION_REF_NAME, Descriptor
-from ociport.digest import Digest
 from ociport.errors import BlobExistsError, DigestMismatchError, SizeMismatchError
-from ociport.location import Location
-from ociport.manifest import Index
+from ociport.oci import mediatypes as mt
+from ociport.oci.descriptor import ANNOTATION_REF_NAME, Descriptor
+from ociport.oci.digest import Digest
+from ociport.oci.manifest import Index
+from ociport.streams.location import Location
 
 pytestmark = pytest.mark.s3
 

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from ociport.drivers.oci_archive import OciArchiveDriver
-from ociport.location import Location
+from ociport.streams.location import Location
 from ociport.testing import ImageDriverSuite
 from ociport.testing.conformance import Target
 

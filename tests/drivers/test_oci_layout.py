@@ -16,7 +16,7 @@ import ociport
 from helpers import PUBLIC, TOOL, need_tool, snapshot
 from ociport.builtin import oci_layout
 from ociport.drivers.oci_layout import LayoutReader, OciLayoutDriver
-from ociport.location import Location
+from ociport.streams.location import Location
 from ociport.testing import ImageDriverSuite
 from ociport.testing.conformance import Target
 

@@ -27,12 +27,12 @@ from ociport.config import StoreConfig
 from ociport.content.fsstore import FsspecContentStore
 from ociport.content.helpers import ProgressCallback
 from ociport.content.interfaces import ContentStore, Provider
-from ociport.descriptor import Descriptor
-from ociport.digest import Digest
 from ociport.drivers.base import ImageDriver, ImportReport, ImportRequest
 from ociport.drivers.oci_archive import OciArchiveDriver
 from ociport.drivers.registry import DriverRegistry
-from ociport.location import Location
+from ociport.oci.descriptor import Descriptor
+from ociport.oci.digest import Digest
+from ociport.streams.location import Location
 
 #: ``memory://`` paths starting with this are served by :class:`ClaimedStore`.
 CLAIMED_PREFIX = "/sample-claimed"

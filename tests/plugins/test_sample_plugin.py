@@ -27,7 +27,7 @@ from ociport import hookimpl
 from ociport.cli import main
 from ociport.content.fsstore import FsspecContentStore
 from ociport.content.interfaces import BlobInfo, ContentStore
-from ociport.descriptor import Descriptor
+from ociport.oci.descriptor import Descriptor
 from ociport.plugins import get_plugin_manager, make_plugin_manager
 
 SAMPLE = ROOT / "examples" / "hello.oci-archive.tar"

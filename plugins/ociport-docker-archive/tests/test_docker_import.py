@@ -12,9 +12,9 @@ from docker_helpers import PUBLIC, TOOL, archive_manifest, store_state
 from ociport_docker_archive import normalize_name
 
 import ociport
-from ociport import mediatypes as mt
 from ociport.content.helpers import read_blob
-from ociport.manifest import Manifest
+from ociport.oci import mediatypes as mt
+from ociport.oci.manifest import Manifest
 
 MANIFEST_JSON_ARCHIVES = [
     *sorted((PUBLIC / "osv-scalibr" / "docker-save").glob("*.tar")),

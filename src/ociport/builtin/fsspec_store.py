@@ -6,8 +6,8 @@ from collections.abc import Mapping
 from typing import Any
 
 from ociport.content.fsstore import FsspecContentStore
-from ociport.location import Location
 from ociport.plugins import hookimpl
+from ociport.streams.location import Location
 
 
 @hookimpl(trylast=True)

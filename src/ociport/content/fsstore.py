@@ -26,10 +26,10 @@ from ociport.content.interfaces import BlobInfo, BlobWriter
 from ociport.content.locks import STALE_AFTER
 from ociport.content.objectwriter import ObjectBlobWriter, honours_deferred_commit
 from ociport.content.writer import FsspecBlobWriter, IngestLocks
-from ociport.descriptor import Descriptor
-from ociport.digest import Digest, VerifyingReader
 from ociport.errors import BlobNotFoundError, InvalidDigestError
-from ociport.location import Location
+from ociport.oci.descriptor import Descriptor
+from ociport.oci.digest import Digest, VerifyingReader
+from ociport.streams.location import Location
 
 __all__ = ["FsspecContentStore"]
 

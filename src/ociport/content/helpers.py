@@ -5,16 +5,16 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import IO, Final
 
-from ociport.background import submit
 from ociport.content.interfaces import BlobInfo, InfoProvider, Ingester, Provider
-from ociport.descriptor import Descriptor
-from ociport.digest import CHUNK_SIZE, Digest, Hasher
 from ociport.errors import (
     BlobExistsError,
     BlobNotFoundError,
     DocumentTooLargeError,
     FormatError,
 )
+from ociport.oci.descriptor import Descriptor
+from ociport.oci.digest import CHUNK_SIZE, Digest, Hasher
+from ociport.streams.background import submit
 
 __all__ = [
     "STORED_DOCUMENT_LIMIT",

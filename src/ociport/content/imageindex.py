@@ -26,12 +26,12 @@ from typing import Final
 
 import filelock
 
-from ociport import mediatypes as mt
 from ociport.content.locks import STALE_AFTER, ObjectLock
-from ociport.descriptor import Descriptor
 from ociport.errors import FormatError, StoreNotFoundError
-from ociport.location import Location
-from ociport.manifest import Index, dump_json, parse_json
+from ociport.oci import mediatypes as mt
+from ociport.oci.descriptor import Descriptor
+from ociport.oci.manifest import Index, dump_json, parse_json
+from ociport.streams.location import Location
 
 __all__ = ["LayoutIndexFile", "read_oci_layout"]
 

@@ -17,11 +17,11 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, BinaryIO, Protocol, runtime_checkable
 
-from ociport.descriptor import Descriptor
-from ociport.digest import Digest
+from ociport.oci.descriptor import Descriptor
+from ociport.oci.digest import Digest
 
 if TYPE_CHECKING:
-    from ociport.location import Location
+    from ociport.streams.location import Location
 
 __all__ = [
     "BlobInfo",

@@ -37,7 +37,7 @@ import time
 import uuid
 from typing import Final
 
-from ociport.location import Location
+from ociport.streams.location import Location
 
 __all__ = ["ACQUIRE_TIMEOUT", "STALE_AFTER", "ObjectLock"]
 

@@ -25,9 +25,9 @@ from typing import IO, Any, Final
 
 from ociport.content.interfaces import BlobInfo
 from ociport.content.writer import WriterLifecycle
-from ociport.digest import Digest, Hasher
 from ociport.errors import BlobExistsError, ContentError, DigestMismatchError
-from ociport.location import Location
+from ociport.oci.digest import Digest, Hasher
+from ociport.streams.location import Location
 
 __all__ = ["ObjectBlobWriter", "honours_deferred_commit", "part_size"]
 

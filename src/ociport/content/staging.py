@@ -19,15 +19,15 @@ from typing import IO, Final
 
 from ociport.content.helpers import ProgressCallback, copy_stream, exists, read_blob
 from ociport.content.interfaces import BlobInfo, BlobWriter, ContentStore
-from ociport.descriptor import Descriptor
-from ociport.digest import Digest
 from ociport.errors import (
     BlobExistsError,
     BlobNotFoundError,
     DocumentTooLargeError,
     FormatError,
 )
-from ociport.manifest import MAX_DOCUMENT_SIZE
+from ociport.oci.descriptor import Descriptor
+from ociport.oci.digest import Digest
+from ociport.oci.manifest import MAX_DOCUMENT_SIZE
 
 __all__ = ["StagingArea"]
 

@@ -9,11 +9,11 @@ from collections.abc import Callable
 from concurrent.futures import Future
 from typing import IO, Any, Final, Self
 
-from ociport.background import submit
 from ociport.content.interfaces import BlobInfo
-from ociport.digest import Digest, Hasher
 from ociport.errors import BlobExistsError, ContentError, IngestLockedError
-from ociport.location import Location
+from ociport.oci.digest import Digest, Hasher
+from ociport.streams.background import submit
+from ociport.streams.location import Location
 
 __all__ = ["FsspecBlobWriter", "IngestLocks", "WriterLifecycle"]
 

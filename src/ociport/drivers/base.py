@@ -9,11 +9,11 @@ from typing import IO, ClassVar
 
 from ociport.content.helpers import ProgressCallback
 from ociport.content.interfaces import BlobInfo, ContentStore, ReadableContent
-from ociport.descriptor import Descriptor
-from ociport.digest import Digest
 from ociport.errors import UnsupportedSourceError
-from ociport.location import Location
-from ociport.walk import PlatformSelection
+from ociport.oci.descriptor import Descriptor
+from ociport.oci.digest import Digest
+from ociport.oci.walk import PlatformSelection
+from ociport.streams.location import Location
 
 __all__ = ["ImageDriver", "ImportReport", "ImportRequest", "SourceContents"]
 

@@ -18,33 +18,38 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import IO, Final
 
-from ociport import mediatypes as mt
-from ociport.compression import detect_compression, label_mismatch, open_decompressed
 from ociport.content.helpers import ProgressCallback, exists, read_blob, write_blob
 from ociport.content.imageindex import read_oci_layout
 from ociport.content.interfaces import ContentStore, ReadableContent
 from ociport.content.staging import StagingArea
-from ociport.descriptor import Descriptor
-from ociport.digest import Digest
 from ociport.drivers.base import (
     ImageDriver,
     ImportReport,
     ImportRequest,
     SourceContents,
 )
-from ociport.drivers.selection import select_roots
 from ociport.drivers.tarblobs import add_blob_member, blob_member_name
+from ociport.engine.selection import select_roots
 from ociport.errors import (
     DocumentTooLargeError,
     FormatError,
     InvalidDigestError,
     SizeMismatchError,
 )
-from ociport.location import Location
-from ociport.manifest import Index, dump_json
-from ociport.ranged import RangeReader
-from ociport.sources import open_sink
-from ociport.tario import (
+from ociport.oci import mediatypes as mt
+from ociport.oci.descriptor import Descriptor
+from ociport.oci.digest import Digest
+from ociport.oci.manifest import Index, dump_json
+from ociport.oci.walk import ImageGraph, walk_image
+from ociport.streams.compression import (
+    detect_compression,
+    label_mismatch,
+    open_decompressed,
+)
+from ociport.streams.location import Location
+from ociport.streams.ranged import RangeReader
+from ociport.streams.sources import open_sink
+from ociport.streams.tario import (
     TarHeader,
     TarMember,
     TarWriter,
@@ -52,7 +57,6 @@ from ociport.tario import (
     iter_members,
     peek_member_names,
 )
-from ociport.walk import ImageGraph, walk_image
 
 __all__ = ["OciArchiveDriver", "blob_member_digest"]
 

@@ -22,24 +22,24 @@ from ociport.content.helpers import ProgressCallback, exists, read_blob, write_b
 from ociport.content.imageindex import read_oci_layout
 from ociport.content.interfaces import ContentStore, ReadableContent
 from ociport.content.staging import StagingArea
-from ociport.descriptor import Descriptor
-from ociport.digest import Digest
 from ociport.drivers.base import (
     ImageDriver,
     ImportReport,
     ImportRequest,
     SourceContents,
 )
-from ociport.drivers.selection import select_roots
+from ociport.engine.selection import select_roots
 from ociport.errors import (
     BlobNotFoundError,
     DocumentTooLargeError,
     FormatError,
     UnsupportedSourceError,
 )
-from ociport.location import Location
-from ociport.manifest import Index
-from ociport.walk import ImageGraph, walk_image
+from ociport.oci.descriptor import Descriptor
+from ociport.oci.digest import Digest
+from ociport.oci.manifest import Index
+from ociport.oci.walk import ImageGraph, walk_image
+from ociport.streams.location import Location
 
 __all__ = ["LayoutReader", "OciLayoutDriver"]
 

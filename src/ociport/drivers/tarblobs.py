@@ -6,8 +6,8 @@ from collections.abc import Callable
 
 from ociport.content.helpers import ProgressCallback, copy_stream
 from ociport.content.interfaces import ReadableContent
-from ociport.descriptor import Descriptor
-from ociport.tario import TarWriter
+from ociport.oci.descriptor import Descriptor
+from ociport.streams.tario import TarWriter
 
 __all__ = ["add_blob_member", "blob_member_name"]
 

@@ -6,11 +6,8 @@ import io
 
 import pytest
 
-from ociport import mediatypes as mt
 from ociport.content.helpers import exists, read_blob, write_blob
 from ociport.content.interfaces import BlobInfo, ContentStore
-from ociport.descriptor import ANNOTATION_REF_NAME, Descriptor, Platform
-from ociport.digest import Digest
 from ociport.errors import (
     BlobExistsError,
     BlobNotFoundError,
@@ -19,7 +16,10 @@ from ociport.errors import (
     InvalidDigestError,
     SizeMismatchError,
 )
-from ociport.location import Location
+from ociport.oci import mediatypes as mt
+from ociport.oci.descriptor import ANNOTATION_REF_NAME, Descriptor, Platform
+from ociport.oci.digest import Digest
+from ociport.streams.location import Location
 from ociport.testing.stores import tamper_layout_blob
 
 __all__ = ["ContentStoreSuite"]

@@ -9,20 +9,21 @@ from typing import IO
 
 import pytest
 
-from ociport import mediatypes as mt
 from ociport.content.helpers import exists, read_blob
 from ociport.content.interfaces import ContentStore
-from ociport.descriptor import Descriptor, Platform
-from ociport.digest import Digest
 from ociport.drivers.base import ImageDriver, ImportReport, ImportRequest
+from ociport.engine.naming import export_entries
 from ociport.errors import (
     DigestMismatchError,
     FormatError,
     MissingContentError,
     RefNameNotFoundError,
 )
-from ociport.location import Location
-from ociport.naming import export_entries
+from ociport.oci import mediatypes as mt
+from ociport.oci.descriptor import Descriptor, Platform
+from ociport.oci.digest import Digest
+from ociport.oci.walk import ImageGraph, PlatformSelection, walk_image
+from ociport.streams.location import Location
 from ociport.testing.factories import random_image
 from ociport.testing.stores import (
     new_memory_store,
@@ -30,7 +31,6 @@ from ociport.testing.stores import (
     store_state,
     tamper_layout_blob,
 )
-from ociport.walk import ImageGraph, PlatformSelection, walk_image
 
 __all__ = ["Exported", "ImageDriverSuite", "Target"]
 

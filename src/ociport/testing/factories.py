@@ -8,12 +8,12 @@ import tarfile
 from collections.abc import Sequence
 from typing import Any
 
-from ociport import mediatypes as mt
 from ociport.content.helpers import write_blob
 from ociport.content.interfaces import ImageIndexStore, Ingester
-from ociport.descriptor import ANNOTATION_REF_NAME, Descriptor, Platform
-from ociport.digest import Digest
-from ociport.manifest import Index, dump_json
+from ociport.oci import mediatypes as mt
+from ociport.oci.descriptor import ANNOTATION_REF_NAME, Descriptor, Platform
+from ociport.oci.digest import Digest
+from ociport.oci.manifest import Index, dump_json
 
 __all__ = ["layer_tar", "name_image", "random_image"]
 

@@ -12,8 +12,8 @@ import pytest
 
 from ociport.content.fsstore import FsspecContentStore
 from ociport.content.interfaces import ContentStore
-from ociport.descriptor import Descriptor
-from ociport.location import Location
+from ociport.oci.descriptor import Descriptor
+from ociport.streams.location import Location
 from ociport.testing.factories import random_image
 from ociport.testing.stores import new_memory_store, remove_store
 

@@ -9,8 +9,8 @@ import pytest
 
 from ociport.content.fsstore import FsspecContentStore
 from ociport.content.interfaces import ContentStore
-from ociport.digest import Digest
-from ociport.location import Location
+from ociport.oci.digest import Digest
+from ociport.streams.location import Location
 
 __all__ = ["new_memory_store", "remove_store", "store_state", "tamper_layout_blob"]
 

@@ -10,13 +10,9 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import IO, Any, Final
 
-from ociport import mediatypes as mt
-from ociport.compression import open_decompressed
 from ociport.content.helpers import ProgressCallback, write_blob
 from ociport.content.interfaces import ContentStore, ReadableContent
 from ociport.content.staging import StagingArea
-from ociport.descriptor import ANNOTATION_IMAGE_NAME, Descriptor
-from ociport.digest import Digest
 from ociport.drivers.base import (
     ImageDriver,
     ImportReport,
@@ -24,10 +20,14 @@ from ociport.drivers.base import (
     SourceContents,
 )
 from ociport.errors import FormatError, OciportError, UnsupportedSourceError
-from ociport.location import Location
-from ociport.manifest import parse_json
-from ociport.sources import open_sink
-from ociport.tario import peek_members
+from ociport.oci import mediatypes as mt
+from ociport.oci.descriptor import ANNOTATION_IMAGE_NAME, Descriptor
+from ociport.oci.digest import Digest
+from ociport.oci.manifest import parse_json
+from ociport.streams.compression import open_decompressed
+from ociport.streams.location import Location
+from ociport.streams.sources import open_sink
+from ociport.streams.tario import peek_members
 from ociport_docker_archive.export import write_docker_archive
 from ociport_docker_archive.images import DockerImage, config_candidates, find_images
 from ociport_docker_archive.manifests import (

@@ -19,15 +19,15 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import IO, Final
 
-from ociport.compression import detect_compression
 from ociport.content.helpers import ProgressCallback, exists, read_blob
 from ociport.content.interfaces import ReadableContent
-from ociport.descriptor import ANNOTATION_IMAGE_NAME, Descriptor, Platform
 from ociport.drivers.tarblobs import add_blob_member
 from ociport.errors import FormatError, InvalidReferenceError
-from ociport.manifest import Index, Manifest, dump_json, parse_document
-from ociport.reference import Reference
-from ociport.tario import TarWriter
+from ociport.oci.descriptor import ANNOTATION_IMAGE_NAME, Descriptor, Platform
+from ociport.oci.manifest import Index, Manifest, dump_json, parse_document
+from ociport.oci.reference import Reference
+from ociport.streams.compression import detect_compression
+from ociport.streams.tario import TarWriter
 from ociport_docker_archive.names import familiar_name
 
 __all__ = ["ImageView", "image_views", "manifest_json", "write_docker_archive"]

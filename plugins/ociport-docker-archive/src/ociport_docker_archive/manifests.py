@@ -10,11 +10,11 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Final
 
-from ociport import mediatypes as mt
-from ociport.compression import detect_compression
-from ociport.descriptor import Descriptor
 from ociport.errors import UnsupportedMediaTypeError
-from ociport.manifest import dump_json
+from ociport.oci import mediatypes as mt
+from ociport.oci.descriptor import Descriptor
+from ociport.oci.manifest import dump_json
+from ociport.streams.compression import detect_compression
 
 __all__ = [
     "DOCKER_LAYER_TAR",

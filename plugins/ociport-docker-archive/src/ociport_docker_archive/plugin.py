@@ -5,9 +5,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from ociport.content.interfaces import ReadableContent
-from ociport.descriptor import Descriptor, Platform
 from ociport.drivers.registry import DriverRegistry
 from ociport.drivers.tarblobs import blob_member_name
+from ociport.oci.descriptor import Descriptor, Platform
 from ociport.plugins import hookimpl
 from ociport_docker_archive.driver import DockerArchiveDriver
 from ociport_docker_archive.export import image_views, manifest_json

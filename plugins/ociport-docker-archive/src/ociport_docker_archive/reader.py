@@ -13,10 +13,10 @@ import tarfile
 from dataclasses import dataclass, field
 from typing import IO, Final, Protocol
 
-from ociport.digest import Digest
 from ociport.drivers.oci_archive import blob_member_digest
 from ociport.errors import DocumentTooLargeError, FormatError
-from ociport.tario import iter_members, member_path
+from ociport.oci.digest import Digest
+from ociport.streams.tario import iter_members, member_path
 
 __all__ = ["ArchiveContents", "read_archive"]
 

@@ -11,9 +11,9 @@ from __future__ import annotations
 from typing import IO, Final
 
 from ociport.content.helpers import copy_stream
-from ociport.descriptor import Descriptor
-from ociport.digest import Digest, Hasher
 from ociport.errors import BlobNotFoundError, DigestMismatchError, FormatError
+from ociport.oci.descriptor import Descriptor
+from ociport.oci.digest import Digest, Hasher
 
 __all__ = ["Survey"]
 

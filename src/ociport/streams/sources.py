@@ -12,7 +12,7 @@ import uuid
 from collections.abc import Iterator, Mapping
 from typing import IO, Any, BinaryIO
 
-from ociport.location import Location
+from ociport.streams.location import Location
 
 __all__ = ["Sink", "Source", "describe", "open_sink", "open_source", "resolve"]
 

@@ -11,8 +11,8 @@ import re
 from dataclasses import dataclass
 from typing import Final
 
-from ociport.digest import Digest
 from ociport.errors import InvalidDigestError, InvalidReferenceError
+from ociport.oci.digest import Digest
 
 __all__ = ["Reference", "is_tag"]
 

@@ -16,10 +16,10 @@ from typing import Final
 
 from ociport.content.helpers import exists, read_blob
 from ociport.content.interfaces import ContentStore
-from ociport.descriptor import Descriptor
-from ociport.digest import CHUNK_SIZE, Digest
 from ociport.errors import ContentError
-from ociport.walk import reachable
+from ociport.oci.descriptor import Descriptor
+from ociport.oci.digest import CHUNK_SIZE, Digest
+from ociport.oci.walk import reachable
 
 __all__ = ["DEFAULT_GRACE", "GcResult", "collect_garbage", "verify_blobs"]
 

@@ -19,9 +19,13 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Literal
 
-from ociport.descriptor import ANNOTATION_IMAGE_NAME, ANNOTATION_REF_NAME, Descriptor
 from ociport.errors import InvalidReferenceError, RefNameConflictError
-from ociport.reference import Reference, is_tag
+from ociport.oci.descriptor import (
+    ANNOTATION_IMAGE_NAME,
+    ANNOTATION_REF_NAME,
+    Descriptor,
+)
+from ociport.oci.reference import Reference, is_tag
 
 __all__ = ["ImportNaming", "RefNameStyle", "default_base_name", "export_entries"]
 

@@ -11,7 +11,7 @@ import threading
 from collections.abc import Callable
 from typing import IO, Any
 
-from ociport.location import Location
+from ociport.streams.location import Location
 
 __all__ = ["RangeReader"]
 

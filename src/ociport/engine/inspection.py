@@ -9,10 +9,10 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from ociport.descriptor import ANNOTATION_IMAGE_NAME, Descriptor, Platform
 from ociport.drivers.base import SourceContents
 from ociport.errors import OciportError
-from ociport.manifest import Index, Manifest, parse_document
+from ociport.oci.descriptor import ANNOTATION_IMAGE_NAME, Descriptor, Platform
+from ociport.oci.manifest import Index, Manifest, parse_document
 
 __all__ = ["describe_source"]
 

@@ -13,10 +13,10 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any, Final
 
-from ociport import mediatypes as mt
-from ociport.descriptor import Descriptor
-from ociport.digest import Digest
 from ociport.errors import DocumentTooLargeError, FormatError, OciportError
+from ociport.oci import mediatypes as mt
+from ociport.oci.descriptor import Descriptor
+from ociport.oci.digest import Digest
 
 __all__ = [
     "MAX_DOCUMENT_SIZE",

@@ -21,14 +21,14 @@ from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from typing import Any, Final, Literal
 
-from ociport import mediatypes as mt
-from ociport.compression import LAYER_COMPRESSION, detect_compression
 from ociport.content.helpers import exists, read_blob, write_blob
 from ociport.content.interfaces import ContentStore
-from ociport.descriptor import Descriptor
-from ociport.digest import CHUNK_SIZE, Digest, Hasher
 from ociport.errors import BlobExistsError, FormatError, UnsupportedMediaTypeError
-from ociport.manifest import Index, Manifest, dump_json, parse_document, parse_json
+from ociport.oci import mediatypes as mt
+from ociport.oci.descriptor import Descriptor
+from ociport.oci.digest import CHUNK_SIZE, Digest, Hasher
+from ociport.oci.manifest import Index, Manifest, dump_json, parse_document, parse_json
+from ociport.streams.compression import LAYER_COMPRESSION, detect_compression
 
 __all__ = ["Compression", "ConvertResult", "ManifestFormat", "Relabel", "convert_image"]
 

@@ -12,12 +12,12 @@ from typing import IO, Final
 
 import pluggy
 
-from ociport.compression import detect_compression, open_decompressed
 from ociport.drivers.base import ImageDriver
 from ociport.errors import DriverDetectionError, UnsupportedSourceError
-from ociport.location import Location
 from ociport.plugins import driver_registry
-from ociport.sources import open_source
+from ociport.streams.compression import detect_compression, open_decompressed
+from ociport.streams.location import Location
+from ociport.streams.sources import open_source
 
 __all__ = ["choose_driver"]
 

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from ociport.descriptor import ANNOTATION_IMAGE_NAME, Descriptor
 from ociport.errors import FormatError, RefNameNotFoundError
-from ociport.manifest import Index
+from ociport.oci.descriptor import ANNOTATION_IMAGE_NAME, Descriptor
+from ociport.oci.manifest import Index
 
 __all__ = ["select_roots"]
 

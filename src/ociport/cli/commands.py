@@ -18,10 +18,10 @@ import click
 
 from ociport.api import ImageStore, inspect_source, open_store
 from ociport.content.helpers import ProgressCallback
-from ociport.convert import ManifestFormat
-from ociport.descriptor import Descriptor, Platform
+from ociport.engine.convert import ManifestFormat
+from ociport.engine.naming import ImportNaming, default_base_name
 from ociport.errors import InvalidDescriptorError, OciportError, StoreNotFoundError
-from ociport.naming import ImportNaming, default_base_name
+from ociport.oci.descriptor import Descriptor, Platform
 from ociport.plugins import (
     distribution_of,
     driver_registry,

@@ -15,14 +15,14 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any, BinaryIO, cast
 
-from ociport import mediatypes as mt
 from ociport.content.helpers import exists, read_blob
 from ociport.content.interfaces import BlobInfo, ContentStore
-from ociport.descriptor import Descriptor
-from ociport.digest import Digest, VerifyingReader
 from ociport.errors import BlobNotFoundError, FormatError
-from ociport.manifest import Index, Manifest, dump_json, parse_document
-from ociport.walk import PlatformSelection, choose_children, walk_image
+from ociport.oci import mediatypes as mt
+from ociport.oci.descriptor import Descriptor
+from ociport.oci.digest import Digest, VerifyingReader
+from ociport.oci.manifest import Index, Manifest, dump_json, parse_document
+from ociport.oci.walk import PlatformSelection, choose_children, walk_image
 
 __all__ = ["ExportView", "plan_export"]
 

@@ -13,8 +13,8 @@ from dataclasses import dataclass, field, replace
 from types import MappingProxyType
 from typing import Any, Final
 
-from ociport.digest import Digest
 from ociport.errors import InvalidDescriptorError
+from ociport.oci.digest import Digest
 
 __all__ = [
     "ANNOTATION_IMAGE_NAME",

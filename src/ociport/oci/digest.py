@@ -14,8 +14,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import IO, Final, TypeVar
 
-from ociport.background import submit
 from ociport.errors import DigestMismatchError, InvalidDigestError, SizeMismatchError
+from ociport.streams.background import submit
 
 __all__ = ["CHUNK_SIZE", "Digest", "Hasher", "VerifyingReader"]
 

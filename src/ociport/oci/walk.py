@@ -11,9 +11,6 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Final
 
-from ociport import mediatypes as mt
-from ociport.descriptor import Descriptor, Platform
-from ociport.digest import Digest
 from ociport.errors import (
     FormatError,
     InvalidDigestError,
@@ -21,7 +18,10 @@ from ociport.errors import (
     OciportError,
     ReferenceLoopError,
 )
-from ociport.manifest import Index, Manifest, parse_document
+from ociport.oci import mediatypes as mt
+from ociport.oci.descriptor import Descriptor, Platform
+from ociport.oci.digest import Digest
+from ociport.oci.manifest import Index, Manifest, parse_document
 
 __all__ = [
     "ImageGraph",

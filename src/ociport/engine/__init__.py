@@ -1,0 +1,3 @@
+"""The jobs, once for every format: import, export, inspect, convert, garbage collection
+and verification.
+"""
