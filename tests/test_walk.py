@@ -28,7 +28,7 @@ class FakeProvider:
         self.blobs[digest] = data
         return Descriptor(media_type, digest, len(data), **fields)
 
-    def read(self, descriptor: Descriptor) -> bytes:
+    def read_document(self, descriptor: Descriptor) -> bytes:
         return self.blobs[descriptor.digest]
 
     def has(self, digest: Digest) -> bool:
@@ -61,7 +61,7 @@ class FakeProvider:
     def walk(
         self, root: Descriptor, selection: PlatformSelection = PlatformSelection()
     ) -> Any:
-        return walk_image(root, self.read, self.has, selection)
+        return walk_image(root, self, selection)
 
 
 def on(d: Descriptor, platform: str | None = None, **annotations: str) -> Descriptor:
@@ -249,20 +249,20 @@ def test_missing_non_distributable_layer_is_tolerated(p: FakeProvider) -> None:
 def test_reachable_follows_children_layers_and_subjects(p: FakeProvider) -> None:
     root, parts = two_platforms(p)
     signature = p.manifest("signature", subject=root)
-    found = reachable([signature[0]], p.read, p.has)
+    found = reachable([signature[0]], p)
     expected = {root.digest, *(d.digest for ds in parts.values() for d in ds)}
     assert found == {*(d.digest for d in signature), *expected}
-    assert reachable([root], p.read, p.has) == expected
+    assert reachable([root], p) == expected
 
 
 def test_reachable_tolerates_missing_but_not_garbage(p: FakeProvider) -> None:
     root, parts = two_platforms(p)
     p.drop(parts["arm64"][0], parts["amd64"][2])
-    found = reachable([root], p.read, p.has)
+    found = reachable([root], p)
     assert found == {root.digest, parts["amd64"][0].digest, parts["amd64"][1].digest}
-    assert reachable([], p.read, p.has) == set()
+    assert reachable([], p) == set()
     # A present but malformed manifest hides what it references: collection must stop
     # rather than treat that content as unreferenced.
     broken = p.put(mt.OCI_IMAGE_MANIFEST, b'{"schemaVersion":2,"config":"nope"}')
     with pytest.raises(FormatError):
-        reachable([root, broken], p.read, p.has)
+        reachable([root, broken], p)

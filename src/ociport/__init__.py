@@ -31,8 +31,9 @@ from ociport.content.interfaces import (
     Manager,
     Provider,
 )
-from ociport.drivers.base import ImageDriver, ImportReport, ImportRequest
+from ociport.drivers.base import ImageDriver
 from ociport.drivers.registry import DriverRegistry
+from ociport.engine.importing import ImportReport, ImportRequest
 from ociport.engine.naming import ImportNaming
 from ociport.errors import (
     BlobExistsError,

@@ -2,17 +2,16 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import IO, Any, final
+from typing import Any, final
 
 import pluggy
 
 from ociport.config import resolve_store
-from ociport.content.helpers import ProgressCallback, exists, read_blob
+from ociport.content.helpers import ContentDocuments, ProgressCallback
 from ociport.content.interfaces import ContentStore
-from ociport.drivers.base import ImageDriver, ImportReport, ImportRequest
+from ociport.drivers.base import ImageDriver
 from ociport.engine.convert import (
     Compression,
     ConvertResult,
@@ -20,16 +19,15 @@ from ociport.engine.convert import (
     convert_image,
 )
 from ociport.engine.detect import choose_driver
-from ociport.engine.exportview import plan_export
+from ociport.engine.exporting import plan_export, write_plan
 from ociport.engine.gc import DEFAULT_GRACE, GcResult, collect_garbage, verify_blobs
-from ociport.engine.inspection import describe_source
+from ociport.engine.importing import ImportRequest, import_source
+from ociport.engine.inspection import config_platform, describe_source
 from ociport.engine.naming import ImportNaming, RefNameStyle, export_entries
 from ociport.errors import (
-    ContentError,
     ImageNotFoundError,
     InvalidReferenceError,
     PluginError,
-    UnsupportedSourceError,
 )
 from ociport.oci.descriptor import (
     ANNOTATION_IMAGE_NAME,
@@ -43,7 +41,7 @@ from ociport.oci.reference import Reference
 from ociport.oci.walk import PlatformSelection, walk_image
 from ociport.plugins import driver_registry, get_plugin_manager
 from ociport.streams.location import Location
-from ociport.streams.sources import Sink, Source, describe, open_sink, resolve
+from ociport.streams.sources import Sink, Source, describe, resolve
 
 __all__ = [
     "ExportResult",
@@ -110,11 +108,9 @@ def inspect_source(
     driver_cls, target = choose_driver(
         pm, resolve(source, storage_options), format, describe(source)
     )
-    contents = driver_cls().inspect(target, max_document=max_document)
-    try:
-        return describe_source(contents)
-    finally:
-        contents.close()
+    return describe_source(
+        driver_cls(), target, max_document=max_document, label=describe(source)
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -335,8 +331,20 @@ class ImageStore:
             progress,
             oci_manifests,
         )
-        target = resolve(source, storage_options)
-        driver_cls, report = self._run_import(target, format, request, describe(source))
+        label = describe(source)
+        driver_cls, opened = choose_driver(
+            self.pm, resolve(source, storage_options), format, label
+        )
+        report = import_source(
+            driver_cls(),
+            opened,
+            self.content,
+            request,
+            label=label,
+            on_commit=lambda info: self.pm.hook.ociport_blob_committed(
+                store=self.content, info=info
+            ),
+        )
         if index_name is not None:
             named = [(index_name, report.roots[0])]
             notes: list[str] = []
@@ -351,8 +359,6 @@ class ImageStore:
             notes.extend(_repeated_names(named))
         # The images carry their store names, as index.json and the hook spec say.
         images = self._set_names(named)
-        for info in report.committed:
-            self.pm.hook.ociport_blob_committed(store=self.content, info=info)
         self.pm.hook.ociport_image_imported(
             store=self.content,
             driver_name=driver_cls.name,
@@ -365,16 +371,6 @@ class ImageStore:
             blobs_committed=len(report.committed),
             bytes_committed=sum(info.size for info in report.committed),
         )
-
-    def _run_import(
-        self,
-        target: Location | IO[bytes],
-        format: str | None,
-        request: ImportRequest,
-        label: str,
-    ) -> tuple[type[ImageDriver], ImportReport]:
-        driver_cls, source = choose_driver(self.pm, target, format, label)
-        return driver_cls, driver_cls().import_image(source, self.content, request)
 
     # -- export ---------------------------------------------------------------------------
 
@@ -420,40 +416,29 @@ class ImageStore:
         entries = export_entries(
             [(n, self.get(n).target) for n in unique], ref_name_style
         )
-        view, entries, notes = plan_export(
+        plan, notes = plan_export(
             self.content,
             entries,
             selection,
             keep_index=keep_index,
             skip_non_distributable=skip_non_distributable,
+            progress=progress,
         )
-        members: list[tuple[str, bytes]] = []
         if extra_members:
             first = selection.platforms[0] if selection.platforms else None
             for contributed in self.pm.hook.ociport_archive_members(
-                store=view, driver_name=driver_cls.name, entries=entries, platform=first
+                store=plan.content,
+                driver_name=driver_cls.name,
+                entries=plan.entries,
+                platform=first,
+                plan=plan,
             ):
-                members.extend(contributed)
-        driver = driver_cls()
-        # Drivers written before ``extra_members`` existed still work when no plugin
-        # contributes members.
-        options: dict[str, Any] = {"extra_members": members} if members else {}
-        if driver_cls.accepts_stream:
-            with open_sink(sink, storage_options) as stream:
-                missing = driver.export_image(
-                    view, entries, stream, progress=progress, **options
-                )
-        else:
-            target = resolve(sink, storage_options)
-            if not isinstance(target, Location):
-                raise UnsupportedSourceError(driver_cls.name, "a stream")
-            missing = driver.export_image(
-                view, entries, target, progress=progress, **options
-            )
+                plan.members.extend(contributed)
+        write_plan(driver_cls(), plan, sink, storage_options)
         self.pm.hook.ociport_image_exported(
-            store=self.content, driver_name=driver_cls.name, roots=entries
+            store=self.content, driver_name=driver_cls.name, roots=plan.entries
         )
-        return ExportResult(entries, missing, notes)
+        return ExportResult(plan.entries, plan.missing, notes)
 
     # -- conversion -----------------------------------------------------------------------
 
@@ -492,11 +477,8 @@ class ImageStore:
         :raises ImageNotFoundError: no such name.
         """
         image = self.get(name)
-        graph = walk_image(
-            image.target,
-            lambda d: read_blob(self.content, d),
-            lambda digest: exists(self.content, digest),
-        )
+        documents = ContentDocuments(self.content)
+        graph = walk_image(image.target, documents)
         manifests = []
         for desc, manifest in graph.manifests:
             manifests.append(
@@ -504,7 +486,7 @@ class ImageStore:
                     "descriptor": desc.to_json(),
                     "platform": str(desc.platform)
                     if desc.platform
-                    else self._platform_of(manifest.config),
+                    else config_platform(documents, manifest.config),
                     "config": manifest.config.to_json(),
                     "layers": [layer.to_json() for layer in manifest.layers],
                 }
@@ -519,13 +501,6 @@ class ImageStore:
                 for d, parent in graph.missing
             ],
         }
-
-    def _platform_of(self, config: Descriptor) -> str | None:
-        try:
-            doc = json.loads(read_blob(self.content, config))
-            return str(Platform(doc["os"], doc["architecture"], doc.get("variant")))
-        except (ContentError, ValueError, KeyError, TypeError):
-            return None
 
     def verify(self) -> list[tuple[Digest, str]]:
         """Re-hash every blob; returns ``(digest, problem)`` for each corrupt one."""

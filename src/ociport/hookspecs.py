@@ -21,6 +21,7 @@ if TYPE_CHECKING:
         ContentStore,
         ReadableContent,
     )
+    from ociport.drivers.plan import ExportPlan
     from ociport.drivers.registry import DriverRegistry
     from ociport.oci.descriptor import Descriptor, Platform
     from ociport.streams.location import Location
@@ -81,6 +82,7 @@ def ociport_archive_members(
     driver_name: str,
     entries: Sequence[Descriptor],
     platform: Platform | None,
+    plan: ExportPlan,
 ) -> Sequence[tuple[str, bytes]]:
     """Contribute small files to an archive being exported.
 
@@ -94,19 +96,25 @@ def ociport_archive_members(
     :param entries: the ``index.json`` entries, annotated with their names.
     :param platform: the platform the user chose for single-platform views, or ``None``
         for the host's.
+    :param plan: the whole export plan (entries, blobs, the walk of each entry;
+        :meth:`~ociport.drivers.plan.ExportPlan.manifest_for` picks the manifest a
+        single-platform view shows).
     :returns: ``(member name, bytes)`` pairs; names must not collide with layout files.
 
     .. versionadded:: 0.1
+    .. versionchanged:: 0.2 the ``plan`` argument.
     """
     return []
 
 
 @hookspec
 def ociport_blob_committed(store: ContentStore, info: BlobInfo) -> None:
-    """Called after an import committed a new blob to ``store``.
+    """Called as an import commits a new blob to ``store``, once per blob actually
+    committed (blobs the store already had are not reported), including blobs the
+    format built (a Docker archive's manifests) and whole indexes.
 
-    For metrics, replication, indexing. An exception propagates to the caller, but the
-    blob stays committed.
+    For metrics, replication, indexing. An exception propagates to the caller and ends
+    the import (its images are not named), but the blob stays committed.
 
     .. versionadded:: 0.1
     """

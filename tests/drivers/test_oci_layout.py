@@ -88,20 +88,20 @@ def test_only_the_selected_image_is_read(
 ) -> None:
     layout = PUBLIC / "regclient" / "testrepo"
     reader_paths: list[str] = []
-    original = LayoutReader.open
+    original = LayoutReader.open_blob
 
     def counting(self: LayoutReader, desc: ociport.Descriptor):  # type: ignore[no-untyped-def]
         stream = original(self, desc)
         reader_paths.append(desc.digest.encoded)
         return stream
 
-    LayoutReader.open = counting  # type: ignore[method-assign]
+    LayoutReader.open_blob = counting  # type: ignore[method-assign]
     try:
         result = layout_store.import_image(
             str(layout), ref_name="b1", platforms=["linux/arm64"]
         )
     finally:
-        LayoutReader.open = original  # type: ignore[method-assign]
+        LayoutReader.open_blob = original  # type: ignore[method-assign]
     needed = {d.encoded for d in _graph_digests(layout_store, result.images[0])}
     assert set(reader_paths) == needed
     total = len(list((layout / "blobs" / "sha256").iterdir()))

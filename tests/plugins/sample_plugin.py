@@ -17,7 +17,7 @@ and contributes:
 from __future__ import annotations
 
 import gzip
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from typing import IO, Any
 
 from fsspec.implementations.memory import MemoryFileSystem
@@ -25,13 +25,11 @@ from fsspec.implementations.memory import MemoryFileSystem
 from ociport import hookimpl
 from ociport.config import StoreConfig
 from ociport.content.fsstore import FsspecContentStore
-from ociport.content.helpers import ProgressCallback
-from ociport.content.interfaces import ContentStore, Provider
-from ociport.drivers.base import ImageDriver, ImportReport, ImportRequest
+from ociport.content.interfaces import ContentStore
+from ociport.drivers.base import ImageDriver, ImageSource, SourceContext
 from ociport.drivers.oci_archive import OciArchiveDriver
+from ociport.drivers.plan import ExportPlan
 from ociport.drivers.registry import DriverRegistry
-from ociport.oci.descriptor import Descriptor
-from ociport.oci.digest import Digest
 from ociport.streams.location import Location
 
 #: ``memory://`` paths starting with this are served by :class:`ClaimedStore`.
@@ -52,41 +50,19 @@ class SampleArchiveDriver(ImageDriver):
         """Never claims a source: users choose it with ``format="sample-archive"``."""
         return False
 
-    def import_image(
-        self, source: IO[bytes] | Location, store: ContentStore, request: ImportRequest
-    ) -> ImportReport:
+    def open_source(
+        self, source: IO[bytes] | Location, context: SourceContext
+    ) -> ImageSource:
         """Read the archive; the ``oci-archive`` driver already undoes gzip."""
-        report = OciArchiveDriver().import_image(source, store, request)
-        report.notes.append("read by the sample-archive driver")
-        return report
+        opened = OciArchiveDriver().open_source(source, context)
+        opened.notes.append("read by the sample-archive driver")
+        return opened
 
-    def export_image(
-        self,
-        store: Provider,
-        entries: Sequence[Descriptor],
-        target: IO[bytes] | Location,
-        *,
-        progress: ProgressCallback | None = None,
-        extra_members: Sequence[tuple[str, bytes]] = (),
-    ) -> list[tuple[Descriptor, Digest]]:
+    def write(self, plan: ExportPlan, target: IO[bytes] | Location) -> None:
         """Write an OCI archive through gzip (mtime 0: the output is deterministic)."""
-        if isinstance(target, Location):
-            with target.fs.open(target.path, "wb") as stream:
-                return self.export_image(
-                    store,
-                    entries,
-                    stream,
-                    progress=progress,
-                    extra_members=extra_members,
-                )
+        assert not isinstance(target, Location)
         with gzip.GzipFile(fileobj=target, mode="wb", mtime=0) as compressed:
-            return OciArchiveDriver().export_image(
-                store,
-                entries,
-                compressed,
-                progress=progress,
-                extra_members=extra_members,
-            )
+            OciArchiveDriver().write(plan, compressed)
 
 
 class ClaimedStore:

@@ -5,7 +5,13 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import IO, Final
 
-from ociport.content.interfaces import BlobInfo, InfoProvider, Ingester, Provider
+from ociport.content.interfaces import (
+    BlobInfo,
+    InfoProvider,
+    Ingester,
+    Provider,
+    ReadableContent,
+)
 from ociport.errors import (
     BlobExistsError,
     BlobNotFoundError,
@@ -18,6 +24,7 @@ from ociport.streams.background import submit
 
 __all__ = [
     "STORED_DOCUMENT_LIMIT",
+    "ContentDocuments",
     "ProgressCallback",
     "copy_blob",
     "copy_stream",
@@ -178,3 +185,27 @@ def exists(info_provider: InfoProvider, digest: Digest) -> bool:
     except BlobNotFoundError:
         return False
     return True
+
+
+class ContentDocuments:
+    """A store seen as a :class:`~ociport.oci.walk.DocumentProvider`, for walks.
+
+    :param content: the store (or any provider with ``info``).
+    :param max_size: cap on a document's size in bytes.
+    """
+
+    __slots__ = ("content", "max_size")
+
+    def __init__(
+        self, content: ReadableContent, max_size: int = STORED_DOCUMENT_LIMIT
+    ) -> None:
+        self.content = content
+        self.max_size = max_size
+
+    def has(self, digest: Digest) -> bool:
+        """Whether the blob is committed."""
+        return exists(self.content, digest)
+
+    def read_document(self, descriptor: Descriptor) -> bytes:
+        """The verified bytes of a document (see :func:`read_blob`)."""
+        return read_blob(self.content, descriptor, max_size=self.max_size)

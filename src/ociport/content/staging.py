@@ -6,6 +6,9 @@ So every blob is written and checked as it streams past (:meth:`BlobWriter.prepa
 only once the whole source was read and the selection resolved does the import publish
 the blobs it needs (:meth:`StagingArea.commit`); the rest is discarded. A failed import
 leaves the store exactly as it was.
+
+Without a store the area only hashes (``inspect``): blobs are checked and measured,
+small JSON documents kept, and nothing is written.
 """
 
 from __future__ import annotations
@@ -26,7 +29,7 @@ from ociport.errors import (
     FormatError,
 )
 from ociport.oci.descriptor import Descriptor
-from ociport.oci.digest import Digest
+from ociport.oci.digest import Digest, Hasher
 from ociport.oci.manifest import MAX_DOCUMENT_SIZE
 
 __all__ = ["StagingArea"]
@@ -56,19 +59,22 @@ class _Capture:
 class StagingArea:
     """Verified, unpublished blobs of one import; a context manager that discards them.
 
-    :param store: where blobs go.
+    :param store: where blobs go; ``None`` to only hash (inspection).
     :param max_document: largest blob kept in memory as a possible JSON document.
     :param progress: called with byte counts as data is read.
+    :param on_commit: called with each blob :meth:`commit` publishes, as it does.
     """
 
     def __init__(
         self,
-        store: ContentStore,
+        store: ContentStore | None,
         *,
         max_document: int = MAX_DOCUMENT_SIZE,
         progress: ProgressCallback | None = None,
+        on_commit: Callable[[BlobInfo], object] | None = None,
     ) -> None:
         self._store = store
+        self._on_commit = on_commit
         self._max_document = max_document
         self._progress = progress
         self._writers: dict[Digest, BlobWriter] = {}
@@ -102,8 +108,8 @@ class StagingArea:
         self, stream: IO[bytes], size: int, where: str, digest: Digest | None
     ) -> Digest:
         captured = _Capture(size <= self._max_document and size <= self._budget)
-        if digest is not None and self.has(digest):
-            hasher = digest.hasher()
+        if self._store is None or (digest is not None and self.has(digest)):
+            hasher = digest.hasher() if digest is not None else Hasher()
             copy_stream(
                 stream,
                 captured.add,
@@ -112,6 +118,8 @@ class StagingArea:
                 progress=self._progress,
                 where=where,
             )
+            if digest is None:
+                digest = hasher.digest()
             hasher.verify(digest, size, where)
             with self._mutex:
                 self._sizes.setdefault(digest, size)
@@ -164,6 +172,7 @@ class StagingArea:
         expected: Digest | None,
         captured: _Capture,
     ) -> Digest:
+        assert self._store is not None
         # With the digest known the store may write straight to the final key (S3).
         known = Descriptor("", expected, size) if expected is not None else None
         writer = self._store.writer(
@@ -199,7 +208,18 @@ class StagingArea:
 
     def has(self, digest: Digest) -> bool:
         """Whether ``digest`` was staged or is already committed in the store."""
-        return digest in self._sizes or exists(self._store, digest)
+        return digest in self._sizes or (
+            self._store is not None and exists(self._store, digest)
+        )
+
+    def open_blob(self, descriptor: Descriptor) -> IO[bytes]:
+        """A committed blob's bytes; staged ones are not readable until committed.
+
+        :raises BlobNotFoundError: not committed in the store.
+        """
+        if self._store is None or not exists(self._store, descriptor.digest):
+            raise BlobNotFoundError(descriptor.digest)
+        return self._store.open_blob(descriptor)
 
     def size_of(self, digest: Digest) -> int | None:
         """The byte count of a staged blob, else ``None``."""
@@ -214,13 +234,13 @@ class StagingArea:
         digest = descriptor.digest
         if digest in self._documents:
             return self._documents[digest]
-        if digest in self._writers:
+        if digest in self._writers or (self._store is None and digest in self._sizes):
             size = self._sizes[digest]
             head = self._heads.get(digest, b"")
             if size <= self._max_document and head.lstrip()[:1] != b"{":
                 raise FormatError("blob is not a JSON object", member=str(digest))
             raise DocumentTooLargeError(size, self._max_document, member=str(digest))
-        if exists(self._store, digest):
+        if self._store is not None and exists(self._store, digest):
             return read_blob(self._store, descriptor, max_size=self._max_document)
         raise BlobNotFoundError(digest)
 
@@ -233,6 +253,8 @@ class StagingArea:
                 continue
             with contextlib.suppress(BlobExistsError):  # another import was first
                 committed.append(writer.commit())
+                if self._on_commit is not None:
+                    self._on_commit(committed[-1])
         return committed
 
     def abort(self) -> None:

@@ -1,92 +1,148 @@
-"""The ImageDriver interface: one driver per archive or layout format."""
+"""The driver contract (v2): a driver knows one format and nothing else.
+
+The engine (:mod:`ociport.engine`) owns every job, once for every format; a driver only
+reads and writes its format, as go-containerregistry's ``layout``/``tarball`` packages
+do and as containerd's importer only reads an archive into the content store.
+
+Import (and ``inspect``), for every format:
+
+1. **Detection.** :meth:`ImageDriver.sniff` looks at the first bytes or the location.
+2. **Open.** :meth:`ImageDriver.open_source` returns an :class:`ImageSource`: the
+   roots the source holds (descriptors with the annotations its format gives them),
+   plus a :class:`SourceProvider` for their content. A stream is read once, front to
+   back: the driver hands each blob to ``context.stage`` (a
+   :class:`~ociport.content.staging.StagingArea`: verified and durable, not visible)
+   and returns the staging area as the provider. A seekable or remote source reads
+   only headers and documents here; its provider opens blobs on demand, so only what
+   the selection needs is ever read. A format without manifests of its own
+   (``docker-archive``) builds them here, stages them like any blob and says so
+   (:attr:`ImageSource.rebuilds_manifests`).
+3. **The engine's part.** Select roots (ref name, whole index), walk them with the
+   platform selection, check sizes, stage what is still needed through the provider,
+   commit (firing ``ociport_blob_committed`` per blob), name, report notes. With
+   ``inspect`` the stage only hashes, and nothing is committed.
+4. **Close.** The engine closes the source (:meth:`ImageSource.close`).
+
+Export: the engine plans (names, the platform-filtered or whole index, the blob set,
+files from plugins) into an :class:`~ociport.drivers.plan.ExportPlan`, opens the
+target (atomically, for paths and URLs) and calls :meth:`ImageDriver.write`, which only
+lays the bytes out.
+"""
 
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import IO, ClassVar
+from typing import IO, TYPE_CHECKING, ClassVar, Protocol
 
 from ociport.content.helpers import ProgressCallback
-from ociport.content.interfaces import BlobInfo, ContentStore, ReadableContent
-from ociport.errors import UnsupportedSourceError
 from ociport.oci.descriptor import Descriptor
 from ociport.oci.digest import Digest
-from ociport.oci.walk import PlatformSelection
 from ociport.streams.location import Location
 
-__all__ = ["ImageDriver", "ImportReport", "ImportRequest", "SourceContents"]
+if TYPE_CHECKING:
+    from ociport.content.staging import StagingArea
+    from ociport.drivers.plan import ExportPlan
+
+__all__ = ["ImageDriver", "ImageSource", "SourceContext", "SourceProvider"]
+
+
+class SourceProvider(Protocol):
+    """The content of a source, in the spirit of containerd's ``content.Provider``."""
+
+    def has(self, digest: Digest) -> bool:
+        """Whether the source holds the blob."""
+
+    def size_of(self, digest: Digest) -> int | None:
+        """The size in bytes of a blob the source holds, else ``None``."""
+
+    def read_document(self, descriptor: Descriptor) -> bytes:
+        """A whole manifest, index or config, verified against ``descriptor``.
+
+        :raises DocumentTooLargeError: larger than the context's ``max_document``.
+        :raises DigestMismatchError, SizeMismatchError: not the bytes named.
+        :raises BlobNotFoundError: the source lacks it.
+        """
+
+    def open_blob(self, descriptor: Descriptor) -> IO[bytes]:
+        """A stream of the blob's bytes (the engine verifies while it copies; the
+        caller closes the stream). Not called for blobs already staged.
+
+        :raises BlobNotFoundError: the source lacks it.
+        """
 
 
 @dataclass(frozen=True, slots=True)
-class ImportRequest:
-    """What to take from a source.
+class SourceContext:
+    """What the engine gives a driver opening a source.
 
-    :ivar selection: which platforms of multi-platform images.
-    :ivar ref_name: take only the root with this ref name (or image name).
-    :ivar whole_index: keep the source's ``index.json`` as one image index (containerd's
-        ``--index-name``) instead of one image per entry.
-    :ivar max_document: cap for a JSON document, in bytes.
+    :ivar stage: where a one-pass read puts blobs, verified and invisible until the
+        engine commits the ones the selection needs (hash-only for ``inspect``).
+    :ivar max_document: cap on a JSON document, in bytes.
+    :ivar label: the source, for messages (a URL, ``-``, a stream's name).
+    :ivar oci_manifests: formats that build manifests build OCI ones rather than
+        Docker schema 2 ones.
     :ivar progress: called with byte counts as data is read.
-    :ivar oci_manifests: where a driver builds manifests itself (Docker archives have
-        none), build OCI manifests rather than Docker schema 2 ones.
     """
 
-    selection: PlatformSelection = field(default_factory=PlatformSelection)
-    ref_name: str | None = None
-    whole_index: bool = False
-    max_document: int = 4 << 20
-    progress: ProgressCallback | None = None
+    stage: StagingArea
+    max_document: int
+    label: str
     oci_manifests: bool = False
+    progress: ProgressCallback | None = None
 
 
 @dataclass(slots=True)
-class ImportReport:
-    """What an import did.
+class ImageSource:
+    """What a source holds, as :meth:`ImageDriver.open_source` found it.
 
-    :ivar roots: the imported roots, each with the annotations its source gave it.
-    :ivar missing: content the source lacked and the selection allowed to skip, with the
-        digest that referenced it.
-    :ivar committed: blobs newly committed to the store.
+    :ivar roots: the images, in source order, each with the annotations the format
+        gives it (``org.opencontainers.image.ref.name``, ``io.containerd.image.name``).
+    :ivar provider: the source's content (often ``context.stage`` for streams).
+    :ivar index_document: the bytes of the source's own ``index.json``, for importing it
+        whole (``--index-name``); ``None`` when the format has none.
     :ivar notes: things worth telling the user.
-    """
-
-    roots: list[Descriptor] = field(default_factory=list)
-    missing: list[tuple[Descriptor, Digest]] = field(default_factory=list)
-    committed: list[BlobInfo] = field(default_factory=list)
-    notes: list[str] = field(default_factory=list)
-
-
-@dataclass(slots=True)
-class SourceContents:
-    """A source's metadata, for inspection without importing.
-
-    :ivar roots: the entries of the source's ``index.json`` (or synthesised roots).
-    :ivar read: returns a document's verified bytes (manifests, indexes, configs).
-    :ivar has: whether the source holds a blob.
-    :ivar size_of: a held blob's size in bytes, else ``None``.
-    :ivar close: releases the source (a no-op by default).
+    :ivar rebuilds_manifests: the manifests were built by the driver, so their digests
+        differ from those of the images that were saved (``docker save`` archives).
+    :ivar blob_threads: how many blobs the engine may read from the provider at once.
+    :ivar on_close: releases what the source holds open.
     """
 
     roots: list[Descriptor]
-    read: Callable[[Descriptor], bytes]
-    has: Callable[[Digest], bool]
-    size_of: Callable[[Digest], int | None]
-    close: Callable[[], None] = lambda: None
+    provider: SourceProvider
+    index_document: bytes | None = None
+    notes: list[str] = field(default_factory=list)
+    rebuilds_manifests: bool = False
+    blob_threads: int = 1
+    on_close: Callable[[], None] = lambda: None
+
+    def close(self) -> None:
+        """Release the source."""
+        self.on_close()
+
+    def __enter__(self) -> ImageSource:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
 
 
 class ImageDriver(ABC):
     """Reads and writes one image format.
 
-    Drivers are registered by class (see :class:`~ociport.drivers.registry.DriverRegistry`)
-    and instantiated per operation; they hold no global state. ``name`` follows the
-    skopeo/containers-image transport names (``oci``, ``oci-archive``, ``docker-archive``).
+    Registered by class (:class:`~ociport.drivers.registry.DriverRegistry`) and
+    instantiated per job; holds no state. ``name`` follows skopeo's transport names
+    (``oci``, ``oci-archive``, ``docker-archive``).
     """
 
     name: ClassVar[str]
     summary: ClassVar[str]
     #: Whether sources and targets may be streams (tar formats), not only locations.
     accepts_stream: ClassVar[bool]
+    #: Whether a round trip keeps manifest digests (``False`` where the format has no
+    #: manifests and they are rebuilt on import).
+    preserves_digests: ClassVar[bool] = True
 
     @classmethod
     @abstractmethod
@@ -99,52 +155,28 @@ class ImageDriver(ABC):
         """
 
     @abstractmethod
-    def import_image(
-        self, source: IO[bytes] | Location, store: ContentStore, request: ImportRequest
-    ) -> ImportReport:
-        """Import the roots of ``source`` into ``store``.
+    def open_source(
+        self, source: IO[bytes] | Location, context: SourceContext
+    ) -> ImageSource:
+        """Read what ``source`` holds (see the module docstring for the lifecycle).
 
-        Every blob the selected roots need is committed before this returns, and nothing
-        is committed when it raises. Naming the roots in the store is the caller's job.
-
+        :param source: a location, or an uncompressed stream (drivers with
+            ``accepts_stream``).
         :raises FormatError: malformed source (truncated, bad JSON, bad member name).
-        :raises DigestMismatchError, SizeMismatchError: a blob is not what its name says.
-        :raises MissingContentError: a selected manifest lacks content.
-        :raises RefNameNotFoundError: ``request.ref_name`` is not in the source.
-        :raises UnsupportedSourceError: a stream given to a driver that needs a location.
+        :raises DigestMismatchError, SizeMismatchError: a staged blob is not what its
+            name says.
+        :raises UnsupportedSourceError: a kind of source the driver cannot read.
         """
-
-    def inspect(
-        self, source: IO[bytes] | Location, *, max_document: int
-    ) -> SourceContents:
-        """Read a source's metadata: roots, documents, which blobs it holds.
-
-        Reads only headers and documents where the source is seekable; a stream is read
-        once without storing anything.
-
-        :raises UnsupportedSourceError: the driver cannot inspect (the default).
-        :raises FormatError: as for import.
-        """
-        raise UnsupportedSourceError(self.name, "inspection without import")
 
     @abstractmethod
-    def export_image(
-        self,
-        store: ReadableContent,
-        entries: Sequence[Descriptor],
-        target: IO[bytes] | Location,
-        *,
-        progress: ProgressCallback | None = None,
-        extra_members: Sequence[tuple[str, bytes]] = (),
-    ) -> list[tuple[Descriptor, Digest]]:
-        """Write ``entries`` (the target's ``index.json`` entries, annotated) and every
-        blob they reach to ``target``.
+    def write(self, plan: ExportPlan, target: IO[bytes] | Location) -> None:
+        """Lay out ``plan.entries`` and ``plan.blobs`` in this format.
 
-        :param extra_members: ``(name, data)`` files that plugins contribute through
-            ``ociport_archive_members`` (Docker's ``manifest.json``); tar formats write
-            them after ``index.json``, before the blobs, and other formats may ignore them.
+        Read blobs from ``plan.content`` (verified while copied: see
+        :func:`~ociport.drivers.kit.add_blob_member`). Tar formats get a stream, which
+        the engine opened atomically; others get the location and must leave nothing
+        behind when they raise.
 
-        :returns: content that was absent from the store and left out (partial images).
-        :raises MissingContentError: a manifest's config or layer is absent.
-        :raises DigestMismatchError: a stored blob is corrupt.
+        :raises MissingContentError, DigestMismatchError: a blob is absent or corrupt.
+        :raises FormatError: the plan cannot be written in this format.
         """

@@ -13,22 +13,14 @@ already there are skipped, the others are written concurrently, each verified, a
 from __future__ import annotations
 
 import concurrent.futures
-import io
-from collections.abc import Sequence
 from typing import IO, Final
 
 from ociport.content.fsstore import FsspecContentStore
-from ociport.content.helpers import ProgressCallback, exists, read_blob, write_blob
+from ociport.content.helpers import write_blob
 from ociport.content.imageindex import read_oci_layout
-from ociport.content.interfaces import ContentStore, ReadableContent
-from ociport.content.staging import StagingArea
-from ociport.drivers.base import (
-    ImageDriver,
-    ImportReport,
-    ImportRequest,
-    SourceContents,
-)
-from ociport.engine.selection import select_roots
+from ociport.drivers.base import ImageDriver, ImageSource, SourceContext
+from ociport.drivers.layout import LAYOUT_FILE_CAP, parse_layout, read_threads
+from ociport.drivers.plan import ExportPlan
 from ociport.errors import (
     BlobNotFoundError,
     DocumentTooLargeError,
@@ -37,26 +29,24 @@ from ociport.errors import (
 )
 from ociport.oci.descriptor import Descriptor
 from ociport.oci.digest import Digest
-from ociport.oci.manifest import Index
-from ociport.oci.walk import ImageGraph, walk_image
 from ociport.streams.location import Location
 
 __all__ = ["LayoutReader", "OciLayoutDriver"]
 
 #: Blobs written at once on export.
 EXPORT_THREADS: Final = 4
-_LAYOUT_CAP: Final = 64 << 10
 
 
 class LayoutReader:
     """Reads files and blobs of a layout, refusing links and non-regular blob files.
 
-    :ivar opened: paths of the blob files opened so far, in order.
+    :param root: the layout directory.
+    :param max_document: cap on a document read with :meth:`read_document`, in bytes.
     """
 
-    def __init__(self, root: Location) -> None:
+    def __init__(self, root: Location, max_document: int = LAYOUT_FILE_CAP) -> None:
         self.root = root
-        self.opened: list[str] = []
+        self.max_document = max_document
 
     def blob_path(self, digest: Digest) -> str:
         """The path of a blob (``digest`` is validated, so the path stays in the layout)."""
@@ -78,23 +68,30 @@ class LayoutReader:
             )
         return True
 
-    def open(self, desc: Descriptor) -> IO[bytes]:
+    def size_of(self, digest: Digest) -> int | None:
+        """The size of a blob file, ``None`` when there is none."""
+        if not self.has(digest):
+            return None
+        return int(self.root.fs.size(self.blob_path(digest)))
+
+    def open_blob(self, desc: Descriptor) -> IO[bytes]:
         """Open a blob file for reading (unverified: the caller hashes what it reads)."""
         if not self.has(desc.digest):
             raise BlobNotFoundError(desc.digest)
         path = self.blob_path(desc.digest)
-        self.opened.append(path)
         return self.root.fs.open(path, "rb", block_size=4 << 20)  # type: ignore[no-any-return]
 
-    def read_document(self, desc: Descriptor, limit: int) -> bytes:
+    def read_document(self, desc: Descriptor) -> bytes:
         """A whole manifest or index, checked against its digest and size.
 
         :raises DocumentTooLargeError: the descriptor's size exceeds ``limit``.
         :raises DigestMismatchError, SizeMismatchError: the file is not that blob.
         """
-        if desc.size > limit:
-            raise DocumentTooLargeError(desc.size, limit, member=str(desc.digest))
-        with self.open(desc) as stream:
+        if desc.size > self.max_document:
+            raise DocumentTooLargeError(
+                desc.size, self.max_document, member=str(desc.digest)
+            )
+        with self.open_blob(desc) as stream:
             data = stream.read(desc.size + 1)
         hasher = desc.digest.hasher()
         hasher.update(data)
@@ -134,94 +131,22 @@ class OciLayoutDriver(ImageDriver):
             return False
         return bool(location.fs.isfile(location.join("oci-layout").path))
 
-    def import_image(
-        self, source: IO[bytes] | Location, store: ContentStore, request: ImportRequest
-    ) -> ImportReport:
-        reader = _layout_reader(source)
-        read_oci_layout(reader.read_file("oci-layout", _LAYOUT_CAP), where="oci-layout")
-        index_raw = reader.read_file("index.json", request.max_document)
-        index = Index.parse(index_raw, where="index.json")
-        roots, notes = select_roots(
-            index, request.ref_name, reader.root.url, named_only=True
+    def open_source(
+        self, source: IO[bytes] | Location, context: SourceContext
+    ) -> ImageSource:
+        reader = _layout_reader(source, context.max_document)
+        index_raw = reader.read_file("index.json", context.max_document)
+        index = parse_layout(
+            reader.read_file("oci-layout", LAYOUT_FILE_CAP), index_raw, reader.root.url
         )
-        if request.whole_index:
-            whole = Descriptor(
-                index.media_type or "application/vnd.oci.image.index.v1+json",
-                Digest.of(index_raw),
-                len(index_raw),
-            )
-            roots = [whole]
-        graphs = [self._walk(root, reader, request, index_raw) for root in roots]
-        report = ImportReport(notes=notes)
-        with StagingArea(
-            store, max_document=request.max_document, progress=request.progress
-        ) as staging:
-            for graph in graphs:
-                for digest, desc in graph.blobs.items():
-                    if request.whole_index and digest == Digest.of(index_raw):
-                        continue
-                    if not exists(store, digest):
-                        with reader.open(desc) as stream:
-                            staging.add(
-                                digest,
-                                desc.size,
-                                stream,
-                                where=reader.blob_path(digest),
-                            )
-            for graph in graphs:
-                report.roots.append(graph.root)
-                report.missing.extend(graph.missing)
-                report.committed.extend(staging.commit(graph.blobs))
-        if request.whole_index:
-            write_blob(store, io.BytesIO(index_raw), roots[0])
-        return report
-
-    def inspect(
-        self, source: IO[bytes] | Location, *, max_document: int
-    ) -> SourceContents:
-        reader = _layout_reader(source)
-        read_oci_layout(reader.read_file("oci-layout", _LAYOUT_CAP), where="oci-layout")
-        index = Index.parse(
-            reader.read_file("index.json", max_document), where="index.json"
-        )
-
-        def size_of(digest: Digest) -> int | None:
-            if not reader.has(digest):
-                return None
-            return int(reader.root.fs.size(reader.blob_path(digest)))
-
-        return SourceContents(
+        return ImageSource(
             list(index.manifests),
-            lambda d: reader.read_document(d, max_document),
-            reader.has,
-            size_of,
+            reader,
+            index_document=index_raw,
+            blob_threads=read_threads(reader.root),
         )
 
-    @staticmethod
-    def _walk(
-        root: Descriptor, reader: LayoutReader, request: ImportRequest, index_raw: bytes
-    ) -> ImageGraph:
-        whole = Digest.of(index_raw) if request.whole_index else None
-
-        def read(desc: Descriptor) -> bytes:
-            if desc.digest == whole:
-                return index_raw
-            return reader.read_document(desc, request.max_document)
-
-        def has(digest: Digest) -> bool:
-            return digest == whole or reader.has(digest)
-
-        return walk_image(root, read, has, request.selection)
-
-    def export_image(
-        self,
-        store: ReadableContent,
-        entries: Sequence[Descriptor],
-        target: IO[bytes] | Location,
-        *,
-        progress: ProgressCallback | None = None,
-        extra_members: Sequence[tuple[str, bytes]] = (),
-    ) -> list[tuple[Descriptor, Digest]]:
+    def write(self, plan: ExportPlan, target: IO[bytes] | Location) -> None:
         if not isinstance(target, Location):
             raise UnsupportedSourceError(
                 self.name, "a stream (a layout is a directory)"
@@ -229,11 +154,11 @@ class OciLayoutDriver(ImageDriver):
         created = not target.fs.exists(target.path)
         if not created and target.fs.exists(target.join("oci-layout").path):
             read_oci_layout(
-                LayoutReader(target).read_file("oci-layout", _LAYOUT_CAP),
+                LayoutReader(target).read_file("oci-layout", LAYOUT_FILE_CAP),
                 where="oci-layout",
             )
         try:
-            return self._export(store, entries, FsspecContentStore(target), progress)
+            _write(plan, FsspecContentStore(target))
         except BaseException:
             # A layout this export created goes away whole; an existing one keeps its
             # index.json (no name was added) and at most some verified blobs.
@@ -243,43 +168,28 @@ class OciLayoutDriver(ImageDriver):
         finally:
             _remove_empty_ingest(target)
 
-    @staticmethod
-    def _export(
-        store: ReadableContent,
-        entries: Sequence[Descriptor],
-        layout: FsspecContentStore,
-        progress: ProgressCallback | None,
-    ) -> list[tuple[Descriptor, Digest]]:
-        blobs: dict[Digest, Descriptor] = {}
-        missing: list[tuple[Descriptor, Digest]] = []
-        for entry in entries:
-            graph = walk_image(
-                entry, lambda d: read_blob(store, d), lambda d: exists(store, d)
-            )
-            for digest, desc in graph.blobs.items():
-                blobs.setdefault(digest, desc)
-            missing.extend(graph.missing)
-        todo = [d for d in blobs.values() if not _present(layout, d)]
-        with concurrent.futures.ThreadPoolExecutor(EXPORT_THREADS) as pool:
-            for _ in pool.map(lambda d: _copy(store, layout, d, progress), todo):
-                pass
-        names = {e.ref_name for e in entries}
-        layout.update_index(
-            lambda current: (
-                [e for e in current if e.ref_name not in names] + list(entries)
-            )
+
+def _write(plan: ExportPlan, layout: FsspecContentStore) -> None:
+    todo = [d for d in plan.blobs if not _present(layout, d)]
+    with concurrent.futures.ThreadPoolExecutor(EXPORT_THREADS) as pool:
+        for _ in pool.map(lambda d: _copy(plan, layout, d), todo):
+            pass
+    names = {e.ref_name for e in plan.entries}
+    layout.update_index(
+        lambda current: (
+            [e for e in current if e.ref_name not in names] + list(plan.entries)
         )
-        return missing
+    )
 
 
-def _layout_reader(source: IO[bytes] | Location) -> LayoutReader:
+def _layout_reader(source: IO[bytes] | Location, max_document: int) -> LayoutReader:
     if not isinstance(source, Location):
         raise UnsupportedSourceError("oci", "a stream (a layout is a directory)")
     if not source.fs.isdir(source.path):
         raise FormatError(
             "not a directory: an OCI image layout is one", location=source.url
         )
-    return LayoutReader(source)
+    return LayoutReader(source, max_document)
 
 
 def _present(layout: FsspecContentStore, desc: Descriptor) -> bool:
@@ -289,15 +199,14 @@ def _present(layout: FsspecContentStore, desc: Descriptor) -> bool:
         return False
 
 
-def _copy(
-    store: ReadableContent,
-    layout: FsspecContentStore,
-    desc: Descriptor,
-    progress: ProgressCallback | None,
-) -> None:
-    with store.open_blob(desc) as stream:
+def _copy(plan: ExportPlan, layout: FsspecContentStore, desc: Descriptor) -> None:
+    with plan.content.open_blob(desc) as stream:
         write_blob(
-            layout, stream, desc, ingest_id=f"export-{desc.digest}", progress=progress
+            layout,
+            stream,
+            desc,
+            ingest_id=f"export-{desc.digest}",
+            progress=plan.progress,
         )
 
 

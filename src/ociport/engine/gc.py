@@ -14,7 +14,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Final
 
-from ociport.content.helpers import exists, read_blob
+from ociport.content.helpers import ContentDocuments
 from ociport.content.interfaces import ContentStore
 from ociport.errors import ContentError
 from ociport.oci.descriptor import Descriptor
@@ -53,11 +53,7 @@ def collect_garbage(
         malformed, over :data:`~ociport.content.helpers.STORED_DOCUMENT_LIMIT`);
         nothing is deleted then.
     """
-    keep = reachable(
-        content.read_index(),
-        lambda d: read_blob(content, d),
-        lambda digest: exists(content, digest),
-    )
+    keep = reachable(content.read_index(), ContentDocuments(content))
     cutoff = time.time() - grace
     result = GcResult()
     for info in list(content.walk()):

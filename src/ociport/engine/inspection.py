@@ -1,118 +1,94 @@
 """Describing what a source holds, without importing: images, platforms, sizes, gaps.
 
-The walk is tolerant: an absent child, config or layer is listed as missing rather than
-raised, since telling what is missing is the point of inspecting.
+The driver opens the source as for an import, but its staging area only hashes
+(nothing is written), and the walk is tolerant: an absent child, config or layer is
+listed as missing rather than raised, since telling what is missing is the point.
 """
 
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import IO, Any
 
-from ociport.drivers.base import SourceContents
+from ociport.content.staging import StagingArea
+from ociport.drivers.base import ImageDriver
+from ociport.engine.importing import ImportRequest, SourceReader, open_image_source
+from ociport.engine.selection import root_names
 from ociport.errors import OciportError
-from ociport.oci.descriptor import ANNOTATION_IMAGE_NAME, Descriptor, Platform
-from ociport.oci.manifest import Index, Manifest, parse_document
+from ociport.oci.descriptor import Descriptor, Platform
+from ociport.oci.digest import Digest
+from ociport.oci.manifest import Manifest
+from ociport.oci.walk import DocumentProvider, walk_image
+from ociport.streams.location import Location
 
-__all__ = ["describe_source"]
+__all__ = ["config_platform", "describe_source"]
 
 
-def describe_source(contents: SourceContents) -> list[dict[str, Any]]:
-    """One JSON-ready record per root of ``contents``.
+def describe_source(
+    driver: ImageDriver, source: IO[bytes] | Location, *, max_document: int, label: str
+) -> list[dict[str, Any]]:
+    """One JSON-ready record per root of ``source``.
 
     Each record has ``names`` (ref name and containerd image name, when given), the root
     ``descriptor``, its ``manifests`` (platform, media type, config, layers, size in
-    bytes of what is present) and ``missing`` (descriptors the source lacks, each with
-    the digest that referenced it).
+    bytes of what is present), ``missing`` (descriptors the source lacks, each with
+    the digest that referenced it) and, when a document is unreadable, ``errors``.
+
+    :raises FormatError: the source itself is malformed.
     """
-    return [_describe_root(contents, root) for root in contents.roots]
+    request = ImportRequest(max_document=max_document)
+    with (
+        StagingArea(None, max_document=max_document) as survey,
+        open_image_source(driver, source, survey, request, label) as opened,
+    ):
+        reader = SourceReader(opened, survey)
+        return [_describe_root(reader, root) for root in opened.roots]
 
 
-def _describe_root(contents: SourceContents, root: Descriptor) -> dict[str, Any]:
+def _describe_root(reader: SourceReader, root: Descriptor) -> dict[str, Any]:
+    graph = walk_image(root, reader, tolerate_missing=True, tolerate_errors=True)
     record: dict[str, Any] = {
-        "names": sorted(
-            {
-                n
-                for n in (root.ref_name, root.annotations.get(ANNOTATION_IMAGE_NAME))
-                if n
-            }
-        ),
+        "names": sorted(set(root_names(root))),
         "descriptor": root.to_json(),
-        "manifests": [],
-        "missing": [],
+        "manifests": [
+            _describe_manifest(reader, desc, manifest)
+            for desc, manifest in graph.manifests
+        ],
+        "missing": [_missing(desc, parent) for desc, parent in graph.missing],
     }
-    _visit(contents, root, None, record, set())
+    if graph.errors:
+        record["errors"] = [f"{desc.digest}: {text}" for desc, text in graph.errors]
     return record
 
 
-def _missing(
-    record: dict[str, Any], desc: Descriptor, parent: Descriptor | None
-) -> None:
-    record["missing"].append(
-        {
-            "descriptor": desc.to_json(),
-            "referencedBy": str(parent.digest) if parent else "index.json",
-        }
-    )
-
-
-def _visit(
-    contents: SourceContents,
-    desc: Descriptor,
-    parent: Descriptor | None,
-    record: dict[str, Any],
-    seen: set[str],
-) -> None:
-    if str(desc.digest) in seen:
-        return
-    seen.add(str(desc.digest))
-    if not contents.has(desc.digest):
-        _missing(record, desc, parent)
-        return
-    try:
-        document = parse_document(
-            contents.read(desc), desc.media_type, where=str(desc.digest)
-        )
-    except OciportError as exc:
-        record.setdefault("errors", []).append(f"{desc.digest}: {exc}")
-        return
-    if isinstance(document, Index):
-        for child in document.manifests:
-            _visit(contents, child, desc, record, seen)
-    elif isinstance(document, Manifest):
-        record["manifests"].append(_describe_manifest(contents, desc, document, record))
+def _missing(desc: Descriptor, parent: Digest) -> dict[str, Any]:
+    referenced_by = "index.json" if parent == desc.digest else str(parent)
+    return {"descriptor": desc.to_json(), "referencedBy": referenced_by}
 
 
 def _describe_manifest(
-    contents: SourceContents,
-    desc: Descriptor,
-    manifest: Manifest,
-    record: dict[str, Any],
+    reader: SourceReader, desc: Descriptor, manifest: Manifest
 ) -> dict[str, Any]:
-    size = desc.size
-    for blob in manifest.blobs():
-        if contents.has(blob.digest):
-            size += blob.size
-        else:
-            _missing(record, blob, desc)
+    present = [blob.size for blob in manifest.blobs() if reader.has(blob.digest)]
     return {
         "digest": str(desc.digest),
         "mediaType": manifest.media_type or desc.media_type,
         "platform": str(desc.platform)
         if desc.platform
-        else _config_platform(contents, manifest.config),
+        else config_platform(reader, manifest.config),
         "artifactType": manifest.artifact_type or desc.artifact_type,
         "config": manifest.config.to_json(),
         "layers": [layer.to_json() for layer in manifest.layers],
-        "size": size,
+        "size": desc.size + sum(present),
     }
 
 
-def _config_platform(contents: SourceContents, config: Descriptor) -> str | None:
-    if not contents.has(config.digest):
+def config_platform(reader: DocumentProvider, config: Descriptor) -> str | None:
+    """The platform an image config names (``os/architecture[/variant]``), if any."""
+    if not reader.has(config.digest):
         return None
     try:
-        doc = json.loads(contents.read(config))
+        doc = json.loads(reader.read_document(config))
         return str(Platform(doc["os"], doc["architecture"], doc.get("variant")))
     except (OciportError, ValueError, KeyError, TypeError):
         return None

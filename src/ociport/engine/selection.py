@@ -1,41 +1,41 @@
-"""Choosing which roots of an ``index.json`` an import takes."""
+"""Choosing which roots of a source an import takes."""
 
 from __future__ import annotations
 
-from ociport.errors import FormatError, RefNameNotFoundError
+from collections.abc import Sequence
+
+from ociport.errors import RefNameNotFoundError
 from ociport.oci.descriptor import ANNOTATION_IMAGE_NAME, Descriptor
-from ociport.oci.manifest import Index
 
-__all__ = ["select_roots"]
+__all__ = ["root_names", "select_roots"]
 
 
-def _names(root: Descriptor) -> tuple[str | None, str | None]:
-    return root.ref_name, root.annotations.get(ANNOTATION_IMAGE_NAME)
+def root_names(root: Descriptor) -> list[str]:
+    """The names a source gives a root: its ref name and containerd image name."""
+    names = (root.ref_name, root.annotations.get(ANNOTATION_IMAGE_NAME))
+    return [name for name in names if name]
 
 
 def select_roots(
-    index: Index, ref_name: str | None, label: str, *, named_only: bool
+    roots: Sequence[Descriptor], ref_name: str | None
 ) -> tuple[list[Descriptor], list[str]]:
     """The roots to import, and notes for the user.
 
-    :param ref_name: take only the root with this ref name (or containerd image name).
-    :param named_only: without ``ref_name``, take only named roots when there are any
-        (a layout used as a repository keeps untagged referrers unnamed); else take all.
-    :raises RefNameNotFoundError: ``ref_name`` names no root.
-    :raises FormatError: the index lists nothing.
+    With ``ref_name``, only the roots it names (as ``ctr`` does: a ref name or a
+    containerd image name). Without, every root; but where some roots are named and
+    others not, only the named ones: the unnamed entries of a layout used as a
+    repository are its untagged referrers (signatures, SBOMs), not images.
+
+    :raises RefNameNotFoundError: ``ref_name`` names no root; lists the names there are.
     """
-    roots = list(index.manifests)
-    if not roots:
-        raise FormatError("index.json lists no images", location=label)
-    if ref_name is not None:
-        chosen = [r for r in roots if ref_name in _names(r)]
-        if not chosen:
-            available = sorted({r.ref_name for r in roots if r.ref_name})
-            raise RefNameNotFoundError(ref_name, available)
-        return chosen, []
-    named = [r for r in roots if any(_names(r))]
-    if named_only and named and len(named) < len(roots):
-        return named, [
-            f"{len(roots) - len(named)} unnamed entries of index.json not imported"
-        ]
-    return roots, []
+    if ref_name is None:
+        named = [root for root in roots if root_names(root)]
+        if named and len(named) < len(roots):
+            left = len(roots) - len(named)
+            return named, [f"{left} unnamed entries of index.json not imported"]
+        return list(roots), []
+    chosen = [root for root in roots if ref_name in root_names(root)]
+    if not chosen:
+        available = sorted({name for root in roots for name in root_names(root)})
+        raise RefNameNotFoundError(ref_name, available)
+    return chosen, []

@@ -1,15 +1,16 @@
-"""Walking the descriptor graph of an image: index -> manifests -> config and layers.
+"""The one walk over an image's descriptor graph: index -> manifests -> config, layers.
 
-Used by every driver (what to import or export) and by validation. The walk reads
-documents through a callable, so it works the same over a store, a staging area or an
-archive being read.
+In the spirit of containerd's ``images.Walk``: every job that follows descriptors
+(import selection, export planning, inspection, conversion, garbage collection,
+validation) calls :func:`walk_image` over a :class:`DocumentProvider`, so a store, a
+staging area and an archive being read are walked the same way.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Final
+from typing import Final, Protocol
 
 from ociport.errors import (
     FormatError,
@@ -24,6 +25,7 @@ from ociport.oci.digest import Digest
 from ociport.oci.manifest import Index, Manifest, parse_document
 
 __all__ = [
+    "DocumentProvider",
     "ImageGraph",
     "PlatformSelection",
     "choose_children",
@@ -34,6 +36,20 @@ __all__ = [
 #: Annotations BuildKit puts on attestation manifests in an index.
 _REFERENCE_TYPE: Final = "vnd.docker.reference.type"
 _REFERENCE_DIGEST: Final = "vnd.docker.reference.digest"
+_DOCUMENT_TYPES: Final = mt.INDEX_MEDIA_TYPES | mt.MANIFEST_MEDIA_TYPES
+
+
+class DocumentProvider(Protocol):
+    """What a walk reads from (containerd's ``content.Provider``, narrowed)."""
+
+    def has(self, digest: Digest) -> bool:
+        """Whether the blob is present."""
+
+    def read_document(self, descriptor: Descriptor) -> bytes:
+        """A manifest's or index's bytes, checked against the descriptor.
+
+        :raises OciportError: absent, too large, or not the bytes the descriptor names.
+        """
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,105 +80,142 @@ class PlatformSelection:
 
 @dataclass(slots=True)
 class ImageGraph:
-    """What one root needs.
+    """What one root needs, as the walk found it.
 
     :ivar root: the root descriptor.
-    :ivar blobs: every needed blob by digest, root first, in walk order.
-    :ivar manifests: each manifest reached, with its descriptor.
-    :ivar missing: descriptors skipped because absent, with the digest that referenced
-        each (an index child that is not present, a foreign layer left out).
+    :ivar blobs: every present, needed blob by digest, root first, in walk order.
+    :ivar manifests: each manifest reached, with its descriptor, in walk order.
+    :ivar indexes: each index reached, with its descriptor, in walk order (parents
+        before children).
+    :ivar children: for each index reached, the children the walk took.
+    :ivar missing: descriptors absent and allowed to be (an index child not selected as
+        required, a foreign layer), with the digest that referenced each.
+    :ivar skipped: index children the platform selection left out, with their index.
+    :ivar errors: with ``tolerate_errors``, documents that could not be read or parsed.
     """
 
     root: Descriptor
     blobs: dict[Digest, Descriptor] = field(default_factory=dict)
     manifests: list[tuple[Descriptor, Manifest]] = field(default_factory=list)
+    indexes: list[tuple[Descriptor, Index]] = field(default_factory=list)
+    children: dict[Digest, list[Descriptor]] = field(default_factory=dict)
     missing: list[tuple[Descriptor, Digest]] = field(default_factory=list)
+    skipped: list[tuple[Descriptor, Digest]] = field(default_factory=list)
+    errors: list[tuple[Descriptor, str]] = field(default_factory=list)
+
+
+@dataclass(slots=True)
+class _Walk:
+    provider: DocumentProvider
+    selection: PlatformSelection
+    tolerate_missing: bool
+    tolerate_errors: bool
+    subjects: bool
+    graph: ImageGraph
+
+    def visit(
+        self, desc: Descriptor, parent: Digest | None, ancestors: tuple[Digest, ...]
+    ) -> bool:
+        """Walk ``desc``; ``False`` when it is absent and that was tolerated."""
+        if desc.digest in ancestors:
+            raise ReferenceLoopError(desc.digest)
+        if not self.provider.has(desc.digest):
+            if not self.tolerate_missing:
+                raise MissingContentError(desc.digest, parent or "index.json")
+            self.graph.missing.append((desc, parent or desc.digest))
+            return False
+        if desc.digest in self.graph.blobs:
+            return True  # reached before: walked once
+        self.graph.blobs[desc.digest] = desc
+        document = self._document(desc)
+        if isinstance(document, Manifest):
+            self.graph.manifests.append((desc, document))
+            self._manifest(desc, document)
+        elif isinstance(document, Index):
+            self.graph.indexes.append((desc, document))
+            self._index(desc, document, (*ancestors, desc.digest))
+        if self.subjects and document is not None and document.subject is not None:
+            subject = document.subject
+            if subject.digest not in self.graph.blobs and self.provider.has(
+                subject.digest
+            ):
+                self.visit(subject, desc.digest, ())
+        return True
+
+    def _document(self, desc: Descriptor) -> Manifest | Index | None:
+        if desc.media_type and desc.media_type not in _DOCUMENT_TYPES:
+            return None  # a config, a layer, an artifact blob: never a document
+        try:
+            return parse_document(
+                self.provider.read_document(desc),
+                desc.media_type,
+                where=str(desc.digest),
+            )
+        except OciportError as exc:
+            if not desc.media_type:
+                return None  # untyped and not a readable document: a plain blob
+            if not self.tolerate_errors:
+                raise
+            self.graph.errors.append((desc, str(exc)))
+            return None
+
+    def _manifest(self, desc: Descriptor, manifest: Manifest) -> None:
+        for blob in manifest.blobs():
+            if self.provider.has(blob.digest):
+                self.graph.blobs.setdefault(blob.digest, blob)
+            elif (
+                blob.media_type in mt.NON_DISTRIBUTABLE_LAYERS or self.tolerate_missing
+            ):
+                self.graph.missing.append((blob, desc.digest))
+            else:
+                raise MissingContentError(blob.digest, desc.digest)
+
+    def _index(
+        self, desc: Descriptor, index: Index, ancestors: tuple[Digest, ...]
+    ) -> None:
+        chosen = choose_children(index.manifests, self.selection)
+        taken = self.graph.children.setdefault(desc.digest, [])
+        for child in index.manifests:
+            wanted = chosen.get(child.digest)
+            if wanted is False:
+                self.graph.skipped.append((child, desc.digest))
+            elif wanted is None and not self.provider.has(child.digest):
+                self.graph.missing.append((child, desc.digest))
+            elif self.visit(child, desc.digest, ancestors):
+                taken.append(child)
+        if index.manifests and not taken and not self.tolerate_missing:
+            wanted_text = ", ".join(map(str, self.selection.platforms)) or "any platform"
+            raise FormatError(
+                f"index {desc.digest} has no manifest present for {wanted_text}"
+            )
 
 
 def walk_image(
     root: Descriptor,
-    read: Callable[[Descriptor], bytes],
-    has: Callable[[Digest], bool],
+    provider: DocumentProvider,
     selection: PlatformSelection = PlatformSelection(),
+    *,
+    tolerate_missing: bool = False,
+    tolerate_errors: bool = False,
+    subjects: bool = False,
 ) -> ImageGraph:
     """Find every blob ``root`` needs under ``selection``.
 
-    :param read: returns a document's bytes (manifest or index).
-    :param has: tells whether a blob is present.
-    :raises MissingContentError: the root, a selected manifest, or a selected manifest's
-        config or (distributable) layer is absent.
+    :param tolerate_missing: record absent content in ``missing`` instead of raising
+        (inspection, garbage collection).
+    :param tolerate_errors: record unreadable or malformed documents in ``errors``
+        instead of raising (inspection).
+    :param subjects: also walk the ``subject`` of each manifest and index, when present.
+    :raises MissingContentError: the root, a required manifest, or a manifest's config
+        or (distributable) layer is absent.
     :raises ReferenceLoopError: an index refers back to itself.
-    :raises FormatError: a document is malformed, or no manifest of an index is selected.
+    :raises FormatError: a document is malformed, or no manifest of an index is taken.
     """
     graph = ImageGraph(root)
-    _visit(root, None, read, has, selection, graph, ())
+    _Walk(
+        provider, selection, tolerate_missing, tolerate_errors, subjects, graph
+    ).visit(root, None, ())
     return graph
-
-
-def _visit(
-    desc: Descriptor,
-    parent: Digest | None,
-    read: Callable[[Descriptor], bytes],
-    has: Callable[[Digest], bool],
-    selection: PlatformSelection,
-    graph: ImageGraph,
-    ancestors: tuple[Digest, ...],
-) -> None:
-    if desc.digest in ancestors:
-        raise ReferenceLoopError(desc.digest)
-    if not has(desc.digest):
-        raise MissingContentError(desc.digest, parent or "index.json")
-    graph.blobs.setdefault(desc.digest, desc)
-    document = parse_document(read(desc), desc.media_type, where=str(desc.digest))
-    if isinstance(document, Manifest):
-        graph.manifests.append((desc, document))
-        _visit_manifest(desc, document, has, graph)
-    elif isinstance(document, Index):
-        _visit_index(
-            desc, document, read, has, selection, graph, (*ancestors, desc.digest)
-        )
-
-
-def _visit_manifest(
-    desc: Descriptor,
-    manifest: Manifest,
-    has: Callable[[Digest], bool],
-    graph: ImageGraph,
-) -> None:
-    for blob in manifest.blobs():
-        if has(blob.digest):
-            graph.blobs.setdefault(blob.digest, blob)
-        elif blob.media_type in mt.NON_DISTRIBUTABLE_LAYERS:
-            graph.missing.append((blob, desc.digest))
-        else:
-            raise MissingContentError(blob.digest, desc.digest)
-
-
-def _visit_index(
-    desc: Descriptor,
-    index: Index,
-    read: Callable[[Descriptor], bytes],
-    has: Callable[[Digest], bool],
-    selection: PlatformSelection,
-    graph: ImageGraph,
-    ancestors: tuple[Digest, ...],
-) -> None:
-    chosen = choose_children(index.manifests, selection)
-    taken = 0
-    for child in index.manifests:
-        wanted = chosen.get(child.digest)
-        if wanted is False:
-            continue
-        if wanted is None and not has(child.digest):
-            graph.missing.append((child, desc.digest))
-            continue
-        _visit(child, desc.digest, read, has, selection, graph, ancestors)
-        taken += 1
-    if index.manifests and not taken:
-        wanted_text = ", ".join(map(str, selection.platforms)) or "any platform"
-        raise FormatError(
-            f"index {desc.digest} has no manifest present for {wanted_text}"
-        )
 
 
 def choose_children(
@@ -172,7 +225,6 @@ def choose_children(
     when present. Attestation manifests follow the manifest they describe."""
     chosen = {child.digest: selection.wants(child) for child in children}
     for child in children:
-        # An attestation manifest goes with the manifest it describes.
         subject = child.annotations.get(_REFERENCE_DIGEST)
         if (
             child.annotations.get(_REFERENCE_TYPE)
@@ -188,11 +240,7 @@ def choose_children(
     return chosen
 
 
-def reachable(
-    roots: Sequence[Descriptor],
-    read: Callable[[Descriptor], bytes],
-    has: Callable[[Digest], bool],
-) -> set[Digest]:
+def reachable(roots: Sequence[Descriptor], provider: DocumentProvider) -> set[Digest]:
     """Every present blob reachable from ``roots``: children, configs, layers, subjects.
 
     For garbage collection: absent blobs are passed over (a partial image keeps what it
@@ -202,31 +250,8 @@ def reachable(
     :raises OciportError: a present manifest or index is corrupt, oversized or malformed.
     """
     seen: set[Digest] = set()
-    stack = list(roots)
-    while stack:
-        desc = stack.pop()
-        if desc.digest in seen or not has(desc.digest):
-            continue
-        seen.add(desc.digest)
-        document = _document_of(desc, read)
-        if isinstance(document, Manifest):
-            stack.extend(document.blobs())
-        elif isinstance(document, Index):
-            stack.extend(document.manifests)
-        if document is not None and document.subject is not None:
-            stack.append(document.subject)
+    for root in roots:
+        if root.digest not in seen:
+            graph = walk_image(root, provider, tolerate_missing=True, subjects=True)
+            seen.update(graph.blobs)
     return seen
-
-
-def _document_of(
-    desc: Descriptor, read: Callable[[Descriptor], bytes]
-) -> Manifest | Index | None:
-    if desc.media_type in mt.INDEX_MEDIA_TYPES | mt.MANIFEST_MEDIA_TYPES:
-        return parse_document(read(desc), desc.media_type, where=str(desc.digest))
-    if desc.media_type:
-        return None  # a config, a layer, an artifact blob: never a document
-    try:
-        # No media type (some index.json entries): a document if it parses as one.
-        return parse_document(read(desc), "", where=str(desc.digest))
-    except OciportError:
-        return None

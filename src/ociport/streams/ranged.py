@@ -24,7 +24,7 @@ class RangeReader:
 
     def __init__(self, location: Location) -> None:
         options: dict[str, Any] = {} if location.is_local else {"cache_type": "none"}
-        self._location = location
+        self.location = location
         self._options = options
         self._mutex = threading.Lock()
         self._file: IO[bytes] = location.fs.open(location.path, "rb", **options)
@@ -42,7 +42,7 @@ class RangeReader:
     def stream(self, offset: int, size: int) -> IO[bytes]:
         """A read-only stream over ``size`` bytes at ``offset`` with its own file handle,
         so that several slices can be read at once from different threads."""
-        return _Slice(self._location, self._options, offset, size, self._count)  # type: ignore[return-value]
+        return _Slice(self.location, self._options, offset, size, self._count)  # type: ignore[return-value]
 
     def _count(self, n: int) -> None:
         with self._mutex:
@@ -71,7 +71,7 @@ class _Slice:
         size: int,
         count: Callable[[int], None],
     ) -> None:
-        self._location = location
+        self.location = location
         self._options = options
         self._position = offset
         self._end = offset + size
@@ -80,8 +80,8 @@ class _Slice:
 
     def _handle(self) -> IO[bytes]:
         if self._file is None:
-            self._file = self._location.fs.open(
-                self._location.path, "rb", **self._options
+            self._file = self.location.fs.open(
+                self.location.path, "rb", **self._options
             )
         self._file.seek(self._position)
         return self._file

@@ -23,9 +23,10 @@ Sink = str | os.PathLike[str] | IO[bytes] | BinaryIO
 
 
 def resolve(
-    target: Source, storage_options: Mapping[str, Any] | None = None
+    target: Source | Location, storage_options: Mapping[str, Any] | None = None
 ) -> Location | IO[bytes]:
-    """A :class:`Location` for a path or URL, the stream itself for a stream or ``-``.
+    """A :class:`Location` for a path or URL (or a location), the stream itself for a
+    stream or ``-``.
 
     ``-`` stands for stdin; :func:`open_sink` maps it to stdout.
     """
@@ -58,13 +59,18 @@ def open_source(target: Location | IO[bytes]) -> Iterator[IO[bytes]]:
 
 @contextlib.contextmanager
 def open_sink(
-    target: Sink, storage_options: Mapping[str, Any] | None = None
+    target: Sink | Location, storage_options: Mapping[str, Any] | None = None
 ) -> Iterator[IO[bytes]]:
-    """Open a path or URL for writing, or pass a stream (``-``: stdout) through.
+    """Open a path, URL or location for writing, or pass a stream (``-``: stdout)
+    through.
 
     A path or URL is written to a temporary name beside it and renamed into place only
     when the block ends without an exception, so a failed export leaves no partial file.
     """
+    if isinstance(target, Location):
+        with _atomic_file(target) as stream:
+            yield stream
+        return
     if isinstance(target, str | os.PathLike):
         text = os.fspath(target)
         if text == "-":

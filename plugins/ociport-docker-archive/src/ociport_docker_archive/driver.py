@@ -1,33 +1,36 @@
-"""The ``docker-archive`` driver: ``docker save`` archives in, ``docker load`` archives out."""
+"""The ``docker-archive`` driver: ``docker save`` archives in, ``docker load`` archives out.
+
+A Docker archive has no manifests: :meth:`DockerArchiveDriver.open_source` stages every
+file, finds the images (``manifest.json``, else ``repositories``), builds a manifest
+for each, byte for byte as ``ctr images import`` does, and stages it like any other
+blob; the engine does the rest.
+"""
 
 from __future__ import annotations
 
 import contextlib
 import io
 import json
-import re
-from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
+from collections.abc import Iterator
 from typing import IO, Any, Final
 
-from ociport.content.helpers import ProgressCallback, write_blob
-from ociport.content.interfaces import ContentStore, ReadableContent
-from ociport.content.staging import StagingArea
-from ociport.drivers.base import (
+from ociport.drivers.kit import (
+    ANNOTATION_IMAGE_NAME,
+    Descriptor,
+    Digest,
+    ExportPlan,
+    FormatError,
     ImageDriver,
-    ImportReport,
-    ImportRequest,
-    SourceContents,
+    ImageSource,
+    Location,
+    OciportError,
+    SourceContext,
+    StagingArea,
+    open_decompressed,
+    parse_json,
+    peek_members,
 )
-from ociport.errors import FormatError, OciportError, UnsupportedSourceError
-from ociport.oci import mediatypes as mt
-from ociport.oci.descriptor import ANNOTATION_IMAGE_NAME, Descriptor
-from ociport.oci.digest import Digest
-from ociport.oci.manifest import parse_json
-from ociport.streams.compression import open_decompressed
-from ociport.streams.location import Location
-from ociport.streams.sources import open_sink
-from ociport.streams.tario import peek_members
+from ociport.drivers.kit import mediatypes as mt
 from ociport_docker_archive.export import write_docker_archive
 from ociport_docker_archive.images import DockerImage, config_candidates, find_images
 from ociport_docker_archive.manifests import (
@@ -35,10 +38,15 @@ from ociport_docker_archive.manifests import (
     config_media_type,
     layer_media_type,
 )
-from ociport_docker_archive.reader import ArchiveContents, read_archive
-from ociport_docker_archive.survey import Survey
+from ociport_docker_archive.reader import (
+    ArchiveContents,
+    looks_like_docker,
+    read_archive,
+)
 
 __all__ = ["DockerArchiveDriver"]
+
+_PLAIN_LAYERS: Final = (mt.OCI_LAYER_TAR, "application/vnd.docker.image.rootfs.diff.tar")
 
 
 @contextlib.contextmanager
@@ -50,12 +58,6 @@ def _opened(source: IO[bytes] | Location) -> Iterator[IO[bytes]]:
         yield open_decompressed(source)[0]
 
 
-_DOCKER_MEMBER: Final = re.compile(
-    r"manifest\.json|repositories|(?:sha256:)?[0-9a-f]{64}(?:\.json|\.tar(?:\.gz|\.zst)?)?"
-    r"|[0-9a-f]{64}/(?:VERSION|json|layer\.tar)?"
-)
-
-
 def _empty_index(raw: bytes | None) -> bool:
     if raw is None:
         return False
@@ -65,22 +67,13 @@ def _empty_index(raw: bytes | None) -> bool:
         return False
 
 
-def _looks_like_docker(name: str) -> bool:
-    return bool(_DOCKER_MEMBER.fullmatch(name))
-
-
 class DockerArchiveDriver(ImageDriver):
-    """``docker save`` archives: legacy (Docker < 25), Docker 25+ and ``repositories``-only.
-
-    :param oci: on import, build OCI manifests instead of Docker schema 2 ones.
-    """
+    """``docker save`` archives: legacy (Docker < 25), Docker 25+ and ``repositories``-only."""
 
     name = "docker-archive"
     summary = "docker save / docker load archive (skopeo docker-archive:)"
     accepts_stream = True
-
-    def __init__(self, *, oci: bool = False) -> None:
-        self.oci = oci
+    preserves_digests = False
 
     @classmethod
     def sniff(cls, head: bytes | None, location: Location | None) -> bool:
@@ -94,150 +87,71 @@ class DockerArchiveDriver(ImageDriver):
             return "manifest.json" in members and _empty_index(
                 members.get("index.json")
             )
-        return any(_looks_like_docker(n) for n in members)
+        return any(looks_like_docker(n) for n in members)
 
-    def import_image(
-        self, source: IO[bytes] | Location, store: ContentStore, request: ImportRequest
-    ) -> ImportReport:
-        if request.whole_index:
-            raise UnsupportedSourceError(
-                self.name, "--index-name (a Docker archive has no index)"
-            )
-        label = source.url if isinstance(source, Location) else "archive"
-        oci = self.oci or request.oci_manifests
-        with (
-            _opened(source) as stream,
-            StagingArea(
-                store, max_document=request.max_document, progress=request.progress
-            ) as staging,
-        ):
-            contents = read_archive(
-                stream, staging, label=label, max_document=request.max_document
-            )
-            images, notes = find_images(contents, _documents(contents, staging))
-            if request.ref_name is not None:
-                images = [i for i in images if request.ref_name in i.names]
-            planned = [_Planned.of(image, staging, oci) for image in images]
-            report = ImportReport(notes=notes)
-            for plan in planned:
-                blobs = [plan.config.digest, *(d.digest for d in plan.layers)]
-                report.committed.extend(staging.commit(blobs))
-                for desc, raw in plan.documents():
-                    write_blob(store, io.BytesIO(raw), desc)
-                report.roots.extend(plan.roots())
-        return report
-
-    def inspect(
-        self, source: IO[bytes] | Location, *, max_document: int
-    ) -> SourceContents:
-        label = source.url if isinstance(source, Location) else "archive"
-        survey = Survey(max_document)
+    def open_source(
+        self, source: IO[bytes] | Location, context: SourceContext
+    ) -> ImageSource:
+        stage = context.stage
         with _opened(source) as stream:
             contents = read_archive(
-                stream, survey, label=label, max_document=max_document
+                stream, stage, label=context.label, max_document=context.max_document
             )
-        images, _ = find_images(contents, _documents(contents, survey))
-        planned = [_Planned.of(image, survey, self.oci) for image in images]
-        made = {desc.digest: raw for plan in planned for desc, raw in plan.documents()}
+        images, notes = find_images(contents, _documents(contents, stage))
+        roots = []
+        for image in images:
+            manifest = _stage_manifest(image, stage, context.oci_manifests)
+            names = [{ANNOTATION_IMAGE_NAME: name} for name in image.names]
+            roots += [manifest.with_annotations(a) for a in names] or [manifest]
+        return ImageSource(roots, stage, notes=notes, rebuilds_manifests=True)
 
-        def read(desc: Descriptor) -> bytes:
-            return (
-                made[desc.digest] if desc.digest in made else survey.read_document(desc)
-            )
-
-        def size_of(digest: Digest) -> int | None:
-            return len(made[digest]) if digest in made else survey.size_of(digest)
-
-        roots = [root for plan in planned for root in plan.roots()]
-        return SourceContents(
-            roots, read, lambda d: d in made or survey.has(d), size_of
-        )
-
-    def export_image(
-        self,
-        store: ReadableContent,
-        entries: Sequence[Descriptor],
-        target: IO[bytes] | Location,
-        *,
-        progress: ProgressCallback | None = None,
-        extra_members: Sequence[tuple[str, bytes]] = (),
-    ) -> list[tuple[Descriptor, Digest]]:
-        if isinstance(target, Location):
-            with open_sink(target.url) as sink:
-                return self.export_image(store, entries, sink, progress=progress)
-        write_docker_archive(store, entries, target, progress=progress)
-        return []
+    def write(self, plan: ExportPlan, target: IO[bytes] | Location) -> None:
+        assert not isinstance(target, Location), "the engine opens stream targets"
+        write_docker_archive(plan, target)
 
 
-_Area = StagingArea | Survey
-
-
-def _documents(contents: ArchiveContents, area: _Area) -> dict[str, dict[str, Any]]:
+def _documents(contents: ArchiveContents, stage: StagingArea) -> dict[str, Any]:
     """The archive's files that may be configs of a legacy archive, parsed."""
     documents = {}
     for name in config_candidates(contents):
         digest = contents.files[name]
-        size = area.size_of(digest) or 0
+        size = stage.size_of(digest) or 0
         with contextlib.suppress(OciportError, json.JSONDecodeError):
             documents[name] = parse_json(
-                area.read_document(Descriptor("", digest, size))
+                stage.read_document(Descriptor("", digest, size))
             )
     return documents
 
 
-@dataclass(frozen=True, slots=True)
-class _Planned:
-    """One image's config, layers and synthesised manifest."""
+def _stage(stage: StagingArea, descriptor: Descriptor, raw: bytes, what: str) -> None:
+    stage.add(descriptor.digest, len(raw), io.BytesIO(raw), where=what)
 
-    image: DockerImage
-    config: Descriptor
-    layers: list[Descriptor]
-    manifest: Descriptor
-    manifest_raw: bytes
 
-    @classmethod
-    def of(cls, image: DockerImage, area: _Area, oci: bool) -> _Planned:
-        media_type = config_media_type(oci=oci)
-        if image.config_raw is not None:
-            config = Descriptor(media_type, image.config, len(image.config_raw))
-            config_doc = parse_json(image.config_raw)
-        else:
-            config = Descriptor(
-                media_type, image.config, area.size_of(image.config) or 0
-            )
-            config_doc = parse_json(area.read_document(config), where=str(image.config))
-        layers = [
-            Descriptor(
-                layer_media_type(area.head(d), oci=oci, where=str(d)),
-                d,
-                area.size_of(d) or 0,
-            )
-            for d in image.layers
-        ]
-        _check_diff_ids(config_doc, layers)
-        raw = build_manifest(config, layers, oci=oci)
-        manifest_type = mt.OCI_IMAGE_MANIFEST if oci else mt.DOCKER_MANIFEST_V2
-        return cls(
-            image,
-            config,
-            layers,
-            Descriptor(manifest_type, Digest.of(raw), len(raw)),
-            raw,
+def _stage_manifest(image: DockerImage, stage: StagingArea, oci: bool) -> Descriptor:
+    """Build and stage the image's manifest (and a legacy archive's rebuilt config)."""
+    media_type = config_media_type(oci=oci)
+    raw_config = image.config_raw
+    if raw_config is None:
+        size = stage.size_of(image.config) or 0
+        config = Descriptor(media_type, image.config, size)
+        raw_config = stage.read_document(config)
+    else:
+        config = Descriptor(media_type, image.config, len(raw_config))
+        _stage(stage, config, raw_config, "image config (rebuilt)")
+    layers = [
+        Descriptor(
+            layer_media_type(stage.head(d), oci=oci, where=str(d)),
+            d,
+            stage.size_of(d) or 0,
         )
-
-    def documents(self) -> list[tuple[Descriptor, bytes]]:
-        """Blobs made here: the manifest, and a legacy archive's rebuilt config."""
-        made = [(self.manifest, self.manifest_raw)]
-        if self.image.config_raw is not None:
-            made.append((self.config, self.image.config_raw))
-        return made
-
-    def roots(self) -> list[Descriptor]:
-        """One root per name (containerd's ``io.containerd.image.name``), or one unnamed."""
-        names = self.image.names
-        return [
-            self.manifest.with_annotations({ANNOTATION_IMAGE_NAME: n}) for n in names
-        ] or [self.manifest]
+        for d in image.layers
+    ]
+    _check_diff_ids(parse_json(raw_config, where=str(image.config)), layers)
+    raw = build_manifest(config, layers, oci=oci)
+    manifest_type = mt.OCI_IMAGE_MANIFEST if oci else mt.DOCKER_MANIFEST_V2
+    manifest = Descriptor(manifest_type, Digest.of(raw), len(raw))
+    _stage(stage, manifest, raw, "image manifest (built)")
+    return manifest
 
 
 def _check_diff_ids(config: dict[str, Any], layers: list[Descriptor]) -> None:
@@ -251,9 +165,5 @@ def _check_diff_ids(config: dict[str, Any], layers: list[Descriptor]) -> None:
             f"image config lists {len(diff_ids)} diff IDs for {len(layers)} layers"
         )
     for diff_id, layer in zip(diff_ids, layers, strict=True):
-        plain = layer.media_type in (
-            mt.OCI_LAYER_TAR,
-            "application/vnd.docker.image.rootfs.diff.tar",
-        )
-        if plain and diff_id != str(layer.digest):
+        if layer.media_type in _PLAIN_LAYERS and diff_id != str(layer.digest):
             raise FormatError(f"layer {layer.digest} does not match diff ID {diff_id}")

@@ -3,7 +3,7 @@
 ``manifest.json`` lists, per image manifest, its config and layer files and its
 ``RepoTags`` in Docker's familiar form (``alpine:3``), as ``docker save`` and
 ``ctr images export`` write it. A multi-platform image is represented by the manifest of
-one platform: the one asked for, else this machine's.
+one platform, as the export plan chooses it (the one asked for, else this machine's).
 
 A Docker archive is written in the layout ``docker save`` used before Docker 25 and
 skopeo still writes: ``manifest.json``, ``repositories``, ``<config>.json``, one
@@ -19,15 +19,18 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import IO, Final
 
-from ociport.content.helpers import ProgressCallback, exists, read_blob
-from ociport.content.interfaces import ReadableContent
-from ociport.drivers.tarblobs import add_blob_member
-from ociport.errors import FormatError, InvalidReferenceError
-from ociport.oci.descriptor import ANNOTATION_IMAGE_NAME, Descriptor, Platform
-from ociport.oci.manifest import Index, Manifest, dump_json, parse_document
-from ociport.oci.reference import Reference
-from ociport.streams.compression import detect_compression
-from ociport.streams.tario import TarWriter
+from ociport.drivers.kit import (
+    ANNOTATION_IMAGE_NAME,
+    Descriptor,
+    ExportPlan,
+    InvalidReferenceError,
+    Manifest,
+    Reference,
+    TarWriter,
+    add_blob_member,
+    detect_compression,
+    dump_json,
+)
 from ociport_docker_archive.names import familiar_name
 
 __all__ = ["ImageView", "image_views", "manifest_json", "write_docker_archive"]
@@ -43,25 +46,6 @@ class ImageView:
     tags: list[str] = field(default_factory=list)
 
 
-def _single_manifest(
-    store: ReadableContent, root: Descriptor, platform: Platform
-) -> Manifest | None:
-    document = parse_document(
-        read_blob(store, root), root.media_type, where=str(root.digest)
-    )
-    if isinstance(document, Manifest):
-        return document
-    if not isinstance(document, Index):
-        return None
-    for child in document.manifests:
-        matches = child.platform is None or platform.matches(child.platform)
-        if matches and exists(store, child.digest):
-            found = _single_manifest(store, child, platform)
-            if found is not None:
-                return found
-    return None
-
-
 def _docker_tag(name: str) -> str | None:
     try:
         ref = Reference.parse(name)
@@ -71,17 +55,13 @@ def _docker_tag(name: str) -> str | None:
 
 
 def image_views(
-    store: ReadableContent, entries: Sequence[Descriptor], platform: Platform | None
+    plan: ExportPlan, choose: Callable[[Descriptor], Manifest | None]
 ) -> list[ImageView]:
-    """The manifests behind ``entries`` (one per digest, in order) with their tags.
-
-    Entries with no manifest for the platform (artifacts, other platforms only) are left
-    out.
-    """
-    chosen = platform or Platform.host()
+    """The manifests ``choose`` picks for the plan's entries (one view per digest, in
+    order) with their tags; entries it gives ``None`` for are left out."""
     views: dict[str, ImageView] = {}
-    for entry in entries:
-        manifest = _single_manifest(store, entry, chosen)
+    for entry in plan.entries:
+        manifest = choose(entry)
         if manifest is None:
             continue
         view = views.setdefault(str(manifest.digest), ImageView(manifest))
@@ -116,31 +96,22 @@ def _layer_ids(layers: Sequence[Descriptor]) -> list[str]:
     return ids
 
 
-def write_docker_archive(
-    store: ReadableContent,
-    entries: Sequence[Descriptor],
-    sink: IO[bytes],
-    *,
-    platform: Platform | None = None,
-    progress: ProgressCallback | None = None,
-) -> None:
-    """Write ``entries`` as a Docker archive that ``docker load`` and skopeo read.
+def write_docker_archive(plan: ExportPlan, sink: IO[bytes]) -> None:
+    """Write the plan's entries as a Docker archive that ``docker load`` and skopeo
+    read: one platform per image.
 
-    :raises FormatError: an entry has no image manifest for the platform.
+    :raises FormatError: an entry keeps several platforms, or has none for the one
+        asked for (see :meth:`~ociport.drivers.kit.ExportPlan.single_manifest`).
     :raises DigestMismatchError: a stored blob is corrupt.
     """
-    views = image_views(store, entries, platform)
-    if len(views) < len({e.digest for e in entries}):
-        raise FormatError(
-            "some images have no manifest for the platform; pass --platform"
-        )
+    views = image_views(plan, plan.single_manifest)
     names: dict[str, str] = {}
     blobs: dict[str, Descriptor] = {}
 
     def path(desc: Descriptor) -> str:
         if desc.digest.encoded not in names:
             is_json = desc.media_type.endswith("json")
-            suffix = ".json" if is_json else _SUFFIX.get(_head(store, desc), ".tar")
+            suffix = ".json" if is_json else _SUFFIX.get(_head(plan, desc), ".tar")
             names[desc.digest.encoded] = f"{desc.digest.encoded}{suffix}"
             blobs[names[desc.digest.encoded]] = desc
         return names[desc.digest.encoded]
@@ -152,12 +123,12 @@ def write_docker_archive(
     for view in views:
         _legacy_dirs(tar, view, path, written)
     for member in sorted(blobs):
-        add_blob_member(tar, store, blobs[member], member, progress)
+        add_blob_member(tar, plan.content, blobs[member], member, plan.progress)
     tar.close()
 
 
-def _head(store: ReadableContent, desc: Descriptor) -> str | None:
-    with store.open_blob(desc) as stream:
+def _head(plan: ExportPlan, desc: Descriptor) -> str | None:
+    with plan.content.open_blob(desc) as stream:
         return detect_compression(stream.read(8))
 
 

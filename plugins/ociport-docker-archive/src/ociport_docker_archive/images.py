@@ -15,9 +15,13 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Final
 
-from ociport.errors import FormatError, InvalidReferenceError
-from ociport.oci.digest import Digest
-from ociport.oci.manifest import dump_json, parse_json
+from ociport.drivers.kit import (
+    Digest,
+    FormatError,
+    InvalidReferenceError,
+    dump_json,
+    parse_json,
+)
 from ociport_docker_archive.names import normalize_name
 from ociport_docker_archive.reader import ArchiveContents
 

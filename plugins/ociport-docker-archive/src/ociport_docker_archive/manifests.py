@@ -10,11 +10,13 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Final
 
-from ociport.errors import UnsupportedMediaTypeError
-from ociport.oci import mediatypes as mt
-from ociport.oci.descriptor import Descriptor
-from ociport.oci.manifest import dump_json
-from ociport.streams.compression import detect_compression
+from ociport.drivers.kit import (
+    Descriptor,
+    UnsupportedMediaTypeError,
+    detect_compression,
+    dump_json,
+)
+from ociport.drivers.kit import mediatypes as mt
 
 __all__ = [
     "DOCKER_LAYER_TAR",

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Final
 
-from ociport import Reference
+from ociport.drivers.kit import Reference
 
 __all__ = ["familiar_name", "normalize_name"]
 

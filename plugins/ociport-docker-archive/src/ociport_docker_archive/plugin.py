@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from ociport.content.interfaces import ReadableContent
-from ociport.drivers.registry import DriverRegistry
-from ociport.drivers.tarblobs import blob_member_name
-from ociport.oci.descriptor import Descriptor, Platform
-from ociport.plugins import hookimpl
+from ociport.drivers.kit import (
+    DriverRegistry,
+    ExportPlan,
+    blob_member_name,
+    hookimpl,
+)
 from ociport_docker_archive.driver import DockerArchiveDriver
 from ociport_docker_archive.export import image_views, manifest_json
 
@@ -21,15 +22,12 @@ def ociport_register_drivers(registry: DriverRegistry) -> None:
 
 @hookimpl
 def ociport_archive_members(
-    store: ReadableContent,
-    driver_name: str,
-    entries: Sequence[Descriptor],
-    platform: Platform | None,
-) -> list[tuple[str, bytes]]:
+    driver_name: str, plan: ExportPlan
+) -> Sequence[tuple[str, bytes]]:
     """``manifest.json`` for OCI archive exports, so ``docker load`` reads them too."""
     if driver_name != "oci-archive":
         return []
-    views = image_views(store, entries, platform)
+    views = image_views(plan, plan.manifest_for)
     if not views:
         return []
     return [("manifest.json", manifest_json(views, blob_member_name))]

@@ -9,16 +9,22 @@ resolved once the stream ends (chains followed, cycles refused).
 from __future__ import annotations
 
 import posixpath
+import re
 import tarfile
 from dataclasses import dataclass, field
-from typing import IO, Final, Protocol
+from typing import IO, Final
 
-from ociport.drivers.oci_archive import blob_member_digest
-from ociport.errors import DocumentTooLargeError, FormatError
-from ociport.oci.digest import Digest
-from ociport.streams.tario import iter_members, member_path
+from ociport.drivers.kit import (
+    Digest,
+    DocumentTooLargeError,
+    FormatError,
+    StagingArea,
+    blob_member_digest,
+    iter_members,
+    member_path,
+)
 
-__all__ = ["ArchiveContents", "read_archive"]
+__all__ = ["ArchiveContents", "looks_like_docker", "read_archive"]
 
 #: Members read whole into memory rather than staged as blobs.
 _METADATA: Final = frozenset(
@@ -26,6 +32,15 @@ _METADATA: Final = frozenset(
 )
 _SKIPPED: Final = frozenset({"VERSION"})
 _MAX_LINK_HOPS: Final = 40
+_DOCKER_MEMBER: Final = re.compile(
+    r"manifest\.json|repositories|(?:sha256:)?[0-9a-f]{64}(?:\.json|\.tar(?:\.gz|\.zst)?)?"
+    r"|[0-9a-f]{64}/(?:VERSION|json|layer\.tar)?"
+)
+
+
+def looks_like_docker(name: str) -> bool:
+    """Whether a member name is one ``docker save`` writes."""
+    return bool(_DOCKER_MEMBER.fullmatch(name))
 
 
 @dataclass(slots=True)
@@ -67,18 +82,8 @@ def _is_metadata(name: str) -> bool:
     return name in _METADATA or posixpath.basename(name) == "json"
 
 
-class Stager(Protocol):
-    """Where :func:`read_archive` puts files: a staging area, or a hash-only survey."""
-
-    def add(
-        self, digest: Digest, size: int, stream: IO[bytes], *, where: str
-    ) -> None: ...
-
-    def add_unknown(self, size: int, stream: IO[bytes], *, where: str) -> Digest: ...
-
-
 def read_archive(
-    stream: IO[bytes], staging: Stager, *, label: str, max_document: int
+    stream: IO[bytes], staging: StagingArea, *, label: str, max_document: int
 ) -> ArchiveContents:
     """Stage every file of a Docker archive and collect its links and metadata.
 

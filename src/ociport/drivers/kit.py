@@ -1,0 +1,132 @@
+"""The toolkit for format plugins: everything a driver may import besides the public
+``ociport`` API, in one place (go-containerregistry's ``partial`` and ``tarball``
+helpers play this part there).
+
+A driver built on these needs no other ``ociport`` module, so the modules behind them
+can move without breaking plugins. ``__all__`` is the promise: it is tested, and a
+name leaves it only with a major version.
+
+- the contract: :class:`ImageDriver`, :class:`ImageSource`, :class:`SourceContext`,
+  :class:`SourceProvider`, :class:`ExportPlan`, :class:`DriverRegistry`,
+  :func:`hookimpl`;
+- tar: :func:`iter_members` (one pass over a stream), :func:`index_members` (headers
+  of a seekable file), :func:`peek_members`/:func:`peek_member_names` (for ``sniff``),
+  :func:`member_path`, :class:`TarWriter` (deterministic archives);
+- OCI image layout members: :func:`blob_member_name`, :func:`blob_member_digest`,
+  :func:`parse_layout`, :func:`layout_files`, :func:`add_blob_member`;
+- bytes: :class:`Location`, :class:`RangeReader`, :func:`open_decompressed`,
+  :func:`detect_compression`, :func:`copy_stream`, :func:`read_threads`;
+- staging: :class:`StagingArea` (what ``context.stage`` is);
+- OCI values: :class:`Descriptor`, :class:`Digest`, :class:`Platform`,
+  :class:`Manifest`, :class:`Index`, :func:`parse_json`, :func:`dump_json`,
+  :mod:`mediatypes`, the annotation keys, :func:`walk_image`;
+- errors: those a driver raises.
+"""
+
+from __future__ import annotations
+
+from ociport.content.helpers import ProgressCallback, copy_stream
+from ociport.content.staging import StagingArea
+from ociport.drivers.base import ImageDriver, ImageSource, SourceContext, SourceProvider
+from ociport.drivers.layout import (
+    add_blob_member,
+    blob_member_digest,
+    blob_member_name,
+    layout_files,
+    parse_layout,
+    read_threads,
+)
+from ociport.drivers.plan import ExportPlan
+from ociport.drivers.registry import DriverRegistry
+from ociport.errors import (
+    BlobNotFoundError,
+    DigestMismatchError,
+    DocumentTooLargeError,
+    FormatError,
+    InvalidReferenceError,
+    MissingContentError,
+    OciportError,
+    SizeMismatchError,
+    UnsupportedMediaTypeError,
+    UnsupportedSourceError,
+)
+from ociport.oci import mediatypes
+from ociport.oci.descriptor import (
+    ANNOTATION_IMAGE_NAME,
+    ANNOTATION_REF_NAME,
+    Descriptor,
+    Platform,
+)
+from ociport.oci.digest import Digest, Hasher
+from ociport.oci.manifest import Index, Manifest, dump_json, parse_json
+from ociport.oci.reference import Reference
+from ociport.oci.walk import PlatformSelection, walk_image
+from ociport.plugins import hookimpl
+from ociport.streams.compression import detect_compression, open_decompressed
+from ociport.streams.location import Location
+from ociport.streams.ranged import RangeReader
+from ociport.streams.tario import (
+    TarHeader,
+    TarMember,
+    TarWriter,
+    index_members,
+    iter_members,
+    member_path,
+    peek_member_names,
+    peek_members,
+)
+
+__all__ = [
+    "ANNOTATION_IMAGE_NAME",
+    "ANNOTATION_REF_NAME",
+    "BlobNotFoundError",
+    "Descriptor",
+    "Digest",
+    "DigestMismatchError",
+    "DocumentTooLargeError",
+    "DriverRegistry",
+    "ExportPlan",
+    "FormatError",
+    "Hasher",
+    "ImageDriver",
+    "ImageSource",
+    "Index",
+    "InvalidReferenceError",
+    "Location",
+    "Manifest",
+    "MissingContentError",
+    "OciportError",
+    "Platform",
+    "PlatformSelection",
+    "ProgressCallback",
+    "RangeReader",
+    "Reference",
+    "SizeMismatchError",
+    "SourceContext",
+    "SourceProvider",
+    "StagingArea",
+    "TarHeader",
+    "TarMember",
+    "TarWriter",
+    "UnsupportedMediaTypeError",
+    "UnsupportedSourceError",
+    "add_blob_member",
+    "blob_member_digest",
+    "blob_member_name",
+    "copy_stream",
+    "detect_compression",
+    "dump_json",
+    "hookimpl",
+    "index_members",
+    "iter_members",
+    "layout_files",
+    "mediatypes",
+    "member_path",
+    "open_decompressed",
+    "parse_json",
+    "parse_layout",
+    "peek_member_names",
+    "peek_members",
+    "read_threads",
+    "walk_image",
+]

@@ -1,0 +1,145 @@
+"""Export, once for every format: plan what to write, then let the driver lay it out.
+
+Exporting some platforms of a multi-platform image writes a new index that lists only
+those platforms (so the archive is complete and imports anywhere); the new index exists
+only in the plan's view of the store, never in the store. With ``keep_index`` the
+original index is kept and the unselected manifests are hidden instead, so the export
+is knowingly partial. Non-distributable (foreign) layers can be hidden the same way.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+from dataclasses import replace
+from typing import Any
+
+from ociport.content.helpers import ContentDocuments, ProgressCallback
+from ociport.content.interfaces import ContentStore
+from ociport.drivers.base import ImageDriver
+from ociport.drivers.plan import ExportPlan
+from ociport.engine.exportview import ExportView
+from ociport.errors import UnsupportedSourceError
+from ociport.oci import mediatypes as mt
+from ociport.oci.descriptor import Descriptor
+from ociport.oci.digest import Digest
+from ociport.oci.manifest import dump_json
+from ociport.oci.walk import ImageGraph, PlatformSelection, walk_image
+from ociport.streams.location import Location
+from ociport.streams.sources import Sink, open_sink, resolve
+
+__all__ = ["plan_export", "write_plan"]
+
+
+def plan_export(
+    store: ContentStore,
+    entries: Sequence[Descriptor],
+    selection: PlatformSelection,
+    *,
+    keep_index: bool = False,
+    skip_non_distributable: bool = False,
+    progress: ProgressCallback | None = None,
+) -> tuple[ExportPlan, list[str]]:
+    """The plan for exporting ``entries`` (annotated with their names), and notes.
+
+    :raises MissingContentError: a selected manifest (every one with ``all_platforms``)
+        or its config or layers are absent.
+    :raises FormatError: an index has no manifest for the selected platforms.
+    """
+    view = ExportView(store)
+    notes: list[str] = []
+    new_entries = []
+    for entry in entries:
+        # Checks that what the selection requires is present (raises otherwise).
+        graph = walk_image(entry, ContentDocuments(store), selection)
+        if skip_non_distributable:
+            view.hidden.update(
+                layer.digest
+                for _, manifest in graph.manifests
+                for layer in manifest.layers
+                if layer.media_type in mt.NON_DISTRIBUTABLE_LAYERS
+            )
+        if selection.platforms and keep_index:
+            hidden = {child.digest for child, _ in graph.skipped}
+            view.hidden.update(hidden)
+            if hidden:
+                notes.append(
+                    f"{len(hidden)} manifests of {entry.digest} left out: the archive is "
+                    "partial (--keep-index)"
+                )
+        elif selection.platforms:
+            entry = _filtered(graph, view).get(entry.digest, entry)
+        new_entries.append(entry)
+    plan = ExportPlan(
+        new_entries,
+        [],
+        view,
+        {},
+        platforms=selection.platforms,
+        all_platforms=selection.all_platforms,
+        progress=progress,
+    )
+    blobs: dict[Digest, Descriptor] = {}
+    for entry in new_entries:
+        graph = walk_image(entry, ContentDocuments(view))
+        plan.graphs[entry.digest] = graph
+        plan.missing.extend(graph.missing)
+        for digest, desc in graph.blobs.items():
+            blobs.setdefault(digest, desc)
+    plan.blobs = [blobs[digest] for digest in sorted(blobs, key=str)]
+    return plan, notes
+
+
+def write_plan(
+    driver: ImageDriver,
+    plan: ExportPlan,
+    sink: Sink | Location,
+    storage_options: Mapping[str, Any] | None = None,
+) -> None:
+    """Have ``driver`` write ``plan`` to ``sink``.
+
+    A tar format gets a stream: a path or URL is written under a temporary name and
+    appears only once complete (see :func:`~ociport.streams.sources.open_sink`). Other
+    formats get the location and clean up after themselves.
+
+    :raises UnsupportedSourceError: a stream for a format that needs a location.
+    """
+    if driver.accepts_stream:
+        with open_sink(sink, storage_options) as stream:
+            driver.write(plan, stream)
+        return
+    target = resolve(sink, storage_options)
+    if not isinstance(target, Location):
+        raise UnsupportedSourceError(driver.name, "a stream")
+    driver.write(plan, target)
+
+
+def _filtered(graph: ImageGraph, view: ExportView) -> dict[Digest, Descriptor]:
+    """New indexes listing only the children the walk took, children first; returns
+    the replacement descriptor of each index that changed."""
+    replaced: dict[Digest, Descriptor] = {}
+    for desc, index in reversed(graph.indexes):
+        taken = {child.digest for child in graph.children.get(desc.digest, [])}
+        doc: dict[str, Any] = json.loads(index.raw)
+        kept = []
+        for raw_child, child in zip(
+            doc.get("manifests") or [], index.manifests, strict=True
+        ):
+            if child.digest not in taken:
+                continue
+            new_child = replaced.get(child.digest)
+            if new_child is not None:
+                raw_child = {
+                    **raw_child,
+                    "digest": str(new_child.digest),
+                    "size": new_child.size,
+                }
+            kept.append(raw_child)
+        if len(kept) == len(index.manifests) and kept == doc.get("manifests"):
+            continue
+        doc["manifests"] = kept
+        raw = dump_json(doc)
+        new = replace(desc, digest=Digest.of(raw), size=len(raw))
+        view.extra[new.digest] = raw
+        replaced[desc.digest] = new
+    return replaced

@@ -1,0 +1,241 @@
+"""Import, once for every format: open the source, select roots, walk them, verify and
+commit what they need.
+
+The driver opens the source (:meth:`~ociport.drivers.base.ImageDriver.open_source`);
+everything after that happens here. Every root is walked before anything is committed,
+so a problem in any of them leaves the store as it was; then the needed blobs not yet
+staged are read through the source's provider (several at once when the source allows)
+and staged, and only then is anything published. Naming is the caller's job
+(:mod:`ociport.engine.jobs`).
+"""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from typing import IO
+
+from ociport.content.helpers import ProgressCallback
+from ociport.content.interfaces import BlobInfo, ContentStore
+from ociport.content.staging import StagingArea
+from ociport.drivers.base import ImageDriver, ImageSource, SourceContext
+from ociport.engine.selection import select_roots
+from ociport.errors import SizeMismatchError, UnsupportedSourceError
+from ociport.oci import mediatypes as mt
+from ociport.oci.descriptor import Descriptor
+from ociport.oci.digest import Digest
+from ociport.oci.manifest import MAX_DOCUMENT_SIZE, Index
+from ociport.oci.walk import ImageGraph, PlatformSelection, walk_image
+from ociport.streams.compression import label_mismatch
+from ociport.streams.location import Location
+
+__all__ = ["ImportReport", "ImportRequest", "import_source", "open_image_source"]
+
+
+@dataclass(frozen=True, slots=True)
+class ImportRequest:
+    """What to take from a source.
+
+    :ivar selection: which platforms of multi-platform images.
+    :ivar ref_name: take only the roots with this ref name (or image name).
+    :ivar whole_index: take the source's ``index.json`` as one image index (containerd's
+        ``--index-name``) instead of one image per entry.
+    :ivar max_document: cap for a JSON document, in bytes.
+    :ivar progress: called with byte counts as data is read.
+    :ivar oci_manifests: where a driver builds manifests itself (Docker archives have
+        none), build OCI manifests rather than Docker schema 2 ones.
+    """
+
+    selection: PlatformSelection = field(default_factory=PlatformSelection)
+    ref_name: str | None = None
+    whole_index: bool = False
+    max_document: int = MAX_DOCUMENT_SIZE
+    progress: ProgressCallback | None = None
+    oci_manifests: bool = False
+
+
+@dataclass(slots=True)
+class ImportReport:
+    """What an import did.
+
+    :ivar roots: the imported roots, each with the annotations its source gave it.
+    :ivar missing: content the source lacked and the selection allowed to skip, with the
+        digest that referenced it.
+    :ivar committed: blobs newly committed to the store, in commit order.
+    :ivar notes: things worth telling the user.
+    :ivar rebuilt: the format rebuilt the manifests (their digests are new).
+    """
+
+    roots: list[Descriptor] = field(default_factory=list)
+    missing: list[tuple[Descriptor, Digest]] = field(default_factory=list)
+    committed: list[BlobInfo] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+    rebuilt: bool = False
+
+
+def open_image_source(
+    driver: ImageDriver,
+    source: IO[bytes] | Location,
+    stage: StagingArea,
+    request: ImportRequest,
+    label: str,
+) -> ImageSource:
+    """Have ``driver`` open ``source``, staging into ``stage``."""
+    context = SourceContext(
+        stage, request.max_document, label, request.oci_manifests, request.progress
+    )
+    return driver.open_source(source, context)
+
+
+def import_source(
+    driver: ImageDriver,
+    source: IO[bytes] | Location,
+    store: ContentStore,
+    request: ImportRequest,
+    *,
+    label: str,
+    on_commit: Callable[[BlobInfo], object] | None = None,
+) -> ImportReport:
+    """Import the roots of ``source`` that ``request`` selects into ``store``.
+
+    Every blob the selected roots need is committed before this returns, and nothing
+    is committed when it raises.
+
+    :param on_commit: called with each blob as it is committed (the
+        ``ociport_blob_committed`` hook).
+    :raises FormatError: malformed source, or a document that is not what it claims.
+    :raises DigestMismatchError, SizeMismatchError: a blob is not what its name says.
+    :raises MissingContentError: a selected manifest lacks content.
+    :raises RefNameNotFoundError: ``request.ref_name`` is not in the source.
+    :raises UnsupportedSourceError: the source cannot be read so (a stream for a
+        directory format, ``whole_index`` for a format without an index).
+    """
+    with (
+        StagingArea(
+            store,
+            max_document=request.max_document,
+            progress=request.progress,
+            on_commit=on_commit,
+        ) as staging,
+        open_image_source(driver, source, staging, request, label) as opened,
+    ):
+        reader = SourceReader(opened, staging)
+        roots, notes = _roots(driver, opened, reader, request)
+        graphs = [walk_image(root, reader, request.selection) for root in roots]
+        reader.check_sizes(graphs)
+        reader.stage_needed(graphs)
+        report = ImportReport(
+            notes=[*opened.notes, *notes], rebuilt=opened.rebuilds_manifests
+        )
+        for graph in graphs:
+            report.roots.append(graph.root)
+            report.missing.extend(graph.missing)
+            report.notes.extend(_label_notes(graph, staging))
+            report.committed.extend(staging.commit(graph.blobs))
+        return report
+
+
+def _roots(
+    driver: ImageDriver,
+    opened: ImageSource,
+    reader: SourceReader,
+    request: ImportRequest,
+) -> tuple[list[Descriptor], list[str]]:
+    if not request.whole_index:
+        return select_roots(opened.roots, request.ref_name)
+    raw = opened.index_document
+    if raw is None:
+        raise UnsupportedSourceError(
+            driver.name, "--index-name (the format has no index.json)"
+        )
+    media_type = Index.parse(raw, where="index.json").media_type or mt.OCI_IMAGE_INDEX
+    whole = Descriptor(media_type, Digest.of(raw), len(raw))
+    reader.add_document(whole, raw)
+    return [whole], []
+
+
+class SourceReader:
+    """A source's content seen through the import's staging area: what is staged or
+    in the store is read there, the rest from the source (documents kept, so that no
+    blob is read twice).
+
+    :param opened: the source.
+    :param staging: the import's staging area (or a hash-only one, for inspection).
+    """
+
+    def __init__(self, opened: ImageSource, staging: StagingArea) -> None:
+        self.source = opened
+        self.staging = staging
+        self._documents: dict[Digest, bytes] = {}
+
+    def has(self, digest: Digest) -> bool:
+        """Whether the blob is staged, in the store, or in the source."""
+        return (
+            digest in self._documents
+            or self.staging.has(digest)
+            or self.source.provider.has(digest)
+        )
+
+    def read_document(self, descriptor: Descriptor) -> bytes:
+        """A document's verified bytes, from wherever it is."""
+        digest = descriptor.digest
+        if digest in self._documents:
+            return self._documents[digest]
+        if self.staging.has(digest):
+            return self.staging.read_document(descriptor)
+        data = self._documents[digest] = self.source.provider.read_document(descriptor)
+        return data
+
+    def add_document(self, descriptor: Descriptor, raw: bytes) -> None:
+        """A document made for this import (a whole index): staged like any blob."""
+        self._documents[descriptor.digest] = raw
+        self.staging.add(
+            descriptor.digest, len(raw), io.BytesIO(raw), where="index.json"
+        )
+
+    def check_sizes(self, graphs: Iterable[ImageGraph]) -> None:
+        """Every needed blob the source holds has the size its descriptor says.
+
+        :raises SizeMismatchError: naming the blob.
+        """
+        for graph in graphs:
+            for digest, desc in graph.blobs.items():
+                actual = self.staging.size_of(digest)
+                if actual is None and self.source.provider.has(digest):
+                    actual = self.source.provider.size_of(digest)
+                if actual is not None and actual != desc.size:
+                    raise SizeMismatchError(desc.size, actual, str(digest))
+
+    def stage_needed(self, graphs: Iterable[ImageGraph]) -> None:
+        """Stage what the graphs need that is neither staged nor in the store,
+        reading it through the source's provider."""
+        todo: dict[Digest, tuple[Digest, int, Callable[[], IO[bytes]], str]] = {}
+        for graph in graphs:
+            for digest, desc in graph.blobs.items():
+                if digest not in todo and not self.staging.has(digest):
+                    todo[digest] = (digest, desc.size, self._opener(desc), str(digest))
+        self.staging.add_many(list(todo.values()), threads=self.source.blob_threads)
+
+    def _opener(self, desc: Descriptor) -> Callable[[], IO[bytes]]:
+        document = self._documents.get(desc.digest)
+
+        def open_blob() -> IO[bytes]:
+            if document is not None:
+                return io.BytesIO(document)
+            return self.source.provider.open_blob(desc)
+
+        return open_blob
+
+
+def _label_notes(graph: ImageGraph, staging: StagingArea) -> list[str]:
+    notes = []
+    for desc, manifest in graph.manifests:
+        for layer in manifest.layers:
+            problem = label_mismatch(layer.media_type, staging.head(layer.digest))
+            if problem:
+                notes.append(
+                    f"layer {layer.digest} of manifest {desc.digest} is {problem}; "
+                    "'ociport convert' fixes the label"
+                )
+    return notes
