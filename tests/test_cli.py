@@ -317,7 +317,7 @@ def test_content_ls(cli: Cli) -> None:
 def test_content_verify_and_a_corrupt_blob(cli: Cli) -> None:
     cli.imported()
     ok = cli.ok("content", "verify")
-    assert ok.stdout.decode() == "all blobs verified\n"
+    assert ok.stdout.decode() == "all blobs verified, every image complete\n"
 
     blob = cli.store / "blobs" / "sha256" / MANIFEST_DIGEST.split(":")[1]
     blob.chmod(0o644)
@@ -557,3 +557,20 @@ def test_progress_goes_to_a_terminal_stderr_never_into_stdout(cli: Cli) -> None:
         "the archive on stdout is the same with a terminal on stderr"
     )
     assert b"exporting" in shown
+
+
+def test_content_verify_notices_a_deleted_layer(cli: Cli) -> None:
+    cli.imported()
+    manifest = json.loads(
+        (cli.store / "blobs" / "sha256" / MANIFEST_DIGEST.split(":")[1]).read_bytes()
+    )
+    layer = cli.store / "blobs" / "sha256" / manifest["layers"][0]["digest"][7:]
+    layer.unlink()
+    bad = cli("content", "verify")
+    assert bad.returncode == 1
+    lines = bad.stderr.decode().splitlines()
+    assert lines[-1] == "ociport: error: 1 incomplete image(s)"
+    assert any(
+        line.startswith(f"ociport: incomplete: {NAME}:") and layer.name in line
+        for line in lines
+    ), lines

@@ -20,7 +20,13 @@ from ociport.engine.convert import (
 )
 from ociport.engine.detect import choose_driver
 from ociport.engine.exporting import plan_export, write_plan
-from ociport.engine.gc import DEFAULT_GRACE, GcResult, collect_garbage, verify_blobs
+from ociport.engine.gc import (
+    DEFAULT_GRACE,
+    GcResult,
+    collect_garbage,
+    verify_blobs,
+    verify_images,
+)
 from ociport.engine.importing import ImportRequest, import_source
 from ociport.engine.inspection import config_platform, describe_source
 from ociport.engine.naming import ImportNaming, RefNameStyle, export_entries
@@ -505,6 +511,16 @@ class ImageStore:
     def verify(self) -> list[tuple[Digest, str]]:
         """Re-hash every blob; returns ``(digest, problem)`` for each corrupt one."""
         return verify_blobs(self.content)
+
+    def verify_images(self, corrupt: Iterable[Digest] = ()) -> list[tuple[str, str]]:
+        """Check that every named image is whole: each blob it needs is present with
+        its size, and each config lists one diff ID per layer.
+
+        :param corrupt: blobs :meth:`verify` reported; images failing only on those
+            are not reported again.
+        :returns: ``(name, problem)`` for each incomplete image.
+        """
+        return verify_images(self.content, set(corrupt))
 
     def gc(self, *, grace: float = DEFAULT_GRACE, dry_run: bool = False) -> GcResult:
         """Delete blobs that no named image reaches and that are older than ``grace``.

@@ -550,13 +550,24 @@ def content_ls(ctx: _Context, as_json: bool) -> None:
 @content.command("verify")
 @pass_ctx
 def content_verify(ctx: _Context) -> None:
-    """Re-hash every blob; exit 1 if any is corrupt."""
+    """Re-hash every blob and check every named image is whole; exit 1 on a problem."""
     problems = ctx.store.verify()
     for digest, problem in problems:
         _note(f"corrupt: {digest}: {problem}")
-    if problems:
-        raise OciportError(f"{len(problems)} corrupt blob(s)")
-    click.echo("all blobs verified")
+    incomplete = ctx.store.verify_images(digest for digest, _ in problems)
+    for name, problem in incomplete:
+        _note(f"incomplete: {name}: {problem}")
+    counts = [
+        f"{len(found)} {what}"
+        for found, what in (
+            (problems, "corrupt blob(s)"),
+            (incomplete, "incomplete image(s)"),
+        )
+        if found
+    ]
+    if counts:
+        raise OciportError(", ".join(counts))
+    click.echo("all blobs verified, every image complete")
 
 
 @content.command("gc")

@@ -174,9 +174,7 @@ class OciArchiveDriver(ImageDriver):
             else:
                 provider.blobs[digest] = header
         files = {
-            name: reader.read_at(
-                h.offset, _capped(name, h.size, context.max_document)
-            )
+            name: reader.read_at(h.offset, _capped(name, h.size, context.max_document))
             for name, h in headers.items()
         }
         index = _index(files, others, context.label)

@@ -21,13 +21,14 @@ from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from typing import Any, Final, Literal
 
-from ociport.content.helpers import exists, read_blob, write_blob
+from ociport.content.helpers import ContentDocuments, read_blob, write_blob
 from ociport.content.interfaces import ContentStore
 from ociport.errors import BlobExistsError, FormatError, UnsupportedMediaTypeError
 from ociport.oci import mediatypes as mt
 from ociport.oci.descriptor import Descriptor
 from ociport.oci.digest import CHUNK_SIZE, Digest, Hasher
-from ociport.oci.manifest import Index, Manifest, dump_json, parse_document, parse_json
+from ociport.oci.manifest import Index, Manifest, dump_json, parse_json
+from ociport.oci.walk import walk_image
 from ociport.streams.compression import LAYER_COMPRESSION, detect_compression
 
 __all__ = ["Compression", "ConvertResult", "ManifestFormat", "Relabel", "convert_image"]
@@ -105,21 +106,28 @@ class _Converter:
         self.compression = compression
         self.relabelled: list[Relabel] = []
 
-    def convert(self, desc: Descriptor) -> Descriptor:
-        document = parse_document(
-            read_blob(self.store, desc), desc.media_type, where=str(desc.digest)
-        )
-        if isinstance(document, Index):
-            return self._index(desc, document)
-        if isinstance(document, Manifest):
-            return self._manifest(desc, document)
-        raise UnsupportedMediaTypeError(
-            desc.media_type or "unknown", member=str(desc.digest)
-        )
+    def convert(self, root: Descriptor) -> Descriptor:
+        """Convert every manifest ``root`` reaches, then the indexes above them
+        (children first), and return the new root."""
+        graph = walk_image(root, ContentDocuments(self.store))
+        done: dict[Digest, Descriptor] = {}
+        for desc, manifest in graph.manifests:
+            done[desc.digest] = self._manifest(desc, manifest)
+        for desc, index in reversed(graph.indexes):
+            done[desc.digest] = self._index(desc, index, done)
+        if root.digest not in done:
+            raise UnsupportedMediaTypeError(
+                root.media_type or "unknown", member=str(root.digest)
+            )
+        return done[root.digest]
 
-    def _index(self, desc: Descriptor, index: Index) -> Descriptor:
+    def _index(
+        self, desc: Descriptor, index: Index, done: dict[Digest, Descriptor]
+    ) -> Descriptor:
         children = [
-            self.convert(child) if exists(self.store, child.digest) else child
+            replace(child, media_type=new.media_type, digest=new.digest, size=new.size)
+            if (new := done.get(child.digest)) is not None
+            else child
             for child in index.manifests
         ]
         doc = json.loads(index.raw)

@@ -11,17 +11,25 @@ from __future__ import annotations
 
 import contextlib
 import time
+from collections.abc import Collection
 from dataclasses import dataclass, field
 from typing import Final
 
 from ociport.content.helpers import ContentDocuments
 from ociport.content.interfaces import ContentStore
-from ociport.errors import ContentError
+from ociport.errors import ContentError, DigestMismatchError, OciportError
+from ociport.oci.validate import validate_image
 from ociport.oci.descriptor import Descriptor
 from ociport.oci.digest import CHUNK_SIZE, Digest
 from ociport.oci.walk import reachable
 
-__all__ = ["DEFAULT_GRACE", "GcResult", "collect_garbage", "verify_blobs"]
+__all__ = [
+    "DEFAULT_GRACE",
+    "GcResult",
+    "collect_garbage",
+    "verify_blobs",
+    "verify_images",
+]
 
 #: Default grace period in seconds (one hour).
 DEFAULT_GRACE: Final = 3600.0
@@ -86,4 +94,27 @@ def verify_blobs(content: ContentStore) -> list[tuple[Digest, str]]:
                     pass
         except ContentError as exc:
             problems.append((info.digest, str(exc)))
+    return problems
+
+
+def verify_images(
+    content: ContentStore, corrupt: Collection[Digest] = ()
+) -> list[tuple[str, str]]:
+    """Check that every named image is whole (:func:`~ociport.oci.validate.validate_image`
+    without re-hashing layers): each blob it needs is present with its size, and each
+    config lists one diff ID per layer.
+
+    :param corrupt: blobs already reported corrupt (by :func:`verify_blobs`); an image
+        that fails only on one of them is not reported again.
+    :returns: ``(name, problem)`` for each incomplete or malformed image.
+    """
+    problems = []
+    for entry in content.read_index():
+        try:
+            validate_image(content, entry, hash_blobs=False)
+        except DigestMismatchError as exc:
+            if exc.expected not in corrupt:
+                problems.append((entry.ref_name or str(entry.digest), str(exc)))
+        except OciportError as exc:
+            problems.append((entry.ref_name or str(entry.digest), str(exc)))
     return problems

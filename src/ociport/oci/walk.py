@@ -184,7 +184,9 @@ class _Walk:
             elif self.visit(child, desc.digest, ancestors):
                 taken.append(child)
         if index.manifests and not taken and not self.tolerate_missing:
-            wanted_text = ", ".join(map(str, self.selection.platforms)) or "any platform"
+            wanted_text = (
+                ", ".join(map(str, self.selection.platforms)) or "any platform"
+            )
             raise FormatError(
                 f"index {desc.digest} has no manifest present for {wanted_text}"
             )

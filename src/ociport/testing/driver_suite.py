@@ -314,7 +314,9 @@ class ImageDriverSuite:
         by_platform = {str(d.platform): m for d, m in graph.manifests}
         assert set(by_platform) == {"linux/amd64", "linux/arm64/v8"}
         arm = PlatformSelection(platforms=(Platform.parse("linux/arm64"),))
-        for selection in (arm, PlatformSelection()):
+        # A format that rebuilds manifests keeps one platform per image: the chosen one.
+        whole = [PlatformSelection()] if harness.preserves_digests else []
+        for selection in (arm, *whole):
             fresh = harness.store()
             exported = harness.export(source, [(self.image_name, root)], selection)
             request = ImportRequest(arm)
