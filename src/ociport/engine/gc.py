@@ -18,9 +18,9 @@ from typing import Final
 from ociport.content.helpers import ContentDocuments
 from ociport.content.interfaces import ContentStore
 from ociport.errors import ContentError, DigestMismatchError, OciportError
-from ociport.oci.validate import validate_image
 from ociport.oci.descriptor import Descriptor
 from ociport.oci.digest import CHUNK_SIZE, Digest
+from ociport.oci.validate import validate_image
 from ociport.oci.walk import reachable
 
 __all__ = [
