@@ -9,10 +9,10 @@ from pathlib import Path
 
 import pytest
 from docker_helpers import PUBLIC, TOOL, archive_manifest, store_state
-from ociport_docker_archive import normalize_name
 
 import ociport
 from ociport.content.helpers import read_blob
+from ociport.drivers.kit import normalize_name
 from ociport.oci import mediatypes as mt
 from ociport.oci.manifest import Manifest
 

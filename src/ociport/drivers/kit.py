@@ -15,11 +15,14 @@ name leaves it only with a major version.
 - OCI image layout members: :func:`blob_member_name`, :func:`blob_member_digest`,
   :func:`parse_layout`, :func:`layout_files`, :func:`add_blob_member`;
 - bytes: :class:`Location`, :class:`RangeReader`, :func:`open_decompressed`,
-  :func:`detect_compression`, :func:`copy_stream`, :func:`read_threads`;
+  :func:`detect_compression`, :func:`open_uncompressed`, :func:`copy_stream`,
+  :func:`read_threads`;
 - staging: :class:`StagingArea` (what ``context.stage`` is);
 - OCI values: :class:`Descriptor`, :class:`Digest`, :class:`Platform`,
   :class:`Manifest`, :class:`Index`, :func:`parse_json`, :func:`dump_json`,
-  :mod:`mediatypes`, the annotation keys, :func:`walk_image`;
+  :mod:`mediatypes` (with ``layer_media_type``), :class:`Reference` with
+  :func:`normalize_name` and :func:`familiar_name` (Docker's short names),
+  :func:`check_diff_ids`, the annotation keys, :func:`walk_image`;
 - errors: those a driver raises.
 """
 
@@ -59,12 +62,14 @@ from ociport.oci.descriptor import (
 )
 from ociport.oci.digest import Digest, Hasher
 from ociport.oci.manifest import Index, Manifest, dump_json, parse_json
-from ociport.oci.reference import Reference
+from ociport.oci.reference import Reference, familiar_name, normalize_name
+from ociport.oci.validate import check_diff_ids
 from ociport.oci.walk import PlatformSelection, walk_image
 from ociport.plugins import hookimpl
 from ociport.streams.compression import detect_compression, open_decompressed
 from ociport.streams.location import Location
 from ociport.streams.ranged import RangeReader
+from ociport.streams.sources import open_uncompressed
 from ociport.streams.tario import (
     TarHeader,
     TarMember,
@@ -113,16 +118,20 @@ __all__ = [
     "add_blob_member",
     "blob_member_digest",
     "blob_member_name",
+    "check_diff_ids",
     "copy_stream",
     "detect_compression",
     "dump_json",
+    "familiar_name",
     "hookimpl",
     "index_members",
     "iter_members",
     "layout_files",
     "mediatypes",
     "member_path",
+    "normalize_name",
     "open_decompressed",
+    "open_uncompressed",
     "parse_json",
     "parse_layout",
     "peek_member_names",

@@ -12,9 +12,7 @@ blob once, sorted by name, each verified against its digest while it is copied.
 
 from __future__ import annotations
 
-import contextlib
 import tarfile
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import IO, Final
 
@@ -33,9 +31,10 @@ from ociport.errors import BlobNotFoundError, DocumentTooLargeError, FormatError
 from ociport.oci.descriptor import Descriptor
 from ociport.oci.digest import Digest
 from ociport.oci.manifest import Index
-from ociport.streams.compression import detect_compression, open_decompressed
+from ociport.streams.compression import detect_compression
 from ociport.streams.location import Location
 from ociport.streams.ranged import RangeReader
+from ociport.streams.sources import open_uncompressed
 from ociport.streams.tario import (
     TarHeader,
     TarMember,
@@ -121,15 +120,6 @@ class _ArchiveProvider:
         return header
 
 
-@contextlib.contextmanager
-def _opened(source: IO[bytes] | Location) -> Iterator[IO[bytes]]:
-    if isinstance(source, Location):
-        with source.fs.open(source.path, "rb", block_size=4 << 20) as raw:
-            yield open_decompressed(raw)[0]
-    else:
-        yield open_decompressed(source)[0]
-
-
 class OciArchiveDriver(ImageDriver):
     """OCI image layout in a tar archive (skopeo's ``oci-archive:`` transport)."""
 
@@ -156,7 +146,7 @@ class OciArchiveDriver(ImageDriver):
                 reader.close()
                 raise
             reader.close()
-        with _opened(source) as stream:
+        with open_uncompressed(source) as stream:
             return self._open_stream(stream, context)
 
     def _open_indexed(self, reader: RangeReader, context: SourceContext) -> ImageSource:

@@ -19,7 +19,7 @@ import uuid
 import zlib
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
-from typing import Any, Final, Literal
+from typing import Any, Literal
 
 from ociport.content.helpers import ContentDocuments, read_blob, write_blob
 from ociport.content.interfaces import ContentStore
@@ -36,14 +36,6 @@ __all__ = ["Compression", "ConvertResult", "ManifestFormat", "Relabel", "convert
 ManifestFormat = Literal["oci", "docker"]
 Compression = Literal["gzip", "zstd", "none"]
 
-_DOCKER_LAYER_TAR: Final = "application/vnd.docker.image.rootfs.diff.tar"
-_LAYER_TYPES: Final[dict[tuple[ManifestFormat, str | None], str]] = {
-    ("oci", None): mt.OCI_LAYER_TAR,
-    ("oci", "gzip"): mt.OCI_LAYER_TAR_GZIP,
-    ("oci", "zstd"): mt.OCI_LAYER_TAR_ZSTD,
-    ("docker", None): _DOCKER_LAYER_TAR,
-    ("docker", "gzip"): mt.DOCKER_LAYER,
-}
 
 
 @dataclass(frozen=True, slots=True)
@@ -191,7 +183,9 @@ class _Converter:
             else (None if self.compression == "none" else self.compression)
         )
         new = _recompress(self.store, layer, actual, wanted, Digest.parse(diff_id))
-        new = replace(new, media_type=_LAYER_TYPES[(fmt, wanted)])
+        media_type = mt.layer_media_type(wanted, oci=fmt == "oci")
+        assert media_type is not None  # wanted is None, gzip or zstd
+        new = replace(new, media_type=media_type)
         if new != layer:
             reason = (
                 "mislabelled"

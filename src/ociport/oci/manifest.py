@@ -130,6 +130,25 @@ class Manifest:
             **_common(doc, where),
         )
 
+    @classmethod
+    def build(
+        cls,
+        config: Descriptor,
+        layers: Sequence[Descriptor],
+        *,
+        media_type: str = mt.OCI_IMAGE_MANIFEST,
+    ) -> Manifest:
+        """Serialise a new image manifest (OCI, or Docker schema 2 with
+        ``media_type=DOCKER_MANIFEST_V2``): compact JSON with the keys in the order
+        containerd writes them, so the same blobs always give the same digest."""
+        doc = {
+            "schemaVersion": 2,
+            "mediaType": media_type,
+            "config": config.to_json(),
+            "layers": [layer.to_json() for layer in layers],
+        }
+        return cls(media_type, config, tuple(layers), dump_json(doc))
+
     @property
     def digest(self) -> Digest:
         """The sha256 digest of :attr:`raw`."""

@@ -12,6 +12,7 @@ __all__ = [
     "DOCKER_CONFIG",
     "DOCKER_FOREIGN_LAYER",
     "DOCKER_LAYER",
+    "DOCKER_LAYER_TAR",
     "DOCKER_MANIFEST_LIST",
     "DOCKER_MANIFEST_V2",
     "INDEX_MEDIA_TYPES",
@@ -28,6 +29,7 @@ __all__ = [
     "OCI_LAYER_TAR_GZIP",
     "OCI_LAYER_TAR_ZSTD",
     "OCI_LAYOUT_VERSION",
+    "layer_media_type",
 ]
 
 OCI_IMAGE_INDEX: Final = "application/vnd.oci.image.index.v1+json"
@@ -53,6 +55,7 @@ DOCKER_MANIFEST_LIST: Final = (
 )
 DOCKER_CONFIG: Final = "application/vnd.docker.container.image.v1+json"
 DOCKER_LAYER: Final = "application/vnd.docker.image.rootfs.diff.tar.gzip"
+DOCKER_LAYER_TAR: Final = "application/vnd.docker.image.rootfs.diff.tar"
 DOCKER_FOREIGN_LAYER: Final = (
     "application/vnd.docker.image.rootfs.foreign.diff.tar.gzip"
 )
@@ -73,3 +76,20 @@ NON_DISTRIBUTABLE_LAYERS: Final = frozenset(
 
 #: The only ``imageLayoutVersion`` of image-spec ``image-layout.md``.
 OCI_LAYOUT_VERSION: Final = "1.0.0"
+
+_LAYER_TYPES: Final = {
+    (None, False): DOCKER_LAYER_TAR,
+    ("gzip", False): DOCKER_LAYER,
+    # Docker schema 2 has no zstd layer type; containerd writes the OCI one there too.
+    ("zstd", False): OCI_LAYER_TAR_ZSTD,
+    (None, True): OCI_LAYER_TAR,
+    ("gzip", True): OCI_LAYER_TAR_GZIP,
+    ("zstd", True): OCI_LAYER_TAR_ZSTD,
+}
+
+
+def layer_media_type(compression: str | None, *, oci: bool) -> str | None:
+    """The layer media type for a compression (``None``, ``"gzip"``, ``"zstd"``) in OCI
+    (``oci=True``) or Docker schema 2 manifests; ``None`` for compressions no manifest
+    type names (bzip2, xz)."""
+    return _LAYER_TYPES.get((compression, oci))

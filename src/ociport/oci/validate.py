@@ -6,6 +6,9 @@ image a driver round-trips).
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
+from typing import Any, Final
+
 from ociport.content.helpers import ContentDocuments
 from ociport.content.interfaces import ReadableContent
 from ociport.errors import FormatError, SizeMismatchError
@@ -15,9 +18,10 @@ from ociport.oci.digest import CHUNK_SIZE
 from ociport.oci.manifest import Manifest, parse_json
 from ociport.oci.walk import ImageGraph, PlatformSelection, walk_image
 
-__all__ = ["validate_image"]
+__all__ = ["check_diff_ids", "validate_image"]
 
-_IMAGE_CONFIGS = frozenset({mt.OCI_IMAGE_CONFIG, mt.DOCKER_CONFIG})
+_IMAGE_CONFIGS: Final = frozenset({mt.OCI_IMAGE_CONFIG, mt.DOCKER_CONFIG})
+_PLAIN_LAYERS: Final = frozenset({mt.OCI_LAYER_TAR, mt.DOCKER_LAYER_TAR})
 
 
 def validate_image(
@@ -63,12 +67,30 @@ def _check_diff_ids(
     config = parse_json(
         documents.read_document(manifest.config), where=str(manifest.config.digest)
     )
+    check_diff_ids(config, manifest.layers, where=str(desc.digest))
+
+
+def check_diff_ids(
+    config: Mapping[str, Any], layers: Sequence[Descriptor], *, where: str = ""
+) -> None:
+    """An image config lists one ``rootfs.diff_ids`` entry per layer, and an
+    uncompressed layer's diff ID is its own digest (image-spec ``config.md``).
+
+    :param config: the parsed image config.
+    :param where: the manifest, for the message.
+    :raises FormatError: naming the mismatch.
+    """
     rootfs = config.get("rootfs")
     diff_ids = rootfs.get("diff_ids") if isinstance(rootfs, dict) else None
-    if not isinstance(diff_ids, list) or len(diff_ids) != len(manifest.layers):
+    if not isinstance(diff_ids, list) or len(diff_ids) != len(layers):
         count = len(diff_ids) if isinstance(diff_ids, list) else "no"
         raise FormatError(
-            f"manifest {desc.digest} has {len(manifest.layers)} layers but its config "
-            f"lists {count} diff IDs",
-            member=str(manifest.config.digest),
+            f"image config lists {count} diff IDs for {len(layers)} layers",
+            member=where or None,
         )
+    for diff_id, layer in zip(diff_ids, layers, strict=True):
+        if layer.media_type in _PLAIN_LAYERS and diff_id != str(layer.digest):
+            raise FormatError(
+                f"layer {layer.digest} does not match diff ID {diff_id}",
+                member=where or None,
+            )

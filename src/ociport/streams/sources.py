@@ -12,9 +12,18 @@ import uuid
 from collections.abc import Iterator, Mapping
 from typing import IO, Any, BinaryIO
 
+from ociport.streams.compression import open_decompressed
 from ociport.streams.location import Location
 
-__all__ = ["Sink", "Source", "describe", "open_sink", "open_source", "resolve"]
+__all__ = [
+    "Sink",
+    "Source",
+    "describe",
+    "open_sink",
+    "open_source",
+    "open_uncompressed",
+    "resolve",
+]
 
 #: What import accepts: a path or URL (``"-"`` for stdin) or a readable binary stream.
 Source = str | os.PathLike[str] | IO[bytes] | BinaryIO
@@ -55,6 +64,17 @@ def open_source(target: Location | IO[bytes]) -> Iterator[IO[bytes]]:
             yield stream
     else:
         yield target
+
+
+@contextlib.contextmanager
+def open_uncompressed(target: Location | IO[bytes]) -> Iterator[IO[bytes]]:
+    """Open a location or pass a stream through (left open), undoing gzip, xz or zstd
+    compression of the whole stream (what one-pass tar readers read from).
+
+    :raises FormatError: a compressed stream that cannot be decompressed.
+    """
+    with open_source(target) as raw:
+        yield open_decompressed(raw)[0]
 
 
 @contextlib.contextmanager

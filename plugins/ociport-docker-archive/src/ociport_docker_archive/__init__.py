@@ -7,6 +7,5 @@ Installing this distribution registers the ``docker-archive`` format through the
 from __future__ import annotations
 
 from ociport_docker_archive.driver import DockerArchiveDriver
-from ociport_docker_archive.names import familiar_name, normalize_name
 
-__all__ = ["DockerArchiveDriver", "familiar_name", "normalize_name"]
+__all__ = ["DockerArchiveDriver"]

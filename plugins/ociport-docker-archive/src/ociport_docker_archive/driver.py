@@ -11,33 +11,30 @@ from __future__ import annotations
 import contextlib
 import io
 import json
-from collections.abc import Iterator
-from typing import IO, Any, Final
+from typing import IO, Any
 
 from ociport.drivers.kit import (
     ANNOTATION_IMAGE_NAME,
     Descriptor,
     Digest,
     ExportPlan,
-    FormatError,
     ImageDriver,
     ImageSource,
     Location,
+    Manifest,
     OciportError,
     SourceContext,
     StagingArea,
-    open_decompressed,
+    UnsupportedMediaTypeError,
+    check_diff_ids,
+    detect_compression,
+    open_uncompressed,
     parse_json,
     peek_members,
 )
 from ociport.drivers.kit import mediatypes as mt
 from ociport_docker_archive.export import write_docker_archive
 from ociport_docker_archive.images import DockerImage, config_candidates, find_images
-from ociport_docker_archive.manifests import (
-    build_manifest,
-    config_media_type,
-    layer_media_type,
-)
 from ociport_docker_archive.reader import (
     ArchiveContents,
     looks_like_docker,
@@ -45,17 +42,6 @@ from ociport_docker_archive.reader import (
 )
 
 __all__ = ["DockerArchiveDriver"]
-
-_PLAIN_LAYERS: Final = (mt.OCI_LAYER_TAR, "application/vnd.docker.image.rootfs.diff.tar")
-
-
-@contextlib.contextmanager
-def _opened(source: IO[bytes] | Location) -> Iterator[IO[bytes]]:
-    if isinstance(source, Location):
-        with source.fs.open(source.path, "rb", block_size=4 << 20) as raw:
-            yield open_decompressed(raw)[0]
-    else:
-        yield open_decompressed(source)[0]
 
 
 def _empty_index(raw: bytes | None) -> bool:
@@ -93,7 +79,7 @@ class DockerArchiveDriver(ImageDriver):
         self, source: IO[bytes] | Location, context: SourceContext
     ) -> ImageSource:
         stage = context.stage
-        with _opened(source) as stream:
+        with open_uncompressed(source) as stream:
             contents = read_archive(
                 stream, stage, label=context.label, max_document=context.max_document
             )
@@ -127,9 +113,21 @@ def _stage(stage: StagingArea, descriptor: Descriptor, raw: bytes, what: str) ->
     stage.add(descriptor.digest, len(raw), io.BytesIO(raw), where=what)
 
 
+def _layer(stage: StagingArea, digest: Digest, oci: bool) -> Descriptor:
+    """A layer's descriptor, its media type from its magic bytes (not its name)."""
+    compression = detect_compression(stage.head(digest))
+    media_type = mt.layer_media_type(compression, oci=oci)
+    if media_type is None:
+        raise UnsupportedMediaTypeError(
+            f"{compression}-compressed layer", member=str(digest)
+        )
+    return Descriptor(media_type, digest, stage.size_of(digest) or 0)
+
+
 def _stage_manifest(image: DockerImage, stage: StagingArea, oci: bool) -> Descriptor:
-    """Build and stage the image's manifest (and a legacy archive's rebuilt config)."""
-    media_type = config_media_type(oci=oci)
+    """Build and stage the image's manifest (and a legacy archive's rebuilt config),
+    byte for byte as ``ctr images import`` builds it."""
+    media_type = mt.OCI_IMAGE_CONFIG if oci else mt.DOCKER_CONFIG
     raw_config = image.config_raw
     if raw_config is None:
         size = stage.size_of(image.config) or 0
@@ -138,32 +136,10 @@ def _stage_manifest(image: DockerImage, stage: StagingArea, oci: bool) -> Descri
     else:
         config = Descriptor(media_type, image.config, len(raw_config))
         _stage(stage, config, raw_config, "image config (rebuilt)")
-    layers = [
-        Descriptor(
-            layer_media_type(stage.head(d), oci=oci, where=str(d)),
-            d,
-            stage.size_of(d) or 0,
-        )
-        for d in image.layers
-    ]
-    _check_diff_ids(parse_json(raw_config, where=str(image.config)), layers)
-    raw = build_manifest(config, layers, oci=oci)
+    layers = [_layer(stage, digest, oci) for digest in image.layers]
+    check_diff_ids(parse_json(raw_config, where=str(image.config)), layers)
     manifest_type = mt.OCI_IMAGE_MANIFEST if oci else mt.DOCKER_MANIFEST_V2
+    raw = Manifest.build(config, layers, media_type=manifest_type).raw
     manifest = Descriptor(manifest_type, Digest.of(raw), len(raw))
     _stage(stage, manifest, raw, "image manifest (built)")
     return manifest
-
-
-def _check_diff_ids(config: dict[str, Any], layers: list[Descriptor]) -> None:
-    """A config must list one diff ID per layer; an uncompressed layer's is its digest."""
-    rootfs = config.get("rootfs")
-    diff_ids = rootfs.get("diff_ids") if isinstance(rootfs, dict) else None
-    if not isinstance(diff_ids, list):
-        raise FormatError("image config has no rootfs.diff_ids")
-    if len(diff_ids) != len(layers):
-        raise FormatError(
-            f"image config lists {len(diff_ids)} diff IDs for {len(layers)} layers"
-        )
-    for diff_id, layer in zip(diff_ids, layers, strict=True):
-        if layer.media_type in _PLAIN_LAYERS and diff_id != str(layer.digest):
-            raise FormatError(f"layer {layer.digest} does not match diff ID {diff_id}")

@@ -30,8 +30,8 @@ from ociport.drivers.kit import (
     add_blob_member,
     detect_compression,
     dump_json,
+    familiar_name,
 )
-from ociport_docker_archive.names import familiar_name
 
 __all__ = ["ImageView", "image_views", "manifest_json", "write_docker_archive"]
 

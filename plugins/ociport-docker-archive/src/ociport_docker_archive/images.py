@@ -20,9 +20,9 @@ from ociport.drivers.kit import (
     FormatError,
     InvalidReferenceError,
     dump_json,
+    normalize_name,
     parse_json,
 )
-from ociport_docker_archive.names import normalize_name
 from ociport_docker_archive.reader import ArchiveContents
 
 __all__ = ["DockerImage", "find_images"]
