@@ -30,6 +30,7 @@ __all__ = [
     "copy_stream",
     "exists",
     "read_blob",
+    "verified",
     "write_blob",
 ]
 
@@ -185,6 +186,17 @@ def exists(info_provider: InfoProvider, digest: Digest) -> bool:
     except BlobNotFoundError:
         return False
     return True
+
+
+def verified(descriptor: Descriptor, data: bytes, where: str) -> bytes:
+    """``data``, once checked to be the blob ``descriptor`` names.
+
+    :raises DigestMismatchError, SizeMismatchError: it is not; naming ``where``.
+    """
+    hasher = descriptor.digest.hasher()
+    hasher.update(data)
+    hasher.verify(descriptor.digest, descriptor.size, where)
+    return data
 
 
 class ContentDocuments:

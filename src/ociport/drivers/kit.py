@@ -16,6 +16,7 @@ name leaves it only with a major version.
   :func:`parse_layout`, :func:`layout_files`, :func:`add_blob_member`;
 - bytes: :class:`Location`, :class:`RangeReader`, :func:`open_decompressed`,
   :func:`detect_compression`, :func:`open_uncompressed`, :func:`copy_stream`,
+  :func:`verified` (a document's bytes checked against its descriptor),
   :func:`read_threads`;
 - staging: :class:`StagingArea` (what ``context.stage`` is);
 - OCI values: :class:`Descriptor`, :class:`Digest`, :class:`Platform`,
@@ -28,7 +29,7 @@ name leaves it only with a major version.
 
 from __future__ import annotations
 
-from ociport.content.helpers import ProgressCallback, copy_stream
+from ociport.content.helpers import ProgressCallback, copy_stream, verified
 from ociport.content.staging import StagingArea
 from ociport.drivers.base import ImageDriver, ImageSource, SourceContext, SourceProvider
 from ociport.drivers.layout import (
@@ -137,5 +138,6 @@ __all__ = [
     "peek_member_names",
     "peek_members",
     "read_threads",
+    "verified",
     "walk_image",
 ]

@@ -16,6 +16,7 @@ import tarfile
 from dataclasses import dataclass, field
 from typing import IO, Final
 
+from ociport.content.helpers import verified
 from ociport.drivers.base import ImageDriver, ImageSource, SourceContext
 from ociport.drivers.layout import (
     LAYOUT_FILE_CAP,
@@ -104,10 +105,7 @@ class _ArchiveProvider:
         header = self._header(descriptor.digest)
         _capped(header.name, header.size, self.max_document)
         data = self.reader.read_at(header.offset, header.size)
-        hasher = descriptor.digest.hasher()
-        hasher.update(data)
-        hasher.verify(descriptor.digest, header.size, header.name)
-        return data
+        return verified(descriptor, data, header.name)
 
     def open_blob(self, descriptor: Descriptor) -> IO[bytes]:
         header = self._header(descriptor.digest)

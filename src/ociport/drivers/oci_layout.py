@@ -1,9 +1,8 @@
 """The ``oci`` driver: an OCI image layout directory (image-spec ``image-layout.md``) on any
 fsspec location (``/path``, ``s3://bucket/prefix``, ``memory://...``).
 
-Import reads ``oci-layout`` and ``index.json``, selects roots and platforms, and opens
-only the blobs the selection needs; a layout may lack blobs of unselected platforms.
-Blob files that are symbolic links or not regular files are refused.
+Reading opens ``oci-layout`` and ``index.json``, then only the blobs the engine asks for
+(a layout may lack those of unselected platforms); links and special files are refused.
 
 Export writes into a new or existing layout (like skopeo's ``oci:DIR:NAME``): blobs
 already there are skipped, the others are written concurrently, each verified, and
@@ -16,7 +15,7 @@ import concurrent.futures
 from typing import IO, Final
 
 from ociport.content.fsstore import FsspecContentStore
-from ociport.content.helpers import write_blob
+from ociport.content.helpers import verified, write_blob
 from ociport.content.imageindex import read_oci_layout
 from ociport.drivers.base import ImageDriver, ImageSource, SourceContext
 from ociport.drivers.layout import LAYOUT_FILE_CAP, parse_layout, read_threads
@@ -38,7 +37,8 @@ EXPORT_THREADS: Final = 4
 
 
 class LayoutReader:
-    """Reads files and blobs of a layout, refusing links and non-regular blob files.
+    """The files and blobs of a layout (a :class:`~ociport.drivers.kit.SourceProvider`),
+    refusing links and non-regular files.
 
     :param root: the layout directory.
     :param max_document: cap on a document read with :meth:`read_document`, in bytes.
@@ -52,27 +52,26 @@ class LayoutReader:
         """The path of a blob (``digest`` is validated, so the path stays in the layout)."""
         return self.root.join("blobs", digest.algorithm, digest.encoded).path
 
-    def has(self, digest: Digest) -> bool:
-        """Whether the blob file exists.
+    def _size(self, path: str) -> int | None:
+        """A regular file's size, ``None`` when absent.
 
-        :raises FormatError: it exists but is a symbolic link or not a regular file.
+        :raises FormatError: it is a symbolic link or not a regular file.
         """
-        path = self.blob_path(digest)
         try:
             details = self.root.fs.info(path)
         except FileNotFoundError:
-            return False
+            return None
         if details.get("islink") or details.get("type") != "file":
-            raise FormatError(
-                "blob is not a regular file", location=self.root.url, member=path
-            )
-        return True
+            raise FormatError("not a regular file", location=self.root.url, member=path)
+        return int(details.get("size") or 0)
+
+    def has(self, digest: Digest) -> bool:
+        """Whether the blob file exists (a link or special file raises FormatError)."""
+        return self._size(self.blob_path(digest)) is not None
 
     def size_of(self, digest: Digest) -> int | None:
         """The size of a blob file, ``None`` when there is none."""
-        if not self.has(digest):
-            return None
-        return int(self.root.fs.size(self.blob_path(digest)))
+        return self._size(self.blob_path(digest))
 
     def open_blob(self, desc: Descriptor) -> IO[bytes]:
         """Open a blob file for reading (unverified: the caller hashes what it reads)."""
@@ -84,7 +83,7 @@ class LayoutReader:
     def read_document(self, desc: Descriptor) -> bytes:
         """A whole manifest or index, checked against its digest and size.
 
-        :raises DocumentTooLargeError: the descriptor's size exceeds ``limit``.
+        :raises DocumentTooLargeError: the descriptor's size exceeds the cap.
         :raises DigestMismatchError, SizeMismatchError: the file is not that blob.
         """
         if desc.size > self.max_document:
@@ -93,10 +92,7 @@ class LayoutReader:
             )
         with self.open_blob(desc) as stream:
             data = stream.read(desc.size + 1)
-        hasher = desc.digest.hasher()
-        hasher.update(data)
-        hasher.verify(desc.digest, desc.size, self.blob_path(desc.digest))
-        return data
+        return verified(desc, data, self.blob_path(desc.digest))
 
     def read_file(self, name: str, limit: int) -> bytes:
         """``oci-layout`` or ``index.json``, capped at ``limit`` bytes.
@@ -104,18 +100,15 @@ class LayoutReader:
         :raises FormatError: missing or not a regular file.
         :raises DocumentTooLargeError: larger than ``limit``.
         """
-        location = self.root.join(name)
-        try:
-            details = location.fs.info(location.path)
-        except FileNotFoundError as exc:
+        path = self.root.join(name).path
+        size = self._size(path)
+        if size is None:
             raise FormatError(
                 f"no {name}: not an OCI image layout", location=self.root.url
-            ) from exc
-        if details.get("islink") or details.get("type") != "file":
-            raise FormatError(f"{name} is not a regular file", location=self.root.url)
-        if int(details.get("size") or 0) > limit:
-            raise DocumentTooLargeError(int(details["size"]), limit, member=name)
-        return location.fs.cat_file(location.path)  # type: ignore[no-any-return]
+            )
+        if size > limit:
+            raise DocumentTooLargeError(size, limit, member=name)
+        return self.root.fs.cat_file(path)  # type: ignore[no-any-return]
 
 
 class OciLayoutDriver(ImageDriver):
@@ -151,29 +144,28 @@ class OciLayoutDriver(ImageDriver):
             raise UnsupportedSourceError(
                 self.name, "a stream (a layout is a directory)"
             )
-        created = not target.fs.exists(target.path)
-        if not created and target.fs.exists(target.join("oci-layout").path):
+        if target.fs.exists(target.join("oci-layout").path):
             read_oci_layout(
                 LayoutReader(target).read_file("oci-layout", LAYOUT_FILE_CAP),
                 where="oci-layout",
             )
+        # On failure an existing layout keeps its index.json (no name was added) and
+        # at most some verified blobs; the engine removes one this export created.
         try:
             _write(plan, FsspecContentStore(target))
-        except BaseException:
-            # A layout this export created goes away whole; an existing one keeps its
-            # index.json (no name was added) and at most some verified blobs.
-            if created and target.fs.exists(target.path):
-                target.fs.rm(target.path, recursive=True)
-            raise
         finally:
             _remove_empty_ingest(target)
 
 
 def _write(plan: ExportPlan, layout: FsspecContentStore) -> None:
-    todo = [d for d in plan.blobs if not _present(layout, d)]
+    def copy(desc: Descriptor) -> None:
+        if not _present(layout, desc):
+            with plan.content.open_blob(desc) as stream:
+                ingest_id, progress = f"export-{desc.digest}", plan.progress
+                write_blob(layout, stream, desc, ingest_id=ingest_id, progress=progress)
+
     with concurrent.futures.ThreadPoolExecutor(EXPORT_THREADS) as pool:
-        for _ in pool.map(lambda d: _copy(plan, layout, d), todo):
-            pass
+        list(pool.map(copy, plan.blobs))
     names = {e.ref_name for e in plan.entries}
     layout.update_index(
         lambda current: (
@@ -197,17 +189,6 @@ def _present(layout: FsspecContentStore, desc: Descriptor) -> bool:
         return layout.info(desc.digest).size == desc.size
     except BlobNotFoundError:
         return False
-
-
-def _copy(plan: ExportPlan, layout: FsspecContentStore, desc: Descriptor) -> None:
-    with plan.content.open_blob(desc) as stream:
-        write_blob(
-            layout,
-            stream,
-            desc,
-            ingest_id=f"export-{desc.digest}",
-            progress=plan.progress,
-        )
 
 
 def _remove_empty_ingest(root: Location) -> None:

@@ -37,7 +37,6 @@ ManifestFormat = Literal["oci", "docker"]
 Compression = Literal["gzip", "zstd", "none"]
 
 
-
 @dataclass(frozen=True, slots=True)
 class Relabel:
     """A layer whose media type changed.

@@ -100,7 +100,7 @@ def write_plan(
 
     A tar format gets a stream: a path or URL is written under a temporary name and
     appears only once complete (see :func:`~ociport.streams.sources.open_sink`). Other
-    formats get the location and clean up after themselves.
+    formats get the location; when the driver raises, a target it created is removed.
 
     :raises UnsupportedSourceError: a stream for a format that needs a location.
     """
@@ -111,7 +111,13 @@ def write_plan(
     target = resolve(sink, storage_options)
     if not isinstance(target, Location):
         raise UnsupportedSourceError(driver.name, "a stream")
-    driver.write(plan, target)
+    created = not target.fs.exists(target.path)
+    try:
+        driver.write(plan, target)
+    except BaseException:
+        if created and target.fs.exists(target.path):
+            target.fs.rm(target.path, recursive=True)
+        raise
 
 
 def _filtered(graph: ImageGraph, view: ExportView) -> dict[Digest, Descriptor]:

@@ -1,48 +1,29 @@
 """The ``oci-zip`` format: an OCI image layout (``oci-layout``, ``index.json``,
 ``blobs/<algorithm>/<encoded>``) in a ZIP file whose members are stored, not deflated.
 
-Reading is random access: :mod:`zipfile` reads the central directory at the end of the
-file, and as every member is stored, a blob is a plain byte range, read only when the
-engine asks for it and checked against its digest (the zip's CRC-32 adds nothing to
-that). A stream must therefore be seekable; a pipe is refused.
+Reading: :mod:`zipfile` reads the central directory (at the end: a stream must be
+seekable); a stored blob is a plain byte range, read only when the engine asks for it
+and checked against its digest (the zip's CRC-32 is not checked: the digest is).
 
-Writing is deterministic: fixed times and permissions; ``oci-layout``, ``index.json``,
-files from plugins, then the blobs sorted by name, each verified while it is copied.
-The target is written front to back without seeking back (each member ends with a data
-descriptor), so a file, a pipe and an object store get the same bytes.
+Writing is deterministic (fixed times and modes; ``oci-layout``, ``index.json``, files
+from plugins, blobs by name) and never seeks back: members end with data descriptors,
+so a file, a pipe and an object store get the same bytes.
 """
 
 from __future__ import annotations
 
-import contextlib
 import io
 import struct
 import threading
 import zipfile
-import zlib
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import IO, Final
+from typing import IO, TYPE_CHECKING, Final
 
-from ociport.drivers.kit import (
-    BlobNotFoundError,
-    Descriptor,
-    Digest,
-    DocumentTooLargeError,
-    ExportPlan,
-    FormatError,
-    ImageDriver,
-    ImageSource,
-    Location,
-    OciportError,
-    SourceContext,
-    UnsupportedSourceError,
-    blob_member_digest,
-    blob_member_name,
-    copy_stream,
-    layout_files,
-    parse_layout,
-)
+from ociport.drivers import kit
+
+if TYPE_CHECKING:
+    from _typeshed import WriteableBuffer
 
 __all__ = ["ZipArchiveDriver"]
 
@@ -50,81 +31,50 @@ __all__ = ["ZipArchiveDriver"]
 _LOCAL_HEADER: Final = struct.Struct("<4s2xHH16xHH")
 _MAGIC: Final = b"PK\x03\x04"
 _LAYOUT_FILES: Final = ("oci-layout", "index.json")
-#: Cap on the ``oci-layout`` file (a few bytes in practice).
-_LAYOUT_CAP: Final = 64 << 10
+_LAYOUT_CAP: Final = 64 << 10  # oci-layout holds a few bytes
 _EPOCH: Final = (1980, 1, 1, 0, 0, 0)
-#: A regular file, ``rw-r--r--``, in the Unix half of ``external_attr``.
-_FILE_MODE: Final = 0o100644 << 16
-#: What :mod:`zipfile` and :mod:`struct` raise on a truncated or corrupt file.
-_CORRUPT: Final = (
-    zipfile.BadZipFile,
-    zipfile.LargeZipFile,
-    EOFError,
-    zlib.error,
-    struct.error,
-    UnicodeDecodeError,
-    NotImplementedError,
-)
-
-
-@contextlib.contextmanager
-def _zip_errors(label: str) -> Iterator[None]:
-    """Turn what zipfile raises on a damaged file into :class:`FormatError`."""
-    try:
-        yield
-    except OciportError:
-        raise
-    except _CORRUPT as exc:
-        raise FormatError(f"not a sound zip file: {exc}", location=label) from exc
-
-
-class _SharedFile:
-    """A seekable file read at offsets, by one reader at a time."""
-
-    def __init__(self, file: IO[bytes]) -> None:
-        self.file = file
-        self.lock = threading.Lock()
-
-    def read_at(self, offset: int, size: int) -> bytes:
-        with self.lock:
-            self.file.seek(offset)
-            return self.file.read(size)
+_FILE_MODE: Final = 0o100644 << 16  # a regular file, rw-r--r--, in the Unix half
+#: What zipfile raises on a damaged directory (it never decompresses here).
+_CORRUPT: Final = (zipfile.BadZipFile, EOFError, struct.error, UnicodeDecodeError)
 
 
 class _Slice(io.RawIOBase):
-    """``size`` bytes at ``offset`` of a shared file, as a stream."""
+    """``size`` bytes at ``offset`` of the archive, as a stream."""
 
-    def __init__(self, shared: _SharedFile, offset: int, size: int) -> None:
-        self.shared, self.position, self.end = shared, offset, offset + size
+    def __init__(self, archive: _ZipProvider, offset: int, size: int) -> None:
+        super().__init__()
+        self.archive, self.position, self.end = archive, offset, offset + size
 
     def readable(self) -> bool:
         return True
 
-    def readinto(self, buffer: memoryview | bytearray) -> int:  # type: ignore[override]
-        want = min(len(buffer), self.end - self.position)
-        data = self.shared.read_at(self.position, want) if want > 0 else b""
-        memoryview(buffer)[: len(data)] = data
+    def readinto(self, buffer: WriteableBuffer) -> int:
+        view = memoryview(buffer).cast("B")
+        want = max(0, min(len(view), self.end - self.position))
+        data = self.archive.read_at(self.position, want)
+        view[: len(data)] = data
         self.position += len(data)
         return len(data)
 
 
 @dataclass(slots=True)
 class _ZipProvider:
-    """The members of an opened zip, read on demand (a :class:`SourceProvider`)."""
+    """The members of an opened zip, read on demand (a :class:`kit.SourceProvider`)."""
 
-    shared: _SharedFile
+    file: IO[bytes]  # seekable, shared by every reader under the lock
     label: str
     max_document: int
-    blobs: dict[Digest, zipfile.ZipInfo] = field(default_factory=dict)
+    blobs: dict[kit.Digest, zipfile.ZipInfo] = field(default_factory=dict)
+    lock: threading.Lock = field(default_factory=threading.Lock)
 
-    def has(self, digest: Digest) -> bool:
+    def has(self, digest: kit.Digest) -> bool:
         return digest in self.blobs
 
-    def size_of(self, digest: Digest) -> int | None:
+    def size_of(self, digest: kit.Digest) -> int | None:
         info = self.blobs.get(digest)
         return info.file_size if info is not None else None
 
-    def read_document(self, descriptor: Descriptor) -> bytes:
+    def read_document(self, descriptor: kit.Descriptor) -> bytes:
         info = self._info(descriptor.digest)
         data = self.read(info, self.max_document)
         hasher = descriptor.digest.hasher()
@@ -132,56 +82,56 @@ class _ZipProvider:
         hasher.verify(descriptor.digest, descriptor.size, info.filename)
         return data
 
-    def open_blob(self, descriptor: Descriptor) -> IO[bytes]:
+    def open_blob(self, descriptor: kit.Descriptor) -> IO[bytes]:
         info = self._info(descriptor.digest)
-        return io.BufferedReader(_Slice(self.shared, self._start(info), info.file_size))
+        return io.BufferedReader(_Slice(self, self._start(info), info.file_size))
 
     def read(self, info: zipfile.ZipInfo, cap: int) -> bytes:
-        """A whole member, at most ``cap`` bytes."""
+        """A whole member of at most ``cap`` bytes."""
         if info.file_size > cap:
-            raise DocumentTooLargeError(info.file_size, cap, member=info.filename)
-        data = self.shared.read_at(self._start(info), info.file_size)
+            raise kit.DocumentTooLargeError(info.file_size, cap, member=info.filename)
+        data = self.read_at(self._start(info), info.file_size)
         if len(data) != info.file_size:
-            raise FormatError(
-                "member is truncated", location=self.label, member=info.filename
-            )
+            raise kit.FormatError("truncated member", member=info.filename)
         return data
 
-    def _info(self, digest: Digest) -> zipfile.ZipInfo:
+    def read_at(self, offset: int, size: int) -> bytes:
+        with self.lock:
+            self.file.seek(offset)
+            return self.file.read(size)
+
+    def _info(self, digest: kit.Digest) -> zipfile.ZipInfo:
         info = self.blobs.get(digest)
         if info is None:
-            raise BlobNotFoundError(digest)
+            raise kit.BlobNotFoundError(digest)
         return info
 
     def _start(self, info: zipfile.ZipInfo) -> int:
         """Where a member's bytes begin: past its local header."""
-        header = self.shared.read_at(info.header_offset, _LOCAL_HEADER.size)
+        header = self.read_at(info.header_offset, _LOCAL_HEADER.size)
         if len(header) == _LOCAL_HEADER.size:
             magic, _, method, name_size, extra_size = _LOCAL_HEADER.unpack(header)
             if magic == _MAGIC and method == zipfile.ZIP_STORED:
-                return info.header_offset + len(header) + name_size + extra_size
-        raise FormatError(
+                return int(info.header_offset + len(header) + name_size + extra_size)
+        raise kit.FormatError(
             "bad local file header", location=self.label, member=info.filename
         )
 
 
 def _stored(info: zipfile.ZipInfo, label: str) -> zipfile.ZipInfo:
-    """``info``, once checked to be a plain stored file."""
-    if info.compress_type != zipfile.ZIP_STORED or info.flag_bits & 0x1:
-        raise FormatError(
+    """``info``, once checked to be a plain stored member."""
+    plain = info.compress_type == zipfile.ZIP_STORED and not info.flag_bits & 0x1
+    if not plain or info.compress_size != info.file_size:
+        raise kit.FormatError(
             "member is compressed or encrypted; oci-zip members are stored (zip -0)",
             location=label,
             member=info.filename,
-        )
-    if info.compress_size != info.file_size:
-        raise FormatError(
-            "stored member sizes differ", location=label, member=info.filename
         )
     return info
 
 
 def _entry(name: str, size: int) -> zipfile.ZipInfo:
-    """A member header with nothing that varies from run to run."""
+    """A member header with nothing in it that varies from run to run."""
     info = zipfile.ZipInfo(name, date_time=_EPOCH)
     info.create_system = 3  # Unix, so that the permissions are read
     info.external_attr = _FILE_MODE
@@ -190,15 +140,23 @@ def _entry(name: str, size: int) -> zipfile.ZipInfo:
 
 
 class _WriteOnly:
-    """The target without ``tell``/``seek``: zipfile then writes data descriptors
-    instead of seeking back, whatever the target."""
+    """The target without ``tell`` and ``seek``: zipfile then writes data descriptors
+    rather than seeking back, whatever the target is."""
 
     def __init__(self, target: IO[bytes]) -> None:
-        self.write: Callable[[bytes], int] = target.write
-        self.flush: Callable[[], None] = target.flush
+        self.target = target
+
+    def write(self, data: bytes) -> int:
+        return self.target.write(data)
+
+    def flush(self) -> None:
+        self.target.flush()
+
+    def close(self) -> None:
+        """Not called: zipfile leaves files it was given open (so does the driver)."""
 
 
-class ZipArchiveDriver(ImageDriver):
+class ZipArchiveDriver(kit.ImageDriver):
     """OCI image layout in a ZIP file with stored members."""
 
     name = "oci-zip"
@@ -206,11 +164,11 @@ class ZipArchiveDriver(ImageDriver):
     accepts_stream = True
 
     @classmethod
-    def sniff(cls, head: bytes | None, location: Location | None) -> bool:
+    def sniff(cls, head: bytes | None, location: kit.Location | None) -> bool:
         if head is None and location is not None:
             try:
                 head = location.fs.cat_file(location.path, start=0, end=64)
-            except OSError:  # a directory, or gone
+            except OSError:  # a directory (the engine offers those to every driver)
                 return False
         if head is None or len(head) < _LOCAL_HEADER.size:
             return False
@@ -219,16 +177,16 @@ class ZipArchiveDriver(ImageDriver):
         return bool(magic == _MAGIC and name == b"oci-layout")
 
     def open_source(
-        self, source: IO[bytes] | Location, context: SourceContext
-    ) -> ImageSource:
-        if isinstance(source, Location):
+        self, source: IO[bytes] | kit.Location, context: kit.SourceContext
+    ) -> kit.ImageSource:
+        if isinstance(source, kit.Location):
             options = {} if source.is_local else {"cache_type": "none"}
             file: IO[bytes] = source.fs.open(source.path, "rb", **options)
             close: Callable[[], None] = file.close
         elif source.seekable():
             file, close = source, lambda: None  # the caller's stream stays open
         else:
-            raise UnsupportedSourceError(
+            raise kit.UnsupportedSourceError(
                 self.name, "a stream that cannot seek (a zip's directory is at its end)"
             )
         try:
@@ -238,74 +196,70 @@ class ZipArchiveDriver(ImageDriver):
             raise
 
     def _open(
-        self, file: IO[bytes], context: SourceContext, close: Callable[[], None]
-    ) -> ImageSource:
+        self, file: IO[bytes], context: kit.SourceContext, close: Callable[[], None]
+    ) -> kit.ImageSource:
         label = context.label
-        with _zip_errors(label), zipfile.ZipFile(file) as archive:
-            members = archive.infolist()  # the central directory; nothing else is read
-        provider = _ZipProvider(_SharedFile(file), label, context.max_document)
-        layout: dict[str, zipfile.ZipInfo] = {}
+        try:
+            with zipfile.ZipFile(file) as archive:
+                members = archive.infolist()  # the central directory, nothing else
+        except _CORRUPT as exc:
+            raise kit.FormatError(f"not a sound zip: {exc}", location=label) from exc
+        provider = _ZipProvider(file, label, context.max_document)
+        layout: dict[str, bytes] = {}
         for info in members:
             name = info.filename
             if name.startswith("/") or ".." in name.split("/"):
-                raise FormatError(
-                    "member name escapes the layout", location=label, member=name
+                raise kit.FormatError(
+                    "name escapes the layout", location=label, member=name
                 )
             if info.is_dir():
                 continue
             if name in _LAYOUT_FILES:
-                layout[name] = _stored(info, label)
-            elif (digest := blob_member_digest(name)) is not None:
+                cap = _LAYOUT_CAP if name == "oci-layout" else context.max_document
+                layout[name] = provider.read(_stored(info, label), cap)
+            elif (digest := kit.blob_member_digest(name)) is not None:
                 provider.blobs[digest] = _stored(info, label)
-        raw = {
-            name: provider.read(
-                info, _LAYOUT_CAP if name == "oci-layout" else context.max_document
-            )
-            for name, info in layout.items()
-        }
-        index = parse_layout(raw.get("oci-layout"), raw.get("index.json"), label)
-        return ImageSource(
+        index = kit.parse_layout(
+            layout.get("oci-layout"), layout.get("index.json"), label
+        )
+        return kit.ImageSource(
             list(index.manifests),
             provider,
-            index_document=raw["index.json"],
+            index_document=layout["index.json"],
             on_close=close,
         )
 
-    def write(self, plan: ExportPlan, target: IO[bytes] | Location) -> None:
-        if isinstance(target, Location):
-            raise UnsupportedSourceError(
-                self.name, "a location (the engine opens a stream)"
-            )
-        files = layout_files(plan.entries)
+    def write(self, plan: kit.ExportPlan, target: IO[bytes] | kit.Location) -> None:
+        if isinstance(target, kit.Location):
+            raise kit.UnsupportedSourceError(self.name, "a location (streams only)")
         for name, _ in plan.members:
-            if (
-                name in _LAYOUT_FILES
-                or name.startswith(("blobs/", "/"))
-                or ".." in name.split("/")
-            ):
-                raise FormatError("plugin file collides with the layout", member=name)
-        with zipfile.ZipFile(_WriteOnly(target), "w") as archive:  # type: ignore[arg-type]
-            for name, data in [*files, *sorted(plan.members)]:
+            bad = name.startswith(("blobs/", "/")) or ".." in name.split("/")
+            if bad or name in _LAYOUT_FILES:
+                raise kit.FormatError("plugin file name is not allowed", member=name)
+        with zipfile.ZipFile(_WriteOnly(target), "w") as archive:
+            for name, data in [*kit.layout_files(plan.entries), *sorted(plan.members)]:
                 archive.writestr(_entry(name, len(data)), data)
-            for blob in sorted(plan.blobs, key=blob_member_name):
+            for blob in sorted(plan.blobs, key=kit.blob_member_name):
                 _add_blob(archive, plan, blob)
 
 
-def _add_blob(archive: zipfile.ZipFile, plan: ExportPlan, blob: Descriptor) -> None:
+def _add_blob(
+    archive: zipfile.ZipFile, plan: kit.ExportPlan, blob: kit.Descriptor
+) -> None:
     """Stream one blob into a stored member, hashing it on the way.
 
     :raises DigestMismatchError, SizeMismatchError: the stored blob is corrupt (the
-        engine discards the target).
+        engine then discards the target).
     """
-    name = blob_member_name(blob)
+    name = kit.blob_member_name(blob)
     hasher = blob.digest.hasher()
     with (
         plan.content.open_blob(blob) as stream,
-        archive.open(_entry(name, blob.size), "w") as out,
+        archive.open(_entry(name, blob.size), "w") as member,
     ):
-        copy_stream(
+        kit.copy_stream(
             stream,
-            out.write,
+            member.write,
             blob.size,
             hasher=hasher,
             progress=plan.progress,
