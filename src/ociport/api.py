@@ -29,7 +29,12 @@ from ociport.engine.gc import (
 )
 from ociport.engine.importing import ImportRequest, import_source
 from ociport.engine.inspection import config_platform, describe_source
-from ociport.engine.naming import ImportNaming, RefNameStyle, export_entries
+from ociport.engine.naming import (
+    ImportNaming,
+    RefNameStyle,
+    export_entries,
+    name_roots,
+)
 from ociport.errors import (
     ImageNotFoundError,
     InvalidReferenceError,
@@ -161,22 +166,6 @@ class ExportResult:
     entries: list[Descriptor] = field(default_factory=list)
     missing: list[tuple[Descriptor, Digest]] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
-
-
-def _repeated_names(named: Sequence[tuple[str, Descriptor]]) -> list[str]:
-    """Notes for names a source gives to more than one image (the last one wins, as
-    ``ctr images import`` does)."""
-    last: dict[str, Descriptor] = {}
-    losers: dict[str, list[Digest]] = {}
-    for name, root in named:
-        if name in last and last[name].digest != root.digest:
-            losers.setdefault(name, []).append(last[name].digest)
-        last[name] = root
-    return [
-        f"{name} names several images in the source; kept {last[name].digest}, "
-        f"not {', '.join(map(str, digests))}"
-        for name, digests in losers.items()
-    ]
 
 
 def _selection(
@@ -351,18 +340,7 @@ class ImageStore:
                 store=self.content, info=info
             ),
         )
-        if index_name is not None:
-            named = [(index_name, report.roots[0])]
-            notes: list[str] = []
-        else:
-            named, notes = [], []
-            for root in report.roots:
-                names, note = naming.names_for(root)
-                named.extend(
-                    (name, root) for name in names if (name, root) not in named
-                )
-                notes.extend([note] if note and note not in notes else [])
-            notes.extend(_repeated_names(named))
+        named, notes = name_roots(report.roots, naming, index_name)
         # The images carry their store names, as index.json and the hook spec say.
         images = self._set_names(named)
         self.pm.hook.ociport_image_imported(

@@ -27,7 +27,13 @@ from ociport.oci.descriptor import (
 )
 from ociport.oci.reference import Reference, is_tag
 
-__all__ = ["ImportNaming", "RefNameStyle", "default_base_name", "export_entries"]
+__all__ = [
+    "ImportNaming",
+    "RefNameStyle",
+    "default_base_name",
+    "export_entries",
+    "name_roots",
+]
 
 RefNameStyle = Literal["full", "tag"]
 
@@ -85,6 +91,40 @@ class ImportNaming:
                 None,
                 f"image name {candidate!r} is not a valid reference; imported as {digest_name}",
             )
+
+
+def name_roots(
+    roots: Sequence[Descriptor], naming: ImportNaming, index_name: str | None = None
+) -> tuple[list[tuple[str, Descriptor]], list[str]]:
+    """The store names of imported roots, and notes (roots without a usable name, names
+    the source gives to several images: the last one wins, as ``ctr`` does).
+
+    :param index_name: the one name of a whole index imported as one image.
+    :returns: ``(name, root)`` pairs in source order, and the notes.
+    """
+    if index_name is not None:
+        return [(index_name, roots[0])], []
+    named: list[tuple[str, Descriptor]] = []
+    notes: list[str] = []
+    for root in roots:
+        names, note = naming.names_for(root)
+        named.extend((name, root) for name in names if (name, root) not in named)
+        notes.extend([note] if note and note not in notes else [])
+    return named, notes + _repeated_names(named)
+
+
+def _repeated_names(named: Sequence[tuple[str, Descriptor]]) -> list[str]:
+    last: dict[str, Descriptor] = {}
+    losers: dict[str, list[str]] = {}
+    for name, root in named:
+        if name in last and last[name].digest != root.digest:
+            losers.setdefault(name, []).append(str(last[name].digest))
+        last[name] = root
+    return [
+        f"{name} names several images in the source; kept {last[name].digest}, "
+        f"not {', '.join(digests)}"
+        for name, digests in losers.items()
+    ]
 
 
 def export_entries(
