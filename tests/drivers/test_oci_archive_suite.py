@@ -2,17 +2,14 @@
 
 from __future__ import annotations
 
-import io
-import itertools
 from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
 from ociport.drivers.oci_archive import OciArchiveDriver
-from ociport.streams.location import Location
 from ociport.testing import ImageDriverSuite
-from ociport.testing.conformance import Target
+from ociport.testing.conformance import Target, new_targets
 
 
 class TestOciArchiveDriverSuite(ImageDriverSuite):
@@ -24,7 +21,4 @@ class TestOciArchiveDriverSuite(ImageDriverSuite):
     def target_factory(
         self, request: pytest.FixtureRequest, tmp_path: Path
     ) -> Callable[[], Target]:
-        counter = itertools.count()
-        if request.param == "stream":
-            return io.BytesIO
-        return lambda: Location.from_url(str(tmp_path / f"export-{next(counter)}.tar"))
+        return new_targets(request.param, tmp_path, ".tar")

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import itertools
 import json
-import os
 import shutil
 import subprocess
 from collections.abc import Callable
@@ -16,9 +14,8 @@ import ociport
 from helpers import PUBLIC, TOOL, need_tool, snapshot
 from ociport.builtin import oci_layout
 from ociport.drivers.oci_layout import LayoutReader, OciLayoutDriver
-from ociport.streams.location import Location
 from ociport.testing import ImageDriverSuite
-from ociport.testing.conformance import Target
+from ociport.testing.conformance import Target, new_targets
 
 
 class TestOciLayoutDriverSuite(ImageDriverSuite):
@@ -26,15 +23,11 @@ class TestOciLayoutDriverSuite(ImageDriverSuite):
     def driver_cls(self) -> type[OciLayoutDriver]:
         return OciLayoutDriver
 
-    @pytest.fixture(params=["file", "memory"])
+    @pytest.fixture(params=["path", "memory"])
     def target_factory(
         self, request: pytest.FixtureRequest, tmp_path: Path
     ) -> Callable[[], Target]:
-        counter = itertools.count()
-        if request.param == "memory":
-            base = f"memory://layout-suite-{os.getpid()}-{id(request)}"
-            return lambda: Location.from_url(f"{base}/{next(counter)}")
-        return lambda: Location.from_url(str(tmp_path / f"layout-{next(counter)}"))
+        return new_targets(request.param, tmp_path)
 
 
 @pytest.fixture

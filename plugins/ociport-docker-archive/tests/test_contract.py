@@ -4,8 +4,6 @@ this one too (platforms, ref names, commit hooks)."""
 
 from __future__ import annotations
 
-import io
-import itertools
 import json
 import subprocess
 import sys
@@ -22,7 +20,7 @@ import ociport
 from ociport.content.helpers import read_blob
 from ociport.oci.manifest import Index, Manifest
 from ociport.testing import ImageDriverSuite
-from ociport.testing.conformance import Target
+from ociport.testing.conformance import Target, new_targets
 from ociport.testing.factories import name_image, random_image
 
 MULTI = "example.com/contract/multi:1.0"
@@ -38,12 +36,7 @@ class TestDockerArchiveDriverSuite(ImageDriverSuite):
     def target_factory(
         self, request: pytest.FixtureRequest, tmp_path: Path
     ) -> Callable[[], Target]:
-        counter = itertools.count()
-        if request.param == "stream":
-            return io.BytesIO
-        return lambda: ociport.Location.from_url(
-            str(tmp_path / f"export-{next(counter)}.tar")
-        )
+        return new_targets(request.param, tmp_path, ".tar")
 
 
 @pytest.fixture

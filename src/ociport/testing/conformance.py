@@ -3,12 +3,13 @@
 Modelled on fsspec's ``tests/abstract`` and containerd's content ``testsuite``: a plugin
 author subclasses a suite in a ``Test*`` class and supplies its fixtures::
 
-    import itertools
-
     import pytest
 
-    from ociport import Location
-    from ociport.testing.conformance import ContentStoreSuite, ImageDriverSuite
+    from ociport.testing.conformance import (
+        ContentStoreSuite,
+        ImageDriverSuite,
+        new_targets,
+    )
 
 
     class TestMyContentStore(ContentStoreSuite):
@@ -22,10 +23,9 @@ author subclasses a suite in a ``Test*`` class and supplies its fixtures::
         def driver_cls(self):
             return MyDriver
 
-        @pytest.fixture
-        def target_factory(self, tmp_path):
-            paths = (tmp_path / f"out-{i}.tar" for i in itertools.count())
-            return lambda: Location.from_url(str(next(paths)))
+        @pytest.fixture(params=["path", "stream"])
+        def target_factory(self, request, tmp_path):
+            return new_targets(request.param, tmp_path, ".tar")
 
 Hook methods (:meth:`ContentStoreSuite.tamper_blob`,
 :meth:`ImageDriverSuite.tamper_target`, :meth:`ImageDriverSuite.truncate_target`) let a
@@ -37,7 +37,12 @@ driver against another store.
 from __future__ import annotations
 
 from ociport.testing.content_suite import ContentStoreSuite
-from ociport.testing.driver_suite import Exported, ImageDriverSuite, Target
+from ociport.testing.driver_suite import (
+    Exported,
+    ImageDriverSuite,
+    Target,
+    new_targets,
+)
 from ociport.testing.stores import store_state, tamper_layout_blob
 
 __all__ = [
@@ -45,6 +50,7 @@ __all__ = [
     "Exported",
     "ImageDriverSuite",
     "Target",
+    "new_targets",
     "store_state",
     "tamper_layout_blob",
 ]

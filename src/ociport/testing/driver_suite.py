@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import io
+import itertools
+import os
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import IO
 
 import pytest
@@ -36,12 +39,28 @@ from ociport.testing.stores import (
     tamper_layout_blob,
 )
 
-__all__ = ["Exported", "ImageDriverSuite", "Target"]
+__all__ = ["Exported", "ImageDriverSuite", "Target", "new_targets"]
 
 #: What an export writes to: a location (file or directory) or a seekable stream.
 Target = IO[bytes] | Location
 #: A whole exported archive's bytes, or a layout's files by relative path.
 Contents = bytes | dict[str, bytes]
+
+
+def new_targets(kind: str, directory: Path, suffix: str = "") -> Callable[[], Target]:
+    """A ``target_factory``: fresh export targets of one kind, each call a new one.
+
+    :param kind: ``"path"`` (files or directories named ``export-N<suffix>`` in
+        ``directory``), ``"stream"`` (in-memory, seekable streams) or ``"memory"``
+        (``memory://`` locations).
+    """
+    counter = itertools.count()
+    if kind == "stream":
+        return io.BytesIO
+    if kind == "memory":
+        base = f"memory://suite-{os.getpid()}-{id(counter)}"
+        return lambda: Location.from_url(f"{base}/export-{next(counter)}{suffix}")
+    return lambda: Location.from_url(str(directory / f"export-{next(counter)}{suffix}"))
 
 
 def _contents(target: Target) -> Contents:
