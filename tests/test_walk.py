@@ -266,3 +266,33 @@ def test_reachable_tolerates_missing_but_not_garbage(p: FakeProvider) -> None:
     broken = p.put(mt.OCI_IMAGE_MANIFEST, b'{"schemaVersion":2,"config":"nope"}')
     with pytest.raises(FormatError):
         reachable([root, broken], p)
+
+
+def test_selection_records_skipped_and_taken_children(p: FakeProvider) -> None:
+    root, parts = two_platforms(p)
+    arm = PlatformSelection((Platform.parse("linux/arm64"),))
+    graph = p.walk(root, arm)
+    assert [d.digest for d, _ in graph.skipped] == [parts["amd64"][0].digest]
+    assert [d.digest for d in graph.children[root.digest]] == [parts["arm64"][0].digest]
+    assert [d.digest for d, _ in graph.indexes] == [root.digest]
+
+
+def test_tolerant_walk_records_what_it_cannot_read(p: FakeProvider) -> None:
+    manifest, config, layer = p.manifest("one")
+    broken = p.put(mt.OCI_IMAGE_MANIFEST, b'{"schemaVersion": 2}')
+    root = p.index([manifest, broken])
+    p.drop(layer)
+    with pytest.raises(MissingContentError):
+        p.walk(root)
+    graph = walk_image(root, p, tolerate_missing=True, tolerate_errors=True)
+    assert [d.digest for d, _ in graph.missing] == [layer.digest]
+    assert [d.digest for d, _ in graph.errors] == [broken.digest]
+    assert "config" in graph.errors[0][1]
+
+
+def test_subjects_are_walked_only_when_asked(p: FakeProvider) -> None:
+    image, config, layer = p.manifest("image")
+    signature = p.manifest("signature", subject=image)[0]
+    assert image.digest not in p.walk(signature).blobs
+    graph = walk_image(signature, p, subjects=True)
+    assert {image.digest, config.digest, layer.digest} <= set(graph.blobs)
