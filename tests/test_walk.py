@@ -278,7 +278,7 @@ def test_selection_records_skipped_and_taken_children(p: FakeProvider) -> None:
 
 
 def test_tolerant_walk_records_what_it_cannot_read(p: FakeProvider) -> None:
-    manifest, config, layer = p.manifest("one")
+    manifest, _config, layer = p.manifest("one")
     broken = p.put(mt.OCI_IMAGE_MANIFEST, b'{"schemaVersion": 2}')
     root = p.index([manifest, broken])
     p.drop(layer)

@@ -35,7 +35,13 @@ _LAYOUT_CAP: Final = 64 << 10  # oci-layout holds a few bytes
 _EPOCH: Final = (1980, 1, 1, 0, 0, 0)
 _FILE_MODE: Final = 0o100644 << 16  # a regular file, rw-r--r--, in the Unix half
 #: What zipfile raises on a damaged directory (it never decompresses here).
-_CORRUPT: Final = (zipfile.BadZipFile, EOFError, struct.error, UnicodeDecodeError)
+_CORRUPT: Final = (
+    zipfile.BadZipFile,
+    EOFError,
+    struct.error,
+    UnicodeDecodeError,
+    NotImplementedError,  # "zip file version 25.5": a damaged version field
+)
 
 
 class _Slice(io.RawIOBase):
@@ -119,11 +125,11 @@ class _ZipProvider:
 
 
 def _stored(info: zipfile.ZipInfo, label: str) -> zipfile.ZipInfo:
-    """``info``, once checked to be a plain stored member."""
+    """``info``, once checked to be a plain stored member where the file can hold it."""
     plain = info.compress_type == zipfile.ZIP_STORED and not info.flag_bits & 0x1
-    if not plain or info.compress_size != info.file_size:
+    if not plain or info.compress_size != info.file_size or info.header_offset < 0:
         raise kit.FormatError(
-            "member is compressed or encrypted; oci-zip members are stored (zip -0)",
+            "not a plain stored member (oci-zip members are stored: zip -0)",
             location=label,
             member=info.filename,
         )
