@@ -3,12 +3,12 @@ example plugin is real code that loads and works."""
 
 from __future__ import annotations
 
-import gzip
 import inspect
 import io
 import logging
 import re
 import sys
+import tarfile
 import types
 
 import pytest
@@ -87,40 +87,58 @@ def test_entry_point_toml_is_valid() -> None:
 
     [toml] = _code_blocks("toml")
     entry_points = tomllib.loads(toml)["project"]["entry-points"]["ociport"]
-    assert entry_points == {"oci-archive-gz": "ociport_gzip_archive.plugin"}
+    assert entry_points == {"audit-log": "ociport_audit_log.plugin"}
 
 
 def test_example_plugin_loads_and_works(
     monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:
     example, usage = _code_blocks("python")
-    module = types.ModuleType("ociport_gzip_archive.plugin")
+    module = types.ModuleType("ociport_audit_log.plugin")
     exec(compile(example, str(HOOKS_MD), "exec"), module.__dict__)
-    package = types.ModuleType("ociport_gzip_archive")
+    package = types.ModuleType("ociport_audit_log")
     package.plugin = module  # type: ignore[attr-defined]
-    monkeypatch.setitem(sys.modules, "ociport_gzip_archive", package)
-    monkeypatch.setitem(sys.modules, "ociport_gzip_archive.plugin", module)
+    monkeypatch.setitem(sys.modules, "ociport_audit_log", package)
+    monkeypatch.setitem(sys.modules, "ociport_audit_log.plugin", module)
 
     namespace: dict[str, object] = {}
     exec(compile(usage, str(HOOKS_MD), "exec"), namespace)
     store = namespace["store"]
     assert isinstance(store, ociport.ImageStore)
-    assert store.pm.get_plugin("oci-archive-gz") is module
+    assert store.pm.get_plugin("audit-log") is module
     store.pm.check_pending()
-
-    with caplog.at_level(logging.INFO, logger="ociport_gzip_archive"):
-        result = store.import_image(ROOT / "examples" / "hello.oci-archive.tar")
     name = "example.com/ociport/hello:1.0"
-    assert f"imported {name} sha256:" in caplog.text
-    sink = io.BytesIO()
-    store.export_images([name], sink, format="oci-archive-gz")
-    assert gzip.decompress(sink.getvalue())[257:262] == b"ustar"
-    back = ociport.open_store("memory://test-back", pm=store.pm)
+    archive = ROOT / "examples" / "hello.oci-archive.tar"
     try:
-        again = back.import_image(io.BytesIO(sink.getvalue()), format="oci-archive-gz")
-        assert again.images[0].target.digest == result.images[0].target.digest
+        # ociport_blob_committed: one record per blob committed; ociport_image_imported:
+        # one per image, with its store name.
+        with caplog.at_level(logging.INFO, logger="ociport_audit_log"):
+            result = store.import_image(archive)
+        digest = result.images[0].target.digest
+        committed = [r for r in caplog.messages if r.startswith("committed sha256:")]
+        assert result.blobs_committed == 3
+        assert len(committed) == result.blobs_committed
+        assert f"committed {digest} (" in caplog.text
+        assert caplog.messages[-1] == f"imported {name} {digest} from oci-archive"
+        # Nothing new to commit the second time: the image is logged, no blob is.
+        caplog.clear()
+        with caplog.at_level(logging.INFO, logger="ociport_audit_log"):
+            store.import_image(archive)
+        assert caplog.messages == [f"imported {name} {digest} from oci-archive"]
+
+        # ociport_archive_members: README.txt right after index.json, unless skipped.
+        sink = io.BytesIO()
+        store.export_images([name], sink)
+        with tarfile.open(fileobj=io.BytesIO(sink.getvalue())) as tar:
+            assert tar.getnames()[:3] == ["oci-layout", "index.json", "README.txt"]
+            readme = tar.extractfile("README.txt")
+            assert readme is not None
+            assert readme.read().decode() == f"Images in this archive:\n  {name}\n"
+        bare = io.BytesIO()
+        store.export_images([name], bare, extra_members=False)
+        with tarfile.open(fileobj=io.BytesIO(bare.getvalue())) as tar:
+            assert "README.txt" not in tar.getnames()
     finally:
-        back.content.location.fs.rm(back.content.location.path, recursive=True)
         store.content.location.fs.rm(store.content.location.path, recursive=True)
 
 

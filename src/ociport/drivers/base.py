@@ -149,8 +149,8 @@ class ImageDriver(ABC):
     def sniff(cls, head: bytes | None, location: Location | None) -> bool:
         """Cheaply tell whether a source is in this format.
 
-        :param head: the first bytes (at least 64 KiB when available) of an uncompressed
-            stream source, else ``None``.
+        :param head: the first bytes (64 KiB when there are that many), decompressed,
+            of a file or stream source; ``None`` for a directory.
         :param location: the source location when it is a path or URL, else ``None``.
         """
 
@@ -173,9 +173,12 @@ class ImageDriver(ABC):
         """Lay out ``plan.entries`` and ``plan.blobs`` in this format.
 
         Read blobs from ``plan.content`` (verified while copied: see
-        :func:`~ociport.drivers.kit.add_blob_member`). Tar formats get a stream, which
-        the engine opened atomically; others get the location and must leave nothing
-        behind when they raise.
+        :func:`~ociport.drivers.kit.add_blob_member`). Drivers with ``accepts_stream``
+        get a write-only stream (the engine opened a path or URL atomically; do not
+        seek, a pipe or an object store cannot); others get the location, and the
+        engine removes it when it did not exist and the driver raises. Files from
+        plugins (``plan.members``) are written where the format has room for them
+        (after ``index.json`` in tar formats) and may be left out elsewhere.
 
         :raises MissingContentError, DigestMismatchError: a blob is absent or corrupt.
         :raises FormatError: the plan cannot be written in this format.

@@ -50,7 +50,7 @@ def blob_member_digest(name: str) -> Digest | None:
     :raises FormatError: a name under ``blobs/`` that is not exactly a valid digest path
         (``blobs/sha256/../../x``, upper-case hex, an unknown algorithm).
     """
-    parts = name.split("/")
+    parts = name.rstrip("/").split("/")  # zips name directories with a trailing "/"
     if parts[0] != "blobs" or len(parts) == 1:
         return None
     if len(parts) == 2 and parts[1] in ("sha256", "sha512"):

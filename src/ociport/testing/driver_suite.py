@@ -30,6 +30,7 @@ from ociport.oci.descriptor import Descriptor, Platform
 from ociport.oci.digest import Digest
 from ociport.oci.validate import validate_image
 from ociport.oci.walk import ImageGraph, PlatformSelection, walk_image
+from ociport.streams.compression import open_decompressed
 from ociport.streams.location import Location
 from ociport.testing.factories import random_image
 from ociport.testing.stores import (
@@ -263,6 +264,18 @@ class ImageDriverSuite:
         stored = {info.digest for info in fresh.walk()}
         assert {info.digest for info in report.committed} == stored
         assert stored == set(image_graph(fresh, imported).blobs)
+
+    def test_export_is_recognised(self, harness: _Harness) -> None:
+        """``sniff`` claims what the driver wrote, as format detection offers it: the
+        first 64 KiB (decompressed) of a file or stream, the location of a directory."""
+        source = harness.store()
+        exported = harness.export(source, [(self.image_name, random_image(source))])
+        location = exported.target if isinstance(exported.target, Location) else None
+        head = None
+        if isinstance(exported.contents, bytes):
+            stream, _ = open_decompressed(io.BytesIO(exported.contents))
+            head = stream.peek(64 << 10)[: 64 << 10]
+        assert harness.driver_cls.sniff(head, location)
 
     def test_import_twice_is_idempotent(self, harness: _Harness) -> None:
         """Importing the same export again changes nothing."""

@@ -34,14 +34,9 @@ _LAYOUT_FILES: Final = ("oci-layout", "index.json")
 _LAYOUT_CAP: Final = 64 << 10  # oci-layout holds a few bytes
 _EPOCH: Final = (1980, 1, 1, 0, 0, 0)
 _FILE_MODE: Final = 0o100644 << 16  # a regular file, rw-r--r--, in the Unix half
-#: What zipfile raises on a damaged directory (it never decompresses here).
-_CORRUPT: Final = (
-    zipfile.BadZipFile,
-    EOFError,
-    struct.error,
-    UnicodeDecodeError,
-    NotImplementedError,  # "zip file version 25.5": a damaged version field
-)
+#: What zipfile raises on a damaged central directory (EOFError and zlib.error come only
+#: from reading members through zipfile, which this driver never does).
+_CORRUPT: Final = (zipfile.BadZipFile, struct.error, ValueError, NotImplementedError)
 
 
 class _Slice(io.RawIOBase):
@@ -77,16 +72,13 @@ class _ZipProvider:
         return digest in self.blobs
 
     def size_of(self, digest: kit.Digest) -> int | None:
-        info = self.blobs.get(digest)
-        return info.file_size if info is not None else None
+        return self.blobs[digest].file_size if digest in self.blobs else None
 
     def read_document(self, descriptor: kit.Descriptor) -> bytes:
         info = self._info(descriptor.digest)
-        data = self.read(info, self.max_document)
-        hasher = descriptor.digest.hasher()
-        hasher.update(data)
-        hasher.verify(descriptor.digest, descriptor.size, info.filename)
-        return data
+        return kit.verified(
+            descriptor, self.read(info, self.max_document), info.filename
+        )
 
     def open_blob(self, descriptor: kit.Descriptor) -> IO[bytes]:
         info = self._info(descriptor.digest)
@@ -196,14 +188,14 @@ class ZipArchiveDriver(kit.ImageDriver):
                 self.name, "a stream that cannot seek (a zip's directory is at its end)"
             )
         try:
-            return self._open(file, context, close)
+            opened = self._open(file, context)
         except BaseException:
             close()
             raise
+        opened.on_close = close
+        return opened
 
-    def _open(
-        self, file: IO[bytes], context: kit.SourceContext, close: Callable[[], None]
-    ) -> kit.ImageSource:
+    def _open(self, file: IO[bytes], context: kit.SourceContext) -> kit.ImageSource:
         label = context.label
         try:
             with zipfile.ZipFile(file) as archive:
@@ -211,28 +203,23 @@ class ZipArchiveDriver(kit.ImageDriver):
         except _CORRUPT as exc:
             raise kit.FormatError(f"not a sound zip: {exc}", location=label) from exc
         provider = _ZipProvider(file, label, context.max_document)
-        layout: dict[str, bytes] = {}
+        files: dict[str, bytes] = {}
         for info in members:
             name = info.filename
             if name.startswith("/") or ".." in name.split("/"):
-                raise kit.FormatError(
-                    "name escapes the layout", location=label, member=name
-                )
+                raise kit.FormatError("escapes the layout", location=label, member=name)
             if info.is_dir():
                 continue
             if name in _LAYOUT_FILES:
                 cap = _LAYOUT_CAP if name == "oci-layout" else context.max_document
-                layout[name] = provider.read(_stored(info, label), cap)
+                files[name] = provider.read(_stored(info, label), cap)
             elif (digest := kit.blob_member_digest(name)) is not None:
                 provider.blobs[digest] = _stored(info, label)
         index = kit.parse_layout(
-            layout.get("oci-layout"), layout.get("index.json"), label
+            files.get("oci-layout"), files.get("index.json"), label
         )
         return kit.ImageSource(
-            list(index.manifests),
-            provider,
-            index_document=layout["index.json"],
-            on_close=close,
+            list(index.manifests), provider, index_document=files["index.json"]
         )
 
     def write(self, plan: kit.ExportPlan, target: IO[bytes] | kit.Location) -> None:
@@ -246,29 +233,19 @@ class ZipArchiveDriver(kit.ImageDriver):
             for name, data in [*kit.layout_files(plan.entries), *sorted(plan.members)]:
                 archive.writestr(_entry(name, len(data)), data)
             for blob in sorted(plan.blobs, key=kit.blob_member_name):
-                _add_blob(archive, plan, blob)
-
-
-def _add_blob(
-    archive: zipfile.ZipFile, plan: kit.ExportPlan, blob: kit.Descriptor
-) -> None:
-    """Stream one blob into a stored member, hashing it on the way.
-
-    :raises DigestMismatchError, SizeMismatchError: the stored blob is corrupt (the
-        engine then discards the target).
-    """
-    name = kit.blob_member_name(blob)
-    hasher = blob.digest.hasher()
-    with (
-        plan.content.open_blob(blob) as stream,
-        archive.open(_entry(name, blob.size), "w") as member,
-    ):
-        kit.copy_stream(
-            stream,
-            member.write,
-            blob.size,
-            hasher=hasher,
-            progress=plan.progress,
-            where=name,
-        )
-    hasher.verify(blob.digest, blob.size, name)
+                # Streamed (memory does not grow with the blob) and hashed on the way: a
+                # corrupt stored blob raises, and the engine discards the target.
+                name, hasher = kit.blob_member_name(blob), blob.digest.hasher()
+                with (
+                    plan.content.open_blob(blob) as stream,
+                    archive.open(_entry(name, blob.size), "w") as member,
+                ):
+                    kit.copy_stream(
+                        stream,
+                        member.write,
+                        blob.size,
+                        hasher=hasher,
+                        progress=plan.progress,
+                        where=name,
+                    )
+                hasher.verify(blob.digest, blob.size, name)
