@@ -15,6 +15,7 @@ pytest.register_assert_rewrite(
 from ociport.testing.conformance import (  # noqa: E402
     ContentStoreSuite,
     ImageDriverSuite,
+    new_targets,
     store_state,
 )
 from ociport.testing.factories import layer_tar, name_image, random_image  # noqa: E402
@@ -24,6 +25,7 @@ __all__ = [
     "ImageDriverSuite",
     "layer_tar",
     "name_image",
+    "new_targets",
     "random_image",
     "store_state",
 ]
