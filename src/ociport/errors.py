@@ -165,9 +165,18 @@ class FormatError(OciportError, ValueError):
     ) -> None:
         self.location = location
         self.member = member
-        where = [p for p in (location, member) if p]
+        where = [_shortened(p) for p in (location, member) if p]
         prefix = f"{': '.join(where)}: " if where else ""
         super().__init__(f"{prefix}{message}")
+
+
+def _shortened(text: str, limit: int = 160) -> str:
+    """``text`` cut in the middle when longer than ``limit`` (a hostile archive's member
+    name can be megabytes long); the attributes keep it whole."""
+    if len(text) <= limit:
+        return text
+    keep = (limit - 5) // 2
+    return f"{text[:keep]}[...]{text[-keep:]}"
 
 
 class UnsupportedMediaTypeError(FormatError):

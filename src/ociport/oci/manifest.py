@@ -8,6 +8,7 @@ shapes and are parsed by the same classes.
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from types import MappingProxyType
@@ -30,6 +31,7 @@ __all__ = [
 #: Default cap for a JSON document read whole (4 MiB), as containerd's ``ReadBlob`` users
 #: and registries cap manifests.
 MAX_DOCUMENT_SIZE: Final = 4 << 20
+_SURROGATE_ESCAPE: Final = re.compile(rb"\\u[dD][89a-fA-F]")
 
 
 def parse_json(
@@ -52,6 +54,14 @@ def parse_json(
         raise FormatError("JSON nests too deeply", member=where) from exc
     if not isinstance(doc, dict):
         raise FormatError("JSON document is not an object", member=where)
+    if _SURROGATE_ESCAPE.search(raw):
+        try:  # a lone surrogate cannot be written back as UTF-8 (index.json, names)
+            json.dumps(doc, ensure_ascii=False).encode()
+        except UnicodeEncodeError as exc:
+            raise FormatError(
+                "JSON document holds an unpaired surrogate (\\ud800-\\udfff)",
+                member=where,
+            ) from exc
     return doc
 
 

@@ -25,6 +25,7 @@ from ociport.oci.digest import Digest
 from ociport.oci.manifest import Index, Manifest, parse_document
 
 __all__ = [
+    "MAX_DEPTH",
     "DocumentProvider",
     "ImageGraph",
     "PlatformSelection",
@@ -37,6 +38,8 @@ __all__ = [
 _REFERENCE_TYPE: Final = "vnd.docker.reference.type"
 _REFERENCE_DIGEST: Final = "vnd.docker.reference.digest"
 _DOCUMENT_TYPES: Final = mt.INDEX_MEDIA_TYPES | mt.MANIFEST_MEDIA_TYPES
+#: Deepest nesting of indexes a walk follows (real images nest one or two deep).
+MAX_DEPTH: Final = 32
 
 
 class DocumentProvider(Protocol):
@@ -119,6 +122,10 @@ class _Walk:
         """Walk ``desc``; ``False`` when it is absent and that was tolerated."""
         if desc.digest in ancestors:
             raise ReferenceLoopError(desc.digest)
+        if len(ancestors) > MAX_DEPTH:
+            raise FormatError(
+                f"indexes nest more than {MAX_DEPTH} deep", member=str(desc.digest)
+            )
         if not self.provider.has(desc.digest):
             if not self.tolerate_missing:
                 raise MissingContentError(desc.digest, parent or "index.json")
@@ -139,7 +146,7 @@ class _Walk:
             if subject.digest not in self.graph.blobs and self.provider.has(
                 subject.digest
             ):
-                self.visit(subject, desc.digest, ())
+                self.visit(subject, desc.digest, (*ancestors, desc.digest))
         return True
 
     def _document(self, desc: Descriptor) -> Manifest | Index | None:

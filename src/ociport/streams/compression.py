@@ -12,6 +12,8 @@ import io
 import lzma
 from typing import IO, Any, Final, cast
 
+from ociport.errors import FormatError
+
 __all__ = [
     "LAYER_COMPRESSION",
     "detect_compression",
@@ -85,4 +87,46 @@ def open_decompressed(stream: IO[bytes]) -> tuple[io.BufferedReader, str | None]
         inner = zstandard.ZstdDecompressor().stream_reader(
             buffered, read_across_frames=True
         )
-    return io.BufferedReader(cast(io.RawIOBase, inner), BUFFER_SIZE), kind
+    return io.BufferedReader(_Decompressed(inner, kind), BUFFER_SIZE), kind
+
+
+class _Decompressed(io.RawIOBase):
+    r"""A decompressing reader whose failures are :class:`FormatError`\ s that say what
+    went wrong (the libraries raise a bare ``EOFError`` on a truncated stream)."""
+
+    def __init__(self, inner: Any, kind: str) -> None:
+        super().__init__()
+        self._inner = inner
+        self._kind = kind
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: Any) -> int:
+        try:
+            return int(self._inner.readinto(buffer))
+        except EOFError as exc:
+            raise FormatError(
+                f"the {self._kind}-compressed archive is truncated"
+            ) from exc
+        except _corrupt_errors() as exc:
+            raise FormatError(f"corrupt {self._kind} data: {exc}") from exc
+        except OSError as exc:
+            if self._kind != "bzip2" or exc.errno is not None:
+                raise
+            # bz2 reports bad data as a plain OSError("Invalid data stream").
+            raise FormatError(f"corrupt bzip2 data: {exc}") from exc
+
+    def close(self) -> None:
+        self._inner.close()
+        super().close()
+
+
+def _corrupt_errors() -> tuple[type[BaseException], ...]:
+    """What the decompressors raise on bad data (``OSError`` in general is left alone:
+    it is the source failing, not the data)."""
+    import zlib
+
+    import zstandard
+
+    return (gzip.BadGzipFile, zlib.error, lzma.LZMAError, zstandard.ZstdError)

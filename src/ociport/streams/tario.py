@@ -32,8 +32,12 @@ __all__ = [
 ]
 
 BLOCK: Final = 512
-#: Largest PAX or GNU long-name header accepted (1 MiB): these are read into memory.
+#: Most bytes of PAX and GNU long-name headers held at once (1 MiB): those before one
+#: member together, and the global PAX headers of the whole archive together.
 MAX_EXTENDED_HEADER: Final = 1 << 20
+#: Largest member accepted (16 TiB); base-256 size fields can say far more, or less
+#: than zero.
+MAX_MEMBER_SIZE: Final = 1 << 44
 _PAX_RECORD: Final = re.compile(rb"(\d+) ([^=]+)=")
 _ENCODING: Final = "utf-8"
 _FILE_MODE: Final = 0o644
@@ -156,7 +160,7 @@ def _headers(read: Callable[[int], bytes], label: str) -> Iterator[TarHeader]:
     source past the member's data and padding (``-(-size // 512) * 512`` bytes)."""
     overrides: dict[str, str] = {}
     global_overrides: dict[str, str] = {}
-    position = 0
+    position = pending = global_bytes = 0
     while True:
         block = read(BLOCK)
         if not block or block.count(0) == BLOCK:
@@ -169,15 +173,22 @@ def _headers(read: Callable[[int], bytes], label: str) -> Iterator[TarHeader]:
             raise FormatError(
                 f"bad tar header at byte {position}: {exc}", location=label
             ) from exc
+        _check_size(info.size, label, info.name)
         position += BLOCK
         padded = -(-info.size // BLOCK) * BLOCK
         extended = (tarfile.XHDTYPE, tarfile.XGLTYPE, tarfile.SOLARIS_XHDTYPE)
         long_names = (tarfile.GNUTYPE_LONGNAME, tarfile.GNUTYPE_LONGLINK)
-        if info.type in (*extended, *long_names) and info.size > MAX_EXTENDED_HEADER:
-            raise FormatError(
-                f"extended header of {info.size} bytes (at most {MAX_EXTENDED_HEADER})",
-                location=label,
-            )
+        if info.type in (*extended, *long_names):
+            if info.type == tarfile.XGLTYPE:
+                global_bytes += info.size
+            else:
+                pending += info.size
+            if max(pending, global_bytes) > MAX_EXTENDED_HEADER:
+                raise FormatError(
+                    f"extended headers of more than {MAX_EXTENDED_HEADER} bytes "
+                    f"at byte {position - BLOCK}",
+                    location=label,
+                )
         if info.type in extended:
             fields = _parse_pax(
                 _checked(read(padded), padded, label)[: info.size], label
@@ -194,7 +205,7 @@ def _headers(read: Callable[[int], bytes], label: str) -> Iterator[TarHeader]:
             position += padded
             continue
         fields = {**global_overrides, **overrides}
-        overrides = {}
+        overrides, pending = {}, 0
         size = _pax_size(fields, label) if "size" in fields else info.size
         if info.type not in (
             tarfile.REGTYPE,
@@ -212,9 +223,20 @@ def _headers(read: Callable[[int], bytes], label: str) -> Iterator[TarHeader]:
 
 def _pax_size(fields: dict[str, str], label: str) -> int:
     value = fields["size"]
-    if not value.isdigit():
+    if not value.isdigit() or len(value) > 20:
         raise FormatError(f"malformed PAX size {value[:40]!r}", location=label)
-    return int(value)
+    return _check_size(int(value), label, fields.get("path", ""))
+
+
+def _check_size(size: int, label: str, name: str) -> int:
+    """``size``, once known to be a member size a real archive can have."""
+    if not 0 <= size <= MAX_MEMBER_SIZE:
+        raise FormatError(
+            f"member size {size} is out of range (0 to {MAX_MEMBER_SIZE})",
+            location=label,
+            member=name or None,
+        )
+    return size
 
 
 def _checked(data: bytes, want: int, label: str) -> bytes:
