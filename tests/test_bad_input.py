@@ -43,10 +43,6 @@ LAYER_TAR = "application/vnd.oci.image.layer.v1.tar"
 #: A blob the seeded store does not have: staged first, so failures must discard it.
 FRESH = b"a blob that is not in the store yet\n" * 64
 
-pytestmark = pytest.mark.skipif(
-    not SAMPLE.exists(), reason="../shared/fixtures is not present"
-)
-
 
 @dataclass(frozen=True)
 class Member:
@@ -636,9 +632,8 @@ def test_blob_member_is_a_link(
         Member(layer, b"", kind, target) if m.name == layer else m
         for m in sample.members
     ]
-    error = reject(
-        seeded, tmp_path, build(members), FormatError, match="not a regular file"
-    )
+    match = "points outside the layout" if "/etc/" in target else "not a regular file"
+    error = reject(seeded, tmp_path, build(members), FormatError, match=match)
     assert error.member == layer  # type: ignore[attr-defined]
 
 

@@ -12,9 +12,10 @@ import pytest
 
 import ociport
 from helpers import TOOL
-from ociport.content.helpers import read_blob
+from ociport.content.helpers import read_blob, write_blob
 from ociport.oci import mediatypes as mt
 from ociport.oci.manifest import Manifest
+from ociport.testing.factories import name_image
 
 
 def _layout_archive(layout: Path) -> io.BytesIO:
@@ -142,13 +143,17 @@ def test_wrong_diff_id_is_an_error(store: ociport.ImageStore, tmp_path: Path) ->
     (layout / "blobs" / "sha256" / new_manifest.encoded).write_bytes(raw_manifest)
     index["manifests"][0].update(digest=str(new_manifest), size=len(raw_manifest))
     (layout / "index.json").write_text(json.dumps(index))
-    name = (
-        store.import_image(
-            _layout_archive(layout), naming=ociport.ImportNaming("example.com/bad")
-        )
-        .images[0]
-        .name
-    )
+    # Import refuses such an image (its configs are checked against its layers)...
+    with pytest.raises(ociport.FormatError, match="does not match diff ID"):
+        store.import_image(_layout_archive(layout))
+    # ...so put it in the store blob by blob, as another tool might have.
+    for path in (layout / "blobs" / "sha256").iterdir():
+        data = path.read_bytes()
+        desc = ociport.Descriptor("", ociport.Digest.of(data), len(data))
+        write_blob(store.content, io.BytesIO(data), desc)
+    root = ociport.Descriptor(mt.OCI_IMAGE_MANIFEST, new_manifest, len(raw_manifest))
+    name = "example.com/bad:1"
+    name_image(store.content, name, root)
     names_before = [i.name for i in store.images()]
     with pytest.raises(ociport.FormatError, match="diff ID"):
         store.convert(name, "example.com/never:1", compression="gzip")

@@ -175,6 +175,15 @@ def test_attestations_follow_their_subject(p: FakeProvider) -> None:
     graph = p.walk(root, amd_only)
     assert [d.digest for d, _ in graph.manifests] == [amd[0].digest]
     assert [d.digest for d, _ in graph.missing] == [att_amd[0].digest]
+    # Attestations are no platform: --all-platforms takes every real one and reports it.
+    graph = p.walk(root, PlatformSelection(all_platforms=True))
+    assert [d.digest for d, _ in graph.manifests] == [
+        amd[0].digest,
+        arm[0].digest,
+        att_arm[0].digest,
+    ]
+    assert [d.digest for d, _ in graph.missing] == [att_amd[0].digest]
+    p.drop(arm[0])
     with pytest.raises(MissingContentError):
         p.walk(root, PlatformSelection(all_platforms=True))
 

@@ -24,13 +24,21 @@
     │  └─ UnsupportedSourceError(TypeError)    .driver
     ├─ ImageNotFoundError(LookupError)         .name .available
     ├─ StoreNotFoundError(LookupError)         .url
+    ├─ StorageError(OSError)                   .url .role .reason .hint
+    │  ├─ StorageNotFoundError(FileNotFoundError)
+    │  ├─ StoragePermissionError(PermissionError)
+    │  ├─ LockTimeoutError(TimeoutError)       .lock_url
+    │  └─ ConditionalWritesError               .endpoint
     ├─ RefNameNotFoundError(LookupError)       .ref_name .available
     ├─ RefNameConflictError(ValueError)        .ref_name
     └─ PluginError
        └─ DuplicateDriverError                 .name .existing .new
 
-Errors from the filesystem (``PermissionError``, ``FileNotFoundError`` on a source the
-user named, ...) are not wrapped: they pass through as the ``OSError`` that fsspec raised.
+Errors from a local filesystem (``PermissionError``, ``FileNotFoundError`` on a source
+the user named, ...) are not wrapped: they pass through as the ``OSError`` that fsspec
+raised. Errors from a remote one (S3 and other object stores) become a
+:class:`StorageError` that says which side failed (the store, the source or the
+destination), its URL, the cause and a hint; the original is its ``__cause__``.
 """
 
 from __future__ import annotations
@@ -40,6 +48,7 @@ from collections.abc import Sequence
 __all__ = [
     "BlobExistsError",
     "BlobNotFoundError",
+    "ConditionalWritesError",
     "ContentError",
     "DigestMismatchError",
     "DocumentTooLargeError",
@@ -53,6 +62,7 @@ __all__ = [
     "InvalidDigestError",
     "InvalidLocationError",
     "InvalidReferenceError",
+    "LockTimeoutError",
     "MissingContentError",
     "OciportError",
     "PluginError",
@@ -60,6 +70,9 @@ __all__ = [
     "RefNameNotFoundError",
     "ReferenceLoopError",
     "SizeMismatchError",
+    "StorageError",
+    "StorageNotFoundError",
+    "StoragePermissionError",
     "StoreNotFoundError",
     "UnknownDriverError",
     "UnsupportedMediaTypeError",
@@ -170,7 +183,7 @@ class FormatError(OciportError, ValueError):
         super().__init__(f"{prefix}{message}")
 
 
-def _shortened(text: str, limit: int = 160) -> str:
+def _shortened(text: str, limit: int = 240) -> str:
     """``text`` cut in the middle when longer than ``limit`` (a hostile archive's member
     name can be megabytes long); the attributes keep it whole."""
     if len(text) <= limit:
@@ -268,6 +281,80 @@ class StoreNotFoundError(OciportError, LookupError):
             or "no image store here (import an image to create it, or check --store)"
         )
         super().__init__(f"{url}: {reason}")
+
+
+class StorageError(OciportError, OSError):
+    """A remote filesystem (S3, ...) failed: the store, the source or the destination.
+
+    The message is one line: ``ROLE URL: REASON; HINT``, e.g. ``store s3://b/images:
+    bucket 'b' does not exist; ...``. Built by
+    :func:`ociport.streams.storage_errors.describe_error`; the library's own exception
+    is the ``__cause__``.
+
+    :ivar url: the store root, source or destination URL.
+    :ivar role: ``"store"``, ``"source"`` or ``"destination"``.
+    :ivar reason: what went wrong (``bucket 'b' does not exist``, ``access denied``).
+    :ivar hint: what to check, or ``""``.
+    """
+
+    def __init__(self, *, url: str, role: str, reason: str, hint: str = "") -> None:
+        self.url = url
+        self.role = role
+        self.reason = reason
+        self.hint = hint
+        tail = f"; {hint}" if hint else ""
+        super().__init__(f"{role} {url}: {reason}{tail}")
+
+    def __reduce__(self) -> tuple[object, ...]:  # keyword-only __init__: pickle by dict
+        return (_rebuild, (type(self), self.__dict__))
+
+
+def _rebuild(cls: type[StorageError], state: dict[str, object]) -> StorageError:
+    error = cls.__new__(cls)
+    StorageError.__init__(
+        error,
+        url=str(state["url"]),
+        role=str(state["role"]),
+        reason=str(state["reason"]),
+        hint=str(state["hint"]),
+    )
+    error.__dict__.update(state)
+    return error
+
+
+class StorageNotFoundError(StorageError, FileNotFoundError):
+    """A remote bucket or object does not exist."""
+
+
+class StoragePermissionError(StorageError, PermissionError):
+    """A remote filesystem refused the credentials, or had none."""
+
+
+class LockTimeoutError(StorageError, TimeoutError):
+    """An object-store lock (``index.json.lock``) was not acquired in time.
+
+    :ivar lock_url: the lock object.
+    """
+
+    def __init__(
+        self, *, url: str, role: str, reason: str, hint: str = "", lock_url: str = ""
+    ) -> None:
+        self.lock_url = lock_url
+        super().__init__(url=url, role=role, reason=reason, hint=hint)
+
+
+class ConditionalWritesError(StorageError):
+    """The store's server does not honour conditional writes (``If-None-Match: *``), so
+    the ``index.json`` lock cannot work; see ``ociport_single_writer`` in the README.
+
+    :ivar endpoint: the server, e.g. ``http://127.0.0.1:7480``.
+    """
+
+    def __init__(
+        self, *, url: str, role: str, reason: str, hint: str = "", endpoint: str = ""
+    ) -> None:
+        self.endpoint = endpoint
+        super().__init__(url=url, role=role, reason=reason, hint=hint)
 
 
 class RefNameNotFoundError(OciportError, LookupError):

@@ -12,6 +12,7 @@ blob once, sorted by name, each verified against its digest while it is copied.
 
 from __future__ import annotations
 
+import posixpath
 import tarfile
 from dataclasses import dataclass, field
 from typing import IO, Final
@@ -50,13 +51,26 @@ __all__ = ["OciArchiveDriver"]
 _LAYOUT_FILES: Final = ("oci-layout", "index.json")
 
 
-def _blob_digest(name: str, kind: bytes, label: str) -> Digest | None:
+def _blob_digest(name: str, kind: bytes, link: str, label: str) -> Digest | None:
     """The digest a ``blobs/`` member carries, ``None`` for other members.
 
-    :raises FormatError: a name escaping the layout, or a blob that is not a file.
+    :raises FormatError: a name or link target escaping the layout, or a blob that is
+        not a file.
     """
-    if name.startswith("/") or ".." in name.split("/"):
+    if _escapes(name):
         raise FormatError("member name escapes the layout", location=label, member=name)
+    if kind in (tarfile.SYMTYPE, tarfile.LNKTYPE):
+        target = (
+            posixpath.join(posixpath.dirname(name), link)
+            if kind == tarfile.SYMTYPE
+            else link
+        )
+        if _escapes(posixpath.normpath(target)):
+            raise FormatError(
+                f"link to {link!r} points outside the layout",
+                location=label,
+                member=name,
+            )
     digest = blob_member_digest(name)
     if digest is None or kind == tarfile.DIRTYPE:
         return None
@@ -65,6 +79,18 @@ def _blob_digest(name: str, kind: bytes, label: str) -> Digest | None:
             "blob member is not a regular file", location=label, member=name
         )
     return digest
+
+
+def _escapes(name: str) -> bool:
+    return name.startswith("/") or ".." in name.split("/")
+
+
+def _once(files: dict[str, bytes], name: str, data: bytes, label: str) -> None:
+    """Keep a layout file; the same name twice must mean the same bytes."""
+    if files.setdefault(name, data) != data:
+        raise FormatError(
+            "member appears twice with different bytes", location=label, member=name
+        )
 
 
 def _index(files: dict[str, bytes], others: set[str], label: str) -> Index:
@@ -150,21 +176,23 @@ class OciArchiveDriver(ImageDriver):
     def _open_indexed(self, reader: RangeReader, context: SourceContext) -> ImageSource:
         """Random access: index the headers; blobs are read when the engine asks."""
         provider = _ArchiveProvider(reader, context.max_document)
-        headers: dict[str, TarHeader] = {}
+        files: dict[str, bytes] = {}
         others: set[str] = set()
-        for header in index_members(reader.read_at, reader.size, label=context.label):
+        label = context.label
+        for header in index_members(reader.read_at, reader.size, label=label):
             if header.name in _LAYOUT_FILES:
-                headers[header.name] = header
+                size = _capped(header.name, header.size, context.max_document)
+                _once(files, header.name, reader.read_at(header.offset, size), label)
                 continue
-            digest = _blob_digest(header.name, header.type, context.label)
+            digest = _blob_digest(header.name, header.type, header.linkname, label)
             if digest is None:
                 others.add(header.name)
-            else:
-                provider.blobs[digest] = header
-        files = {
-            name: reader.read_at(h.offset, _capped(name, h.size, context.max_document))
-            for name, h in headers.items()
-        }
+            elif provider.blobs.setdefault(digest, header).size != header.size:
+                raise FormatError(
+                    "member appears twice with different sizes",
+                    location=label,
+                    member=header.name,
+                )
         index = _index(files, others, context.label)
         return ImageSource(
             list(index.manifests),
@@ -180,9 +208,12 @@ class OciArchiveDriver(ImageDriver):
         others: set[str] = set()
         for member in iter_members(stream, label=context.label):
             if member.name in _LAYOUT_FILES:
-                files[member.name] = self._read_member(member, context)
+                data = self._read_member(member, context)
+                _once(files, member.name, data, context.label)
                 continue
-            digest = _blob_digest(member.name, member.type, context.label)
+            digest = _blob_digest(
+                member.name, member.type, member.linkname, context.label
+            )
             if digest is None:
                 others.add(member.name)
             else:

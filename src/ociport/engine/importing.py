@@ -2,7 +2,8 @@
 commit what they need.
 
 The driver opens the source (:meth:`~ociport.drivers.base.ImageDriver.open_source`);
-everything after that happens here. Every root is walked before anything is committed,
+everything after that happens here. Every root is walked, and every image config checked
+against its manifest's layers, before anything is committed,
 so a problem in any of them leaves the store as it was; then the needed blobs not yet
 staged are read through the source's provider (several at once when the source allows)
 and staged, and only then is anything published. Naming is the caller's job
@@ -26,6 +27,7 @@ from ociport.oci import mediatypes as mt
 from ociport.oci.descriptor import Descriptor
 from ociport.oci.digest import Digest
 from ociport.oci.manifest import MAX_DOCUMENT_SIZE, Index
+from ociport.oci.validate import check_image_config
 from ociport.oci.walk import ImageGraph, PlatformSelection, walk_image
 from ociport.streams.compression import label_mismatch
 from ociport.streams.location import Location
@@ -125,6 +127,9 @@ def import_source(
         graphs = [walk_image(root, reader, request.selection) for root in roots]
         reader.check_sizes(graphs)
         reader.stage_needed(graphs)
+        for graph in graphs:
+            for desc, manifest in graph.manifests:
+                check_image_config(reader, desc, manifest)
         report = ImportReport(
             notes=[*opened.notes, *notes], rebuilt=opened.rebuilds_manifests
         )

@@ -16,9 +16,14 @@ from ociport.oci import mediatypes as mt
 from ociport.oci.descriptor import Descriptor
 from ociport.oci.digest import CHUNK_SIZE
 from ociport.oci.manifest import Manifest, parse_json
-from ociport.oci.walk import ImageGraph, PlatformSelection, walk_image
+from ociport.oci.walk import (
+    DocumentProvider,
+    ImageGraph,
+    PlatformSelection,
+    walk_image,
+)
 
-__all__ = ["check_diff_ids", "validate_image"]
+__all__ = ["check_diff_ids", "check_image_config", "validate_image"]
 
 _IMAGE_CONFIGS: Final = frozenset({mt.OCI_IMAGE_CONFIG, mt.DOCKER_CONFIG})
 _PLAIN_LAYERS: Final = frozenset({mt.OCI_LAYER_TAR, mt.DOCKER_LAYER_TAR})
@@ -55,26 +60,33 @@ def validate_image(
                 while stream.read(CHUNK_SIZE):
                     pass
     for desc, manifest in graph.manifests:
-        _check_diff_ids(documents, desc, manifest)
+        check_image_config(documents, desc, manifest)
     return graph
 
 
-def _check_diff_ids(
-    documents: ContentDocuments, desc: Descriptor, manifest: Manifest
+def check_image_config(
+    documents: DocumentProvider, desc: Descriptor, manifest: Manifest
 ) -> None:
+    """An image manifest's config lists one diff ID per layer (:func:`check_diff_ids`);
+    artifacts, whose config is no image config, pass.
+
+    :raises FormatError: naming the manifest and its config.
+    """
     if manifest.config.media_type not in _IMAGE_CONFIGS:
-        return  # an artifact: its config is not an image config
+        return
     config = parse_json(
         documents.read_document(manifest.config), where=str(manifest.config.digest)
     )
-    check_diff_ids(config, manifest.layers, where=str(desc.digest))
+    where = f"manifest {desc.digest} (config {manifest.config.digest})"
+    check_diff_ids(config, manifest.layers, where=where)
 
 
 def check_diff_ids(
     config: Mapping[str, Any], layers: Sequence[Descriptor], *, where: str = ""
 ) -> None:
-    """An image config lists one ``rootfs.diff_ids`` entry per layer, and an
-    uncompressed layer's diff ID is its own digest (image-spec ``config.md``).
+    """An image config that lists ``rootfs.diff_ids`` lists one per layer, and an
+    uncompressed layer's diff ID is its own digest (image-spec ``config.md``). A config
+    without ``rootfs`` (some artifacts use the image config type) is not checked.
 
     :param config: the parsed image config.
     :param where: the manifest, for the message.
@@ -82,10 +94,11 @@ def check_diff_ids(
     """
     rootfs = config.get("rootfs")
     diff_ids = rootfs.get("diff_ids") if isinstance(rootfs, dict) else None
-    if not isinstance(diff_ids, list) or len(diff_ids) != len(layers):
-        count = len(diff_ids) if isinstance(diff_ids, list) else "no"
+    if not isinstance(diff_ids, list):
+        return  # no rootfs at all: nothing to hold the layers against
+    if len(diff_ids) != len(layers):
         raise FormatError(
-            f"image config lists {count} diff IDs for {len(layers)} layers",
+            f"image config lists {len(diff_ids)} diff IDs for {len(layers)} layers",
             member=where or None,
         )
     for diff_id, layer in zip(diff_ids, layers, strict=True):

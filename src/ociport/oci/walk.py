@@ -30,6 +30,7 @@ __all__ = [
     "ImageGraph",
     "PlatformSelection",
     "choose_children",
+    "is_attestation",
     "reachable",
     "walk_image",
 ]
@@ -71,7 +72,13 @@ class PlatformSelection:
     all_platforms: bool = False
 
     def wants(self, child: Descriptor) -> bool | None:
-        """``True`` required, ``False`` skipped, ``None`` taken if present."""
+        """``True`` required, ``False`` skipped, ``None`` taken if present.
+
+        Attestation manifests (BuildKit's, platform ``unknown/unknown``) are no platform
+        of their own: never required, taken with the manifest they describe.
+        """
+        if is_attestation(child):
+            return None if self.all_platforms else (False if self.platforms else None)
         if self.all_platforms:
             return True
         if not self.platforms or child.media_type in mt.INDEX_MEDIA_TYPES:
@@ -191,11 +198,12 @@ class _Walk:
             elif self.visit(child, desc.digest, ancestors):
                 taken.append(child)
         if index.manifests and not taken and not self.tolerate_missing:
-            wanted_text = (
-                ", ".join(map(str, self.selection.platforms)) or "any platform"
-            )
+            wanted = ", ".join(map(str, self.selection.platforms)) or "any platform"
+            there = {str(c.platform) for c in index.manifests if c.platform}
+            listed = ", ".join(sorted(there - {"unknown/unknown"}))
             raise FormatError(
-                f"index {desc.digest} has no manifest present for {wanted_text}"
+                f"index {desc.digest} has no manifest present for {wanted}"
+                + (f"; it has {listed}" if listed else "")
             )
 
 
@@ -225,6 +233,18 @@ def walk_image(
         provider, selection, tolerate_missing, tolerate_errors, subjects, graph
     ).visit(root, None, ())
     return graph
+
+
+def is_attestation(child: Descriptor) -> bool:
+    """Whether an index child is an attestation manifest (BuildKit's provenance and SBOM
+    manifests: ``vnd.docker.reference.type`` annotation, platform ``unknown/unknown``)."""
+    if child.annotations.get(_REFERENCE_TYPE):
+        return True
+    platform = child.platform
+    return platform is not None and (platform.os, platform.architecture) == (
+        "unknown",
+        "unknown",
+    )
 
 
 def choose_children(

@@ -45,10 +45,11 @@ _DIR_MODE: Final = 0o755
 
 
 def member_path(name: str) -> str:
-    """A member name without ``./`` prefixes or a trailing ``/`` (``./blobs/`` -> ``blobs``)."""
-    while name.startswith("./"):
-        name = name[2:]
-    return name.rstrip("/") if name not in ("", "./") else ""
+    """A member name in normal form: no ``.`` parts, repeated or trailing ``/``
+    (``./blobs//sha256/./x/`` -> ``blobs/sha256/x``). ``..`` parts are kept, not
+    resolved, and so is a leading ``/``: callers refuse names that escape."""
+    parts = [part for part in name.split("/") if part not in ("", ".")]
+    return ("/" if name.startswith("/") else "") + "/".join(parts)
 
 
 @dataclass(slots=True)
