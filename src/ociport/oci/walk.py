@@ -198,11 +198,11 @@ class _Walk:
             elif self.visit(child, desc.digest, ancestors):
                 taken.append(child)
         if index.manifests and not taken and not self.tolerate_missing:
-            wanted = ", ".join(map(str, self.selection.platforms)) or "any platform"
+            asked = ", ".join(map(str, self.selection.platforms)) or "any platform"
             there = {str(c.platform) for c in index.manifests if c.platform}
             listed = ", ".join(sorted(there - {"unknown/unknown"}))
             raise FormatError(
-                f"index {desc.digest} has no manifest present for {wanted}"
+                f"index {desc.digest} has no manifest present for {asked}"
                 + (f"; it has {listed}" if listed else "")
             )
 
