@@ -38,6 +38,11 @@ _ids = itertools.count()
 
 #: Total bytes of JSON documents kept in memory for one import (256 MiB).
 DOCUMENT_BUDGET: Final = 256 << 20
+#: Blobs up to this size (256 KiB) are staged in memory, not in the store: a file
+#: created, fsynced and removed per tiny blob would dominate an archive of many.
+SMALL_BLOB: Final = 256 << 10
+#: Total bytes of small blobs held in memory for one import (32 MiB).
+SMALL_BLOB_BUDGET: Final = 32 << 20
 
 
 class _Capture:
@@ -81,7 +86,9 @@ class StagingArea:
         self._sizes: dict[Digest, int] = {}
         self._heads: dict[Digest, bytes] = {}
         self._documents: dict[Digest, bytes] = {}
+        self._small: dict[Digest, bytes] = {}
         self._budget = DOCUMENT_BUDGET
+        self._small_budget = SMALL_BLOB_BUDGET
         # Blobs may be staged from several threads at once (add_many).
         self._mutex = threading.Lock()
 
@@ -107,8 +114,15 @@ class StagingArea:
     def _stage(
         self, stream: IO[bytes], size: int, where: str, digest: Digest | None
     ) -> Digest:
-        captured = _Capture(size <= self._max_document and size <= self._budget)
-        if self._store is None or (digest is not None and self.has(digest)):
+        with self._mutex:
+            small = self._store is not None and size <= min(
+                SMALL_BLOB, self._small_budget
+            )
+            if small:
+                self._small_budget -= size  # reserved before the bytes arrive
+        document = size <= self._max_document and size <= self._budget
+        captured = _Capture(document or small)
+        if small or self._store is None or (digest is not None and self.has(digest)):
             hasher = digest.hasher() if digest is not None else Hasher()
             copy_stream(
                 stream,
@@ -123,11 +137,17 @@ class StagingArea:
             hasher.verify(digest, size, where)
             with self._mutex:
                 self._sizes.setdefault(digest, size)
+                if small and captured.data is not None:
+                    self._small.setdefault(digest, bytes(captured.data))
         else:
             digest = self._write(stream, size, where, digest, captured)
         with self._mutex:
             self._heads[digest] = captured.head
-            if captured.data is not None and captured.data.lstrip()[:1] == b"{":
+            if (
+                document
+                and captured.data is not None
+                and captured.data.lstrip()[:1] == b"{"
+            ):
                 self._documents[digest] = bytes(captured.data)
                 self._budget -= size
         return digest
@@ -172,12 +192,9 @@ class StagingArea:
         expected: Digest | None,
         captured: _Capture,
     ) -> Digest:
-        assert self._store is not None
         # With the digest known the store may write straight to the final key (S3).
         known = Descriptor("", expected, size) if expected is not None else None
-        writer = self._store.writer(
-            ingest_id=f"staging-{id(self):x}-{next(_ids)}", expected=known
-        )
+        writer = self._writer(known)
         try:
 
             def sink(chunk: memoryview) -> None:
@@ -201,6 +218,12 @@ class StagingArea:
         if duplicate:
             writer.abort()
         return digest
+
+    def _writer(self, expected: Descriptor | None) -> BlobWriter:
+        assert self._store is not None
+        return self._store.writer(
+            ingest_id=f"staging-{id(self):x}-{next(_ids)}", expected=expected
+        )
 
     def head(self, digest: Digest) -> bytes:
         """The first bytes (up to 16) of a blob staged by this area, for magic numbers."""
@@ -234,7 +257,8 @@ class StagingArea:
         digest = descriptor.digest
         if digest in self._documents:
             return self._documents[digest]
-        if digest in self._writers or (self._store is None and digest in self._sizes):
+        staged_only = digest in self._small or self._store is None
+        if digest in self._writers or (staged_only and digest in self._sizes):
             size = self._sizes[digest]
             head = self._heads.get(digest, b"")
             if size <= self._max_document and head.lstrip()[:1] != b"{":
@@ -249,17 +273,35 @@ class StagingArea:
         committed = []
         for digest in sorted(set(digests)):
             writer = self._writers.pop(digest, None)
-            if writer is None:
-                continue
-            with contextlib.suppress(BlobExistsError):  # another import was first
-                committed.append(writer.commit())
+            data = self._small.pop(digest, None)
+            info = None
+            if writer is not None:
+                with contextlib.suppress(BlobExistsError):  # another import was first
+                    info = writer.commit()
+            elif data is not None:
+                info = self._commit_small(digest, data)
+            if info is not None:
+                committed.append(info)
                 if self._on_commit is not None:
-                    self._on_commit(committed[-1])
+                    self._on_commit(info)
         return committed
+
+    def _commit_small(self, digest: Digest, data: bytes) -> BlobInfo | None:
+        """Write and publish a blob held in memory; ``None`` when it exists already."""
+        assert self._store is not None
+        if exists(self._store, digest):
+            return None
+        with self._writer(Descriptor("", digest, len(data))) as writer:
+            writer.write(data)
+            try:
+                return writer.commit(len(data), digest)
+            except BlobExistsError:
+                return None
 
     def abort(self) -> None:
         """Discard every blob not committed."""
         writers, self._writers = self._writers, {}
+        self._small.clear()
         for writer in writers.values():
             writer.abort()
 
