@@ -4,6 +4,7 @@ this one too (platforms, ref names, commit hooks)."""
 
 from __future__ import annotations
 
+import io
 import json
 import subprocess
 import sys
@@ -15,6 +16,7 @@ import pluggy
 import pytest
 from docker_helpers import store_state
 from ociport_docker_archive.driver import DockerArchiveDriver
+from ociport_docker_archive.reader import METADATA_BUDGET
 
 import ociport
 from ociport.content.helpers import read_blob
@@ -149,3 +151,19 @@ def test_blob_committed_fires_for_every_blob_including_the_built_manifest(
     assert result.blobs_committed == len(stored)
     fresh.import_image(str(out))
     assert len(recorder.committed) == len(stored)  # nothing new, nothing reported
+
+
+def test_metadata_files_have_a_budget(store: ociport.ImageStore) -> None:
+    """Many large ``<id>/json`` members (a legacy archive's layer metadata) are refused
+    once they would hold more than the budget in memory."""
+    out = io.BytesIO()
+    doc = b'{"id": "' + b"x" * (4 << 20) + b'"}'
+    with tarfile.open(fileobj=out, mode="w") as tar:
+        for i in range(METADATA_BUDGET // len(doc) + 2):
+            info = tarfile.TarInfo(f"{i:064x}/json")
+            info.size = len(doc)
+            tar.addfile(info, io.BytesIO(doc))
+    before = store_state(store)
+    with pytest.raises(ociport.FormatError, match="metadata files of more than"):
+        store.import_image(io.BytesIO(out.getvalue()), format="docker-archive")
+    assert store_state(store) == before

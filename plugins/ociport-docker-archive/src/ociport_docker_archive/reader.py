@@ -24,7 +24,7 @@ from ociport.drivers.kit import (
     member_path,
 )
 
-__all__ = ["ArchiveContents", "looks_like_docker", "read_archive"]
+__all__ = ["METADATA_BUDGET", "ArchiveContents", "looks_like_docker", "read_archive"]
 
 #: Members read whole into memory rather than staged as blobs.
 _METADATA: Final = frozenset(
@@ -32,6 +32,9 @@ _METADATA: Final = frozenset(
 )
 _SKIPPED: Final = frozenset({"VERSION"})
 _MAX_LINK_HOPS: Final = 40
+#: Most bytes of metadata files (``manifest.json``, ``repositories``, ``<id>/json``)
+#: held at once (64 MiB): a real archive has a few KiB of them.
+METADATA_BUDGET: Final = 64 << 20
 _DOCKER_MEMBER: Final = re.compile(
     r"manifest\.json|repositories|(?:sha256:)?[0-9a-f]{64}(?:\.json|\.tar(?:\.gz|\.zst)?)?"
     r"|[0-9a-f]{64}/(?:VERSION|json|layer\.tar)?"
@@ -93,6 +96,7 @@ def read_archive(
         do not match its name.
     """
     contents = ArchiveContents()
+    held = 0
     for member in iter_members(stream, label=label):
         name = member.name
         if not name or member.type == tarfile.DIRTYPE:
@@ -109,6 +113,11 @@ def read_archive(
         elif _is_metadata(name):
             if member.size > max_document:
                 raise DocumentTooLargeError(member.size, max_document, member=name)
+            held += member.size
+            if held > METADATA_BUDGET:
+                raise FormatError(
+                    f"metadata files of more than {METADATA_BUDGET} bytes", member=name
+                )
             contents.metadata[name] = member.stream.read()
         else:
             digest = blob_member_digest(name)
