@@ -157,7 +157,7 @@ def test_metadata_files_have_a_budget(store: ociport.ImageStore) -> None:
     """Many large ``<id>/json`` members (a legacy archive's layer metadata) are refused
     once they would hold more than the budget in memory."""
     out = io.BytesIO()
-    doc = b'{"id": "' + b"x" * (4 << 20) + b'"}'
+    doc = b'{"id": "' + b"x" * (3 << 20) + b'"}'
     with tarfile.open(fileobj=out, mode="w") as tar:
         for i in range(METADATA_BUDGET // len(doc) + 2):
             info = tarfile.TarInfo(f"{i:064x}/json")
