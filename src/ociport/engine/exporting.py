@@ -9,7 +9,13 @@ is knowingly partial. Non-distributable (foreign) layers can be hidden the same 
 
 from __future__ import annotations
 
+import glob
+import hashlib
 import json
+import os
+import shutil
+import socket
+import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from typing import Any
@@ -100,7 +106,10 @@ def write_plan(
 
     A tar format gets a stream: a path or URL is written under a temporary name and
     appears only once complete (see :func:`~ociport.streams.sources.open_sink`). Other
-    formats get the location; when the driver raises, a target it created is removed.
+    formats get the location: a new local directory is built under a temporary name
+    beside it (``.NAME.<pid>-<hex>.tmp``, left-overs of dead processes are removed) and
+    renamed into place when complete; a new remote one is removed when the driver
+    raises; an existing one is added to (the driver writes blobs before names).
 
     :raises UnsupportedSourceError: a stream for a format that needs a location.
     """
@@ -111,13 +120,52 @@ def write_plan(
     target = resolve(sink, storage_options)
     if not isinstance(target, Location):
         raise UnsupportedSourceError(driver.name, "a stream")
-    created = not target.fs.exists(target.path)
+    if target.fs.exists(target.path):
+        driver.write(plan, target)  # the driver adds to it: blobs first, names last
+        return
+    # A new target: on a local disk it is built under a temporary name and renamed into
+    # place, so it appears only once complete, even if this process is killed.
+    build = _temporary_sibling(target) if target.is_local else target
     try:
-        driver.write(plan, target)
+        driver.write(plan, build)
+        if build is not target:
+            os.rename(build.path, target.path)
     except BaseException:
-        if created and target.fs.exists(target.path):
-            target.fs.rm(target.path, recursive=True)
+        if build.fs.exists(build.path):
+            build.fs.rm(build.path, recursive=True)
         raise
+
+
+def _temporary_sibling(target: Location) -> Location:
+    directory, name = os.path.split(target.path.rstrip("/"))
+    for stale in glob.glob(
+        os.path.join(glob.escape(directory), f".{glob.escape(name)}.*.tmp")
+    ):
+        if _abandoned(stale):
+            shutil.rmtree(stale, ignore_errors=True)
+    temp = f".{name}.{_HOST}-{os.getpid()}-{uuid.uuid4().hex}.tmp"
+    return Location(target.fs, os.path.join(directory, temp))
+
+
+#: This machine, as temporary names carry it (a pid means nothing on another host that
+#: shares the directory over NFS).
+_HOST = hashlib.sha256(socket.gethostname().encode()).hexdigest()[:8]
+
+
+def _abandoned(path: str) -> bool:
+    """Whether a temporary directory's builder, a process of this machine, is gone."""
+    try:
+        host, pid, _ = os.path.basename(path).rsplit(".", 2)[-2].split("-")
+        if host != _HOST:
+            return False
+        os.kill(int(pid), 0)
+    except ValueError:
+        return False  # not one of ours
+    except ProcessLookupError:
+        return True
+    except PermissionError:
+        return False  # a live process of another user
+    return False
 
 
 def _filtered(graph: ImageGraph, view: ExportView) -> dict[Digest, Descriptor]:

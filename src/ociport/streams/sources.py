@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import fcntl
+import glob
 import io
 import os
 import stat
@@ -22,6 +24,7 @@ __all__ = [
     "open_sink",
     "open_source",
     "open_uncompressed",
+    "remove_stale_temporaries",
     "resolve",
 ]
 
@@ -141,11 +144,35 @@ def _local_file(path: str) -> Iterator[IO[bytes]]:
             yield stream
         return
     directory, name = os.path.split(real)
+    remove_stale_temporaries(directory, name)
     temp = os.path.join(directory, f".{name}.{uuid.uuid4().hex}.tmp")
     try:
         with open(temp, "wb") as stream:
+            # Held while the file is written: a temporary nobody holds is a dead
+            # process's leftover (see remove_stale_temporaries).
+            fcntl.flock(stream.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
             yield stream
         os.replace(temp, real)
     finally:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(temp)
+
+
+def remove_stale_temporaries(directory: str, name: str) -> list[str]:
+    """Remove the temporary files (``.NAME.<hex>.tmp``) of exports to ``NAME`` that
+    died (killed, power cut): those whose ``flock`` no process holds.
+
+    :returns: the paths removed.
+    """
+    removed = []
+    for entry in glob.glob(
+        os.path.join(glob.escape(directory), f".{glob.escape(name)}.*.tmp")
+    ):
+        try:
+            with open(entry, "rb") as stream:
+                fcntl.flock(stream.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+                os.unlink(entry)
+                removed.append(entry)
+        except (BlockingIOError, FileNotFoundError, IsADirectoryError):
+            continue  # being written now, or gone already
+    return removed
