@@ -4,16 +4,13 @@ from __future__ import annotations
 
 import hashlib
 import shutil
-from pathlib import Path
 
 import pytest
+from ociport_fixtures import PUBLIC, ROOT, TOOL
 
 import ociport
 
-ROOT = Path(__file__).resolve().parent.parent
-FIXTURES = ROOT.parent / "shared" / "fixtures"
-TOOL = FIXTURES / "tool"
-PUBLIC = FIXTURES / "public"
+__all__ = ["PUBLIC", "ROOT", "TOOL", "need_tool", "snapshot"]
 
 
 def snapshot(store: ociport.ImageStore) -> dict[str, str]:

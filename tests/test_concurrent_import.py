@@ -6,6 +6,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 import ociport
 from helpers import PUBLIC, TOOL
 
@@ -19,6 +21,7 @@ ARCHIVES = [
 ]
 
 
+@pytest.mark.corpus
 def test_parallel_cli_imports_keep_every_name(tmp_path: Path) -> None:
     store_path = tmp_path / "store"
     procs = [

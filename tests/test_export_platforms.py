@@ -83,6 +83,7 @@ def test_absent_platform_is_an_error(multi: ociport.ImageStore) -> None:
         multi.export_images([NAME], io.BytesIO(), platforms=["linux/s390x"])
 
 
+@pytest.mark.corpus
 def test_all_platforms_refuses_a_partial_image(store: ociport.ImageStore) -> None:
     result = store.import_image(str(PUBLIC / "oras-go" / "hello-world.tar"))
     name = result.images[0].name

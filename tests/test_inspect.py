@@ -55,6 +55,7 @@ def test_seekable_archive_reads_only_metadata(
     assert sum(read) < path.stat().st_size - layer_bytes
 
 
+@pytest.mark.corpus
 def test_partial_index_reports_missing(layout_pm: pluggy.PluginManager) -> None:
     (record,) = ociport.inspect_source(
         str(PUBLIC / "oras-go" / "hello-world.tar"), pm=layout_pm
@@ -66,6 +67,7 @@ def test_partial_index_reports_missing(layout_pm: pluggy.PluginManager) -> None:
     }
 
 
+@pytest.mark.corpus
 def test_stream_and_file_agree(layout_pm: pluggy.PluginManager) -> None:
     path = PUBLIC / "podman" / "oci-registry-name.tar.gz"
     from_file = ociport.inspect_source(str(path), pm=layout_pm)
@@ -75,6 +77,7 @@ def test_stream_and_file_agree(layout_pm: pluggy.PluginManager) -> None:
     assert from_file[0]["names"] == ["example.com/empty:latest"]
 
 
+@pytest.mark.corpus
 def test_layout_directory(layout_pm: pluggy.PluginManager) -> None:
     records = ociport.inspect_source(
         str(PUBLIC / "regclient" / "testrepo"), pm=layout_pm

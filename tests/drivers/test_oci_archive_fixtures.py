@@ -1,5 +1,7 @@
-"""oci-archive import/export against real archives (``../shared/fixtures``), checked by
-skopeo, umoci and oci-image-tool.
+"""oci-archive import/export against real archives, checked by skopeo, umoci and
+oci-image-tool: the tool fixtures (``TOOL``, written by the tools themselves; see
+``tests/fixtures/make-tool-fixtures.sh``) and, where it is present, the external corpus
+(``PUBLIC``; those cases are marked ``corpus``).
 
 Expected names, root digests and blob sets are derived here from each fixture's own
 ``index.json`` and blobs (read with :mod:`tarfile`), never copied from ociport's output.
@@ -57,10 +59,6 @@ HOST_ARCH = {
     "aarch64": "arm64",
     "arm64": "arm64",
 }.get(platform.machine().lower())
-
-pytestmark = pytest.mark.skipif(
-    not SAMPLE.exists(), reason="../shared/fixtures is not present"
-)
 
 
 def _ids(path: Path) -> str:
@@ -214,6 +212,7 @@ def test_import_names_roots_and_content(store: ociport.ImageStore, path: Path) -
             assert stream.read() == archive.blobs[digest]
 
 
+@pytest.mark.corpus
 def test_partial_multi_platform_reports_missing_children(
     store: ociport.ImageStore,
 ) -> None:
@@ -242,6 +241,7 @@ def test_default_base_name_is_dated(store: ociport.ImageStore) -> None:
     assert result.images[0].name in {f"import-{before}:1.0", f"import-{after}:1.0"}
 
 
+@pytest.mark.corpus
 def test_docker_v25_archive_is_not_an_oci_archive(store: ociport.ImageStore) -> None:
     # Docker 25's save of an untagged image: index.json has "manifests": null and only
     # manifest.json points at the image; for oci-archive that is a clear FormatError.
@@ -339,6 +339,7 @@ def test_digest_names(store: ociport.ImageStore) -> None:
     assert {str(i.target.digest) for i in store.images()} == {root}
 
 
+@pytest.mark.corpus
 def test_skip_digest_for_named(store: ociport.ImageStore) -> None:
     naming = ImportNaming(BASE, digests=True, skip_digest_for_named=True)
     named = store.import_image(

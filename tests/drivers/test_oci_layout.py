@@ -76,6 +76,7 @@ def test_real_layouts_import(layout_store: ociport.ImageStore, layout: Path) -> 
     assert not layout_store.verify()
 
 
+@pytest.mark.corpus
 def test_only_the_selected_image_is_read(
     layout_store: ociport.ImageStore, tmp_path: Path
 ) -> None:
@@ -209,6 +210,7 @@ def test_wrong_layout_version_is_refused(
         layout_store.export_images(["example.com/u:1.0"], str(layout), format="oci")
 
 
+@pytest.mark.corpus
 @pytest.mark.parametrize(
     "bad",
     [

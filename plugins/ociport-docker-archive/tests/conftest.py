@@ -1,10 +1,11 @@
 """Fixtures for the docker-archive plugin's tests: a plugin manager with exactly the
-built-ins plus this plugin, stores, and the shared fixture paths."""
+built-ins plus this plugin, and stores."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
+import ociport_fixtures
 import pluggy
 import pytest
 from ociport_docker_archive import plugin as docker_plugin
@@ -12,6 +13,12 @@ from ociport_docker_archive import plugin as docker_plugin
 import ociport
 from ociport.builtin import fsspec_store, oci_archive
 from ociport.plugins import make_plugin_manager
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    # The repository's conftest.py does this too; this one counts when the tests run
+    # from this plugin's directory (its own pytest configuration).
+    ociport_fixtures.install(config)
 
 
 @pytest.fixture

@@ -7,11 +7,11 @@ import json
 import tarfile
 from pathlib import Path
 
+from ociport_fixtures import PUBLIC, ROUNDTRIP, TOOL
+
 import ociport
 
-FIXTURES = Path(__file__).resolve().parents[3].parent / "shared" / "fixtures"
-TOOL = FIXTURES / "tool"
-PUBLIC = FIXTURES / "public"
+__all__ = ["PUBLIC", "ROUNDTRIP", "TOOL", "archive_manifest", "store_state"]
 
 
 def archive_manifest(path: Path) -> list[dict[str, object]]:

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pluggy
 import pytest
-from docker_helpers import FIXTURES, PUBLIC, TOOL
+from docker_helpers import PUBLIC, ROUNDTRIP, TOOL
 
 import ociport
 
@@ -45,6 +45,7 @@ def filled(store: ociport.ImageStore) -> ociport.ImageStore:
     return store
 
 
+@pytest.mark.corpus
 def test_docker_archive_is_read_by_skopeo(
     filled: ociport.ImageStore, tmp_path: Path
 ) -> None:
@@ -83,6 +84,7 @@ def test_docker_archive_is_read_by_skopeo(
     }
 
 
+@pytest.mark.corpus
 def test_docker_archive_export_is_deterministic(
     filled: ociport.ImageStore, tmp_path: Path
 ) -> None:
@@ -95,6 +97,7 @@ def test_docker_archive_export_is_deterministic(
     assert _members(a)[:2] == ["manifest.json", "repositories"]
 
 
+@pytest.mark.corpus
 def test_oci_archive_gets_manifest_json(
     filled: ociport.ImageStore, tmp_path: Path
 ) -> None:
@@ -129,6 +132,7 @@ def test_oci_archive_gets_manifest_json(
     assert "manifest.json" not in _members(plain)
 
 
+@pytest.mark.corpus
 def test_manifest_json_follows_platform_choice(
     filled: ociport.ImageStore, tmp_path: Path
 ) -> None:
@@ -169,6 +173,7 @@ def test_without_the_plugin_core_still_works(
         store.export_images([name], str(tmp_path / "d.tar"), format="docker-archive")
 
 
+@pytest.mark.corpus
 @pytest.mark.skipif(os.geteuid() != 0, reason="containerd needs root")
 def test_containerd_imports_our_archives(
     filled: ociport.ImageStore, tmp_path: Path
@@ -185,7 +190,7 @@ def test_containerd_imports_our_archives(
     run = subprocess.run(
         [
             "bash",
-            str(FIXTURES / "containerd-roundtrip.sh"),
+            str(ROUNDTRIP),
             str(ours),
             str(docker),
             str(back),

@@ -64,6 +64,7 @@ def test_import_gives_names_and_layers_of_manifest_json(
     assert not store.verify()
 
 
+@pytest.mark.corpus
 def test_layer_counts_described_by_sources(store: ociport.ImageStore) -> None:
     cases = {
         PUBLIC / "dive" / "test-docker-image.tar": (
@@ -87,6 +88,7 @@ def test_layer_counts_described_by_sources(store: ociport.ImageStore) -> None:
         assert len(_manifest(store, image).layers) == layers, path.name
 
 
+@pytest.mark.corpus
 def test_kaniko_gzip_layers_are_labelled_from_magic_bytes(
     store: ociport.ImageStore,
 ) -> None:
@@ -108,6 +110,7 @@ def test_same_digest_as_ctr_import(store: ociport.ImageStore) -> None:
     ]
 
 
+@pytest.mark.corpus
 def test_import_twice_gives_same_digest(tmp_path: Path, docker_pm: object) -> None:
     digests = []
     for n in range(2):
@@ -127,6 +130,7 @@ def test_oci_manifests_on_request(store: ociport.ImageStore) -> None:
     assert {layer.media_type for layer in manifest.layers} == {mt.OCI_LAYER_TAR}
 
 
+@pytest.mark.corpus
 def test_two_images_sharing_a_linked_layer(store: ociport.ImageStore) -> None:
     result = store.import_image(str(PUBLIC / "podman" / "docker-two-images.tar.xz"))
     assert sorted(i.name for i in result.images) == [
@@ -137,6 +141,7 @@ def test_two_images_sharing_a_linked_layer(store: ociport.ImageStore) -> None:
     assert first.layers[0].digest == second.layers[0].digest
 
 
+@pytest.mark.corpus
 def test_repositories_only_archive(store: ociport.ImageStore) -> None:
     result = store.import_image(str(PUBLIC / "ggcr" / "tarball" / "no_manifest.tar"))
     assert [i.name for i in result.images] == ["docker.io/bazel/v1/tarball:test_image"]
@@ -145,6 +150,7 @@ def test_repositories_only_archive(store: ociport.ImageStore) -> None:
     assert config["rootfs"]["diff_ids"] == [str(manifest.layers[0].digest)]
 
 
+@pytest.mark.corpus
 def test_docker_25_archive_without_tags(store: ociport.ImageStore) -> None:
     path = PUBLIC / "ggcr" / "tarball" / "hello-world-v25.tar"
     result = store.import_image(str(path))
@@ -153,6 +159,7 @@ def test_docker_25_archive_without_tags(store: ociport.ImageStore) -> None:
     assert "@sha256:" in result.images[0].name
 
 
+@pytest.mark.corpus
 def test_null_manifest_json_is_an_error(store: ociport.ImageStore) -> None:
     before = store_state(store)
     with pytest.raises(ociport.FormatError, match="no images"):

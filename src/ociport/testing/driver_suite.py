@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import io
 import itertools
-import os
+import uuid
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -59,7 +59,7 @@ def new_targets(kind: str, directory: Path, suffix: str = "") -> Callable[[], Ta
     if kind == "stream":
         return io.BytesIO
     if kind == "memory":
-        base = f"memory://suite-{os.getpid()}-{id(counter)}"
+        base = f"memory://suite-{uuid.uuid4().hex}"
         return lambda: Location.from_url(f"{base}/export-{next(counter)}{suffix}")
     return lambda: Location.from_url(str(directory / f"export-{next(counter)}{suffix}"))
 
