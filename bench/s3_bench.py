@@ -1,30 +1,43 @@
-"""S3 figures for issue 3 (not a test): import from S3 against local disk, bytes read by a
-one-platform import of a multi-platform S3 archive, and layout export with and without
-the thread pool.
+"""S3 figures (not a test): import from S3 against a plain s3fs download, S3 to S3 against
+a plain s3fs stream copy, bytes read by a one-platform import of a multi-platform S3
+archive, and layout export with and without the thread pool.
 
-Times against moto's S3 server run as its own process on 127.0.0.1 (``moto_server``;
-in-process it would share the GIL with the client under test), and counts bytes with
-the byte-counting server the tests use. Builds a two-platform archive of random layers
-with ``ociport.testing.factories`` and prints a markdown table. Usage::
+By default the timings run against moto's S3 server as its own process on 127.0.0.1
+(``moto_server``; in-process it would share the GIL with the client under test), and
+the bytes are counted by the byte-counting server the tests use. With ``--endpoint``
+(or ``OCIPORT_BENCH_ENDPOINT``) they run against that server instead, e.g. the Ceph
+RGW of ``tests/rgw/start-rgw.sh``, with credentials from the environment; the byte count
+needs moto's request log and is then left out. Builds a two-platform archive of random
+layers with ``ociport.testing.factories`` and prints a markdown table. Usage::
 
     python bench/s3_bench.py --layer-size 64MiB --layers 4 --rounds 3
+    eval "$(tests/rgw/start-rgw.sh /tmp/rgw)"   # AWS_ENDPOINT_URL and keys
+    python bench/s3_bench.py --endpoint "$AWS_ENDPOINT_URL" --layer-size 64MiB
+    tests/rgw/stop-rgw.sh /tmp/rgw --wipe
+
+``--baseline "env PYTHONPATH=/tmp/old/src python -m ociport"`` also times another
+ociport's command-line import (an older checkout), in the same alternating rounds.
 
 Memory and wall time go to stdout; everything is written under a temporary directory and
-a bucket that are removed at the end.
+a bucket of its own, removed at the end.
 """
 
 from __future__ import annotations
 
 import argparse
 import os
+import shlex
+import shutil
 import socket
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
+import uuid
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "tests"))
@@ -37,6 +50,7 @@ from ociport.testing.factories import name_image, random_image  # noqa: E402
 from s3server import FAKE_ENV, S3Server  # noqa: E402
 
 NAME = "example.com/bench/multi:1"
+CHUNK = 8 << 20
 
 
 def _size(text: str) -> int:
@@ -57,26 +71,73 @@ def _timed(fn: Callable[[], object], rounds: int) -> float:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     parser.add_argument("--layer-size", default="64MiB")
     parser.add_argument("--layers", type=int, default=4)
     parser.add_argument("--rounds", type=int, default=3)
-    args = parser.parse_args()
-    os.environ.update(FAKE_ENV)
-    server = S3Server()  # in-process, for counting the bytes served
-    server.start()
-    counting = {"endpoint_url": server.endpoint, "skip_instance_cache": True}
-    port = _free_port()
-    moto = subprocess.Popen(
-        ["moto_server", "-H", "127.0.0.1", "-p", str(port)],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
+    parser.add_argument(
+        "--endpoint",
+        default=os.environ.get("OCIPORT_BENCH_ENDPOINT"),
+        help="an S3 server to time against (default: moto_server, started here)",
     )
-    options = {"endpoint_url": f"http://127.0.0.1:{port}", "skip_instance_cache": True}
-    _wait_for(port)
+    parser.add_argument(
+        "--skip-exports", action="store_true", help="leave out the layout exports"
+    )
+    parser.add_argument(
+        "--baseline",
+        metavar="COMMAND",
+        help="another ociport command line to time the import with",
+    )
+    args = parser.parse_args()
+    moto: subprocess.Popen[bytes] | None = None
+    server: S3Server | None = None
+    if args.endpoint:
+        endpoint = args.endpoint
+        where = f"the S3 server at {endpoint}"
+    else:
+        os.environ.update(FAKE_ENV)
+        server = S3Server()  # in-process, for counting the bytes served
+        server.start()
+        port = _free_port()
+        moto = subprocess.Popen(
+            ["moto_server", "-H", "127.0.0.1", "-p", str(port)],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        endpoint = f"http://127.0.0.1:{port}"
+        _wait_for(port)
+        where = "moto_server"
+    options = {"endpoint_url": endpoint, "skip_instance_cache": True}
     s3 = fsspec.filesystem("s3", **options)
-    s3.mkdir("bench")
-    fsspec.filesystem("s3", **counting).mkdir("bench")
+    bucket = f"ociport-bench-{uuid.uuid4().hex[:8]}"
+    s3.mkdir(bucket)
+    try:
+        rows, size, counted = _run(args, s3, bucket, options, server, endpoint)
+    finally:
+        s3.rm(bucket, recursive=True)
+        if server is not None:
+            server.stop()
+        if moto is not None:
+            moto.terminate()
+            moto.wait()
+    layers = f"{args.layers} layers of {args.layer_size}"
+    print(f"archive: {size / 2**20:.0f} MiB, 2 platforms x {layers}; {where}\n")
+    print("| operation | median s | MiB/s |")
+    print("|---|---:|---:|")
+    for label, seconds in rows:
+        print(f"| {label} | {seconds:.2f} | {size / seconds / 2**20:.0f} |")
+    if counted:
+        print(f"\n{counted}")
+
+
+def _run(
+    args: argparse.Namespace,
+    s3: Any,
+    bucket: str,
+    options: dict[str, Any],
+    server: S3Server | None,
+    endpoint: str,
+) -> tuple[list[tuple[str, float]], int, str]:
     with tempfile.TemporaryDirectory(prefix="ociport-s3-bench-") as work:
         tmp = Path(work)
         source = ociport.open_store(str(tmp / "source"))
@@ -90,97 +151,162 @@ def main() -> None:
         name_image(source.content, NAME, root)
         archive = tmp / "multi.tar"
         source.export_images([NAME], str(archive))
-        s3.put(str(archive), "bench/multi.tar")
-        fsspec.filesystem("s3", **counting).put(str(archive), "bench/multi.tar")
+        key = f"{bucket}/multi.tar"
+        s3.put(str(archive), key)
+        url = f"s3://{key}"
         size = archive.stat().st_size
-        rows = []
+        rows: list[tuple[str, float]] = []
 
-        def fresh_import(url: str, **kw: object) -> Callable[[], object]:
+        def fresh(prefix: str) -> str:
+            return f"{prefix}-{time.monotonic_ns()}"
+
+        def import_local(source_url: str) -> Callable[[], object]:
             def run() -> object:
-                store = ociport.open_store(str(tmp / f"store-{time.monotonic_ns()}"))
-                return store.import_image(
-                    url, storage_options=options if url.startswith("s3") else None, **kw
-                )  # type: ignore[arg-type]
+                store = ociport.open_store(str(tmp / fresh("store")))
+                opts = options if source_url.startswith("s3") else None
+                try:
+                    return store.import_image(source_url, storage_options=opts)
+                finally:
+                    shutil.rmtree(store.content.location.path, ignore_errors=True)
 
             return run
 
-        local = _timed(fresh_import(str(archive)), args.rounds)
-        remote = _timed(fresh_import("s3://bench/multi.tar"), args.rounds)
-        streamed = _timed(
-            lambda: _import_stream(s3, tmp, "bench/multi.tar"), args.rounds
-        )
-        rows.append(("import, all platforms, local file", local, size / local))
-        rows.append(
-            ("import, all platforms, from S3 (ranged reads)", remote, size / remote)
-        )
+        def plain_get() -> None:
+            target = tmp / fresh("get")
+            s3.get_file(key, str(target))
+            target.unlink()
+
+        written: list[str] = []  # removed after each sample (a full Ceph OSD hangs)
+
+        def import_s3_store() -> object:
+            prefix = f"{bucket}/{fresh('store')}"
+            written.append(prefix)
+            store = ociport.open_store(f"s3://{prefix}", storage_options=options)
+            return store.import_image(url, storage_options=options)
+
+        def command_line(command: list[str]) -> Callable[[], object]:
+            def run() -> object:
+                store = tmp / fresh("cli")
+                try:
+                    return subprocess.run(
+                        [
+                            *command,
+                            "--store",
+                            str(store),
+                            "import",
+                            url,
+                            "--source-option",
+                            f"endpoint_url={endpoint}",
+                        ],
+                        check=True,
+                        stdout=subprocess.DEVNULL,
+                    )
+                finally:
+                    shutil.rmtree(store, ignore_errors=True)
+
+            return run
+
+        def plain_copy() -> None:
+            copy = f"{bucket}/{fresh('copy')}"
+            written.append(copy)
+            with (
+                s3.open(key, "rb", block_size=CHUNK, cache_type="none") as reader,
+                s3.open(copy, "wb", block_size=CHUNK) as out,
+            ):
+                shutil.copyfileobj(reader, out, CHUNK)
+
         rows.append(
             (
-                "import, all platforms, from an S3 stream (one pass)",
-                streamed,
-                size / streamed,
+                "import, all platforms, local file",
+                _timed(import_local(str(archive)), args.rounds),
             )
         )
-
-        mark = server.mark()
-        counted = ociport.open_store(str(tmp / "counted"))
-        counted.import_image(
-            "s3://bench/multi.tar", storage_options=counting, platforms=["linux/arm64"]
-        )
-        requests = server.since(mark)
-        served = sum(r.sent for r in requests)
-        arm = ociport.inspect_source(str(archive))[0]
-        needed = sum(
-            m["size"] for m in arm["manifests"] if m["platform"] == "linux/arm64"
-        )
-        needed += arm["descriptor"]["size"]
-
-        def export_layout(threads: int, target: str) -> Callable[[], object]:
-            def run() -> object:
-                oci_layout.EXPORT_THREADS = threads
-                dest = f"{target}/{time.monotonic_ns()}"
-                opts = options if dest.startswith("s3") else None
-                return source.export_images(
-                    [NAME], dest, format="oci", storage_options=opts
-                )
-
-            return run
-
-        exports = {
-            (threads, where): _timed(export_layout(threads, target), args.rounds)
-            for threads in (1, 4)
-            for where, target in (
-                ("local", str(tmp / "layouts")),
-                ("S3", "s3://bench/layouts"),
-            )
+        sides: dict[str, Callable[[], object]] = {
+            "plain s3fs get of the archive to a local file": plain_get,
+            "import from S3 into a local store (ranged reads)": import_local(url),
+            "`ociport import` command from S3 into a local store": command_line(
+                [sys.executable, "-m", "ociport"]
+            ),
+            "import from an S3 stream into a local store (one pass)": lambda: (
+                _import_stream(s3, tmp, key)
+            ),
+            "plain s3fs stream copy, S3 to S3": plain_copy,
+            "import from S3 into an S3 store": import_s3_store,
         }
-        oci_layout.EXPORT_THREADS = 4
+        if args.baseline:
+            sides["`ociport import` command, baseline"] = command_line(
+                shlex.split(args.baseline)
+            )
+        # Alternate the order round by round, so that no side always runs first.
+        samples: dict[str, list[float]] = {label: [] for label in sides}
+        for round_ in range(args.rounds):
+            order = list(sides) if round_ % 2 == 0 else list(reversed(sides))
+            for label in order:
+                start = time.perf_counter()
+                sides[label]()
+                samples[label].append(time.perf_counter() - start)
+                while written:
+                    s3.rm(written.pop(), recursive=True)
+        rows += [(label, statistics.median(taken)) for label, taken in samples.items()]
 
-    layers = f"{args.layers} layers of {args.layer_size}"
-    print(f"archive: {size / 2**20:.0f} MiB, 2 platforms x {layers}\n")
-    print("| operation | median s | MiB/s |")
-    print("|---|---|---|")
-    for label, seconds, rate in rows:
-        print(f"| {label} | {seconds:.2f} | {rate / 2**20:.0f} |")
-    for (threads, where), seconds in sorted(
-        exports.items(), key=lambda kv: (kv[0][1], kv[0][0])
-    ):
-        rate = size / seconds  # every blob of the image: about the archive's size
-        label = f"export --format oci to {where}, {threads} thread(s)"
-        print(f"| {label} | {seconds:.2f} | {rate / 2**20:.0f} |")
-    print(
-        f"\nimport --platform linux/arm64 from S3: {served:,} bytes served for {needed:,} "
-        f"bytes needed ({served / needed:.3f}x) in {len(requests)} requests; the archive "
-        f"is {size:,} bytes."
-    )
-    server.stop()
-    moto.terminate()
-    moto.wait()
+        counted = ""
+        if server is not None:
+            counting = {"endpoint_url": server.endpoint, "skip_instance_cache": True}
+            fsspec.filesystem("s3", **counting).mkdir(bucket)
+            fsspec.filesystem("s3", **counting).put(str(archive), key)
+            mark = server.mark()
+            ociport.open_store(str(tmp / "counted")).import_image(
+                url, storage_options=counting, platforms=["linux/arm64"]
+            )
+            requests = server.since(mark)
+            served = sum(r.sent for r in requests)
+            arm = ociport.inspect_source(str(archive))[0]
+            needed = sum(
+                m["size"] for m in arm["manifests"] if m["platform"] == "linux/arm64"
+            )
+            needed += arm["descriptor"]["size"]
+            counted = (
+                f"import --platform linux/arm64 from S3: {served:,} bytes served for "
+                f"{needed:,} bytes needed ({served / needed:.3f}x) in {len(requests)} "
+                f"requests; the archive is {size:,} bytes."
+            )
+
+        if not args.skip_exports:
+
+            def export_layout(threads: int, target: str) -> Callable[[], object]:
+                def run() -> object:
+                    oci_layout.EXPORT_THREADS = threads
+                    dest = f"{target}/{time.monotonic_ns()}"
+                    opts = options if dest.startswith("s3") else None
+                    return source.export_images(
+                        [NAME], dest, format="oci", storage_options=opts
+                    )
+
+                return run
+
+            for threads in (1, 4):
+                for label, target in (
+                    ("local disk", str(tmp / "layouts")),
+                    ("S3", f"s3://{bucket}/layouts"),
+                ):
+                    seconds = _timed(export_layout(threads, target), args.rounds)
+                    rows.append(
+                        (
+                            f"export --format oci to {label}, {threads} thread(s)",
+                            seconds,
+                        )
+                    )
+            oci_layout.EXPORT_THREADS = 4
+    return rows, size, counted
 
 
 def _import_stream(s3: fsspec.AbstractFileSystem, tmp: Path, key: str) -> object:
     store = ociport.open_store(str(tmp / f"store-{time.monotonic_ns()}"))
-    with s3.open(key, "rb", block_size=8 << 20) as stream:
-        return store.import_image(stream)
+    try:
+        with s3.open(key, "rb", block_size=CHUNK) as stream:
+            return store.import_image(stream)
+    finally:
+        shutil.rmtree(store.content.location.path, ignore_errors=True)
 
 
 def _free_port() -> int:

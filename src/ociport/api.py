@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, final
@@ -51,8 +52,9 @@ from ociport.oci.manifest import MAX_DOCUMENT_SIZE
 from ociport.oci.reference import Reference
 from ociport.oci.walk import PlatformSelection, walk_image
 from ociport.plugins import driver_registry, get_plugin_manager
-from ociport.streams.location import Location
+from ociport.streams.location import SINGLE_WRITER_OPTION, Location, split_options
 from ociport.streams.sources import Sink, Source, describe, resolve
+from ociport.streams.storage_errors import storage_errors
 
 __all__ = [
     "ExportResult",
@@ -77,19 +79,26 @@ def open_store(
     :param url: a local path, an fsspec URL (``memory://s``, ``s3://bucket/prefix``) or a
         store name from the config file or a plugin; default: ``$OCIPORT_STORE``, else
         ``$XDG_DATA_HOME/ociport/store``.
-    :param storage_options: fsspec options for the store's filesystem.
+    :param storage_options: fsspec options for the store's filesystem, plus ociport's
+        own ``ociport_single_writer`` (true: accept an object store whose server ignores
+        conditional writes, for single-writer use; never passed to fsspec).
     :param pm: the plugin manager (default: the process-wide one with all plugins).
     :param create: create the store when it does not exist (with ``oci-layout`` and an
-        empty ``index.json``).
+        empty ``index.json``); never an S3 bucket.
     :raises StoreNotFoundError: no store there and ``create`` is false, or the location
         is a file.
+    :raises StorageError: a remote store failed (a missing bucket, credentials, a server
+        that ignores conditional writes: :class:`~ociport.errors.ConditionalWritesError`).
     :raises PluginError: no plugin opened a store for the location.
     """
     pm = pm or get_plugin_manager()
     config = resolve_store(url, pm, storage_options)
-    location = Location.from_url(config.url, config.options)
+    fsspec_options, own = split_options(config.options)
+    location = Location.from_url(config.url, fsspec_options)
+    # True from the CLI's KEY=VALUE parsing and from TOML; "true" from elsewhere.
+    single_writer = str(own.get(SINGLE_WRITER_OPTION, False)).lower() in ("true", "1")
     content = pm.hook.ociport_open_content_store(
-        location=location, options={"create": create}
+        location=location, options={"create": create, "single_writer": single_writer}
     )
     if content is None:
         raise PluginError(f"no plugin opens a content store at {location.url}")
@@ -116,12 +125,12 @@ def inspect_source(
     :raises UnsupportedSourceError: the format's driver cannot inspect.
     """
     pm = pm or get_plugin_manager()
-    driver_cls, target = choose_driver(
-        pm, resolve(source, storage_options), format, describe(source)
-    )
-    return describe_source(
-        driver_cls(), target, max_document=max_document, label=describe(source)
-    )
+    resolved = resolve(source, storage_options)
+    with storage_errors(resolved, "source"):
+        driver_cls, target = choose_driver(pm, resolved, format, describe(source))
+        return describe_source(
+            driver_cls(), target, max_document=max_document, label=describe(source)
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -327,19 +336,20 @@ class ImageStore:
             oci_manifests,
         )
         label = describe(source)
-        driver_cls, opened = choose_driver(
-            self.pm, resolve(source, storage_options), format, label
-        )
-        report = import_source(
-            driver_cls(),
-            opened,
-            self.content,
-            request,
-            label=label,
-            on_commit=lambda info: self.pm.hook.ociport_blob_committed(
-                store=self.content, info=info
-            ),
-        )
+        resolved = resolve(source, storage_options)
+        # A remote source's failures name it; the store's name the store (inner blocks).
+        with storage_errors(resolved, "source"):
+            driver_cls, opened = choose_driver(self.pm, resolved, format, label)
+            report = import_source(
+                driver_cls(),
+                opened,
+                self.content,
+                request,
+                label=label,
+                on_commit=lambda info: self.pm.hook.ociport_blob_committed(
+                    store=self.content, info=info
+                ),
+            )
         named, notes = name_roots(report.roots, naming, index_name)
         # The images carry their store names, as index.json and the hook spec say.
         images = self._set_names(named)
@@ -418,7 +428,8 @@ class ImageStore:
                 plan=plan,
             ):
                 plan.members.extend(contributed)
-        write_plan(driver_cls(), plan, sink, storage_options)
+        with storage_errors(_sink_location(sink, storage_options), "destination"):
+            write_plan(driver_cls(), plan, sink, storage_options)
         self.pm.hook.ociport_image_exported(
             store=self.content, driver_name=driver_cls.name, roots=plan.entries
         )
@@ -508,3 +519,12 @@ class ImageStore:
         :param dry_run: report only.
         """
         return collect_garbage(self.content, grace=grace, dry_run=dry_run)
+
+
+def _sink_location(
+    sink: Sink, storage_options: Mapping[str, Any] | None
+) -> Location | None:
+    """The location a path or URL sink names (for error messages), else ``None``."""
+    if isinstance(sink, str | os.PathLike) and os.fspath(sink) != "-":
+        return Location.from_url(os.fspath(sink), storage_options)
+    return None

@@ -55,9 +55,11 @@ def ociport_open_content_store(
     claim locations (for example a database-backed store) before it.
 
     :param location: the store root.
-    :param options: ``{"create": bool}``: whether a missing store may be created
-        (``False`` for read-only operations, which must raise
-        :class:`~ociport.errors.StoreNotFoundError` instead).
+    :param options: ``{"create": bool, "single_writer": bool}``: ``create``: whether a
+        missing store may be created (``False`` for read-only operations, which must
+        raise :class:`~ociport.errors.StoreNotFoundError` instead); ``single_writer``:
+        the storage option ``ociport_single_writer=true`` (accept an object store whose
+        server ignores conditional writes).
     :returns: a store implementing :class:`~ociport.content.interfaces.ContentStore`.
 
     .. versionadded:: 0.1

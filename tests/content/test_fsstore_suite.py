@@ -157,7 +157,8 @@ def test_concurrent_index_updates_from_processes(tmp_path: Path) -> None:
 
 @pytest.mark.s3
 class TestFsspecS3ContentStore(ContentStoreSuite):
-    """The suite on moto's S3 server (the ``s3_bucket`` fixture of tests/conftest.py)."""
+    """The suite on moto and on Ceph RGW (the ``s3_bucket`` fixture of
+    tests/conftest.py)."""
 
     @pytest.fixture
     def content_store(self, s3_endpoint: str, s3_bucket: str) -> FsspecContentStore:

@@ -15,5 +15,10 @@ def ociport_open_content_store(
     location: Location, options: Mapping[str, Any]
 ) -> FsspecContentStore:
     """Open the fsspec store at ``location``, creating it unless ``options["create"]``
-    is false."""
-    return FsspecContentStore(location, create=bool(options.get("create", True)))
+    is false; ``options["single_writer"]`` (the storage option
+    ``ociport_single_writer``) accepts a server that ignores conditional writes."""
+    return FsspecContentStore(
+        location,
+        create=bool(options.get("create", True)),
+        single_writer=bool(options.get("single_writer", False)),
+    )

@@ -9,6 +9,10 @@ Two write paths, chosen per writer by :meth:`FsspecContentStore.writer`:
   local disks and NFS (a temporary file in ``ingest/``, fsync, rename: no slower than a
   plain write), an unknown digest (the key is not known until the end), and backends
   that publish at ``close()`` (``memory://``).
+
+On a remote filesystem every failure of the store (its methods, its writers, the streams
+:meth:`~FsspecContentStore.open_blob` returns) is a :class:`~ociport.errors.StorageError`
+that names the store, the cause and a hint (:mod:`ociport.streams.storage_errors`).
 """
 
 from __future__ import annotations
@@ -18,8 +22,9 @@ import hashlib
 import itertools
 import os
 from collections.abc import Callable, Iterator, Sequence
+from contextlib import AbstractContextManager
 from datetime import datetime
-from typing import Any, BinaryIO, Final, cast, final
+from typing import IO, Any, BinaryIO, Final, cast, final
 
 from ociport.content.imageindex import LayoutIndexFile
 from ociport.content.interfaces import BlobInfo, BlobWriter
@@ -30,6 +35,7 @@ from ociport.errors import BlobNotFoundError, InvalidDigestError
 from ociport.oci.descriptor import Descriptor
 from ociport.oci.digest import Digest, VerifyingReader
 from ociport.streams.location import Location
+from ociport.streams.storage_errors import Role, bucket_of, storage_errors
 
 __all__ = ["FsspecContentStore"]
 
@@ -63,8 +69,16 @@ class FsspecContentStore:
     :param stale_after: seconds after which an ``index.json.lock`` on an object store
         counts as abandoned (:mod:`ociport.content.locks`).
     :param create: create a missing store; else raise
-        :class:`~ociport.errors.StoreNotFoundError` (read-only commands never create one,
-        nor an S3 bucket).
+        :class:`~ociport.errors.StoreNotFoundError` (read-only commands never create one;
+        no command creates an S3 bucket).
+    :param single_writer: on an object store, do not require the server to honour
+        conditional writes (the storage option ``ociport_single_writer=true``: the user
+        vouches that one process at a time writes; see :mod:`ociport.content.locks`).
+    :param role: what this layout is to the operation, for error messages: ``"store"``,
+        or ``"destination"`` for a layout being exported.
+    :raises ConditionalWritesError: creating or updating a store whose server ignores
+        ``If-None-Match`` (unless ``single_writer``).
+    :raises StorageError: a remote filesystem failed (credentials, a missing bucket).
     """
 
     def __init__(
@@ -74,17 +88,33 @@ class FsspecContentStore:
         direct_writes: bool | None = None,
         stale_after: float = STALE_AFTER,
         create: bool = True,
+        single_writer: bool = False,
+        role: Role = "store",
     ) -> None:
         self._location = location
-        self._index = LayoutIndexFile(location, stale_after=stale_after, create=create)
+        self._role: Role = role
+        self._buckets = bucket_of(location) is not None
+        with self._described():
+            self._index = LayoutIndexFile(
+                location,
+                stale_after=stale_after,
+                create=create,
+                single_writer=single_writer,
+                role=role,
+            )
         self._locks = IngestLocks()
         self._direct = False if location.is_local else direct_writes
+
+    def _described(self) -> AbstractContextManager[None]:
+        """Remote filesystem errors in the block become StorageErrors of this store."""
+        return storage_errors(self._location, self._role)
 
     @property
     def direct_writes(self) -> bool:
         """Whether blobs of known digest go straight to their final key (probes once)."""
         if self._direct is None:
-            self._direct = honours_deferred_commit(self._location)
+            with self._described():
+                self._direct = honours_deferred_commit(self._location)
         return self._direct
 
     @property
@@ -100,10 +130,12 @@ class FsspecContentStore:
 
     def open_blob(self, descriptor: Descriptor, *, verify: bool = False) -> BinaryIO:
         path = self._blob(descriptor.digest)
-        try:
-            stream = path.fs.open(path.path, "rb")
-        except FileNotFoundError as exc:
-            raise BlobNotFoundError(descriptor.digest) from exc
+        with self._described():
+            try:
+                raw = path.fs.open(path.path, "rb")
+            except FileNotFoundError as exc:
+                raise BlobNotFoundError(descriptor.digest) from exc
+        stream = cast(IO[bytes], _DescribedStream(raw, self._described))
         if verify:
             return cast(
                 BinaryIO, VerifyingReader(stream, descriptor.digest, descriptor.size)
@@ -112,10 +144,11 @@ class FsspecContentStore:
 
     def info(self, digest: Digest) -> BlobInfo:
         path = self._blob(digest)
-        try:
-            details = path.fs.info(path.path)
-        except FileNotFoundError as exc:
-            raise BlobNotFoundError(digest) from exc
+        with self._described():
+            try:
+                details = path.fs.info(path.path)
+            except FileNotFoundError as exc:
+                raise BlobNotFoundError(digest) from exc
         return BlobInfo(digest, int(details["size"]), _timestamp(details))
 
     def writer(
@@ -131,16 +164,27 @@ class FsspecContentStore:
         def release() -> None:
             self._locks.release(ingest_id)
 
+        guard = self._described
         try:
-            if expected is not None and self.direct_writes:
-                final = self._blob(expected.digest)
-                return ObjectBlobWriter(final, expected.digest, expected.size, release)
-            key = hashlib.sha256(ingest_id.encode()).hexdigest()[:32]
-            temp = self._location.join(
-                "ingest", f"{key}.{os.getpid()}.{next(_counter)}"
-            )
-            algorithm = expected.digest.algorithm if expected else "sha256"
-            return FsspecBlobWriter(temp, self._blob, release, algorithm)
+            with self._described():
+                if expected is not None and self.direct_writes:
+                    final = self._blob(expected.digest)
+                    return ObjectBlobWriter(
+                        final, expected.digest, expected.size, release, guard=guard
+                    )
+                key = hashlib.sha256(ingest_id.encode()).hexdigest()[:32]
+                temp = self._location.join(
+                    "ingest", f"{key}.{os.getpid()}.{next(_counter)}"
+                )
+                algorithm = expected.digest.algorithm if expected else "sha256"
+                return FsspecBlobWriter(
+                    temp,
+                    self._blob,
+                    release,
+                    algorithm,
+                    guard=guard,
+                    directories=not self._buckets,
+                )
         except BaseException:
             release()
             raise
@@ -149,7 +193,8 @@ class FsspecContentStore:
         for alg in (algorithm,) if algorithm else _ALGORITHMS:
             top = self._location.join("blobs", alg)
             try:
-                found = top.fs.find(top.path, detail=True, maxdepth=1)
+                with self._described():
+                    found = top.fs.find(top.path, detail=True, maxdepth=1)
             except FileNotFoundError:
                 continue
             for path, details in sorted(found.items()):
@@ -166,29 +211,80 @@ class FsspecContentStore:
         what a process that died mid-import left behind. Returns how many there were."""
         ingest = self._location.join("ingest")
         try:
-            found = ingest.fs.find(ingest.path, detail=True)
+            with self._described():
+                found = ingest.fs.find(ingest.path, detail=True)
         except FileNotFoundError:
             return 0
         stale = [p for p, d in found.items() if (_timestamp(d) or cutoff) < cutoff]
         for path in stale if not dry_run else ():
-            with contextlib.suppress(FileNotFoundError):
+            with self._described(), contextlib.suppress(FileNotFoundError):
                 ingest.fs.rm_file(path)
         return len(stale)
 
     def delete(self, digest: Digest) -> None:
         path = self._blob(digest)
-        # Object stores (S3) delete a missing key without complaint: look first.
-        if not path.fs.exists(path.path):
-            raise BlobNotFoundError(digest)
-        try:
-            path.fs.rm_file(path.path)
-        except FileNotFoundError as exc:
-            raise BlobNotFoundError(digest) from exc
+        with self._described():
+            # Object stores (S3) delete a missing key without complaint: look first.
+            if not path.fs.exists(path.path):
+                raise BlobNotFoundError(digest)
+            try:
+                path.fs.rm_file(path.path)
+            except FileNotFoundError as exc:
+                raise BlobNotFoundError(digest) from exc
 
     def read_index(self) -> tuple[Descriptor, ...]:
-        return self._index.read_index()
+        with self._described():
+            return self._index.read_index()
 
     def update_index(
         self, change: Callable[[list[Descriptor]], Sequence[Descriptor]]
     ) -> tuple[Descriptor, ...]:
-        return self._index.update_index(change)
+        with self._described():
+            return self._index.update_index(change)
+
+
+class _DescribedStream:
+    """A blob stream whose read errors are the store's (described on a remote one)."""
+
+    def __init__(
+        self, stream: IO[bytes], described: Callable[[], AbstractContextManager[None]]
+    ) -> None:
+        self._stream = stream
+        self._described = described
+
+    def read(self, n: int = -1) -> bytes:
+        with self._described():
+            return self._stream.read(n)
+
+    def readinto(self, buffer: memoryview | bytearray) -> int:
+        with self._described():
+            return self._stream.readinto(buffer)  # type: ignore[attr-defined, no-any-return]
+
+    def seek(self, offset: int, whence: int = 0) -> int:
+        with self._described():
+            return self._stream.seek(offset, whence)
+
+    def tell(self) -> int:
+        return self._stream.tell()
+
+    def readable(self) -> bool:
+        return True
+
+    def seekable(self) -> bool:
+        return self._stream.seekable()
+
+    @property
+    def closed(self) -> bool:
+        return self._stream.closed
+
+    def close(self) -> None:
+        self._stream.close()
+
+    def __enter__(self) -> _DescribedStream:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._stream, name)

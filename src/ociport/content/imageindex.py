@@ -9,10 +9,16 @@ two processes updating at once lose no name:
   :mod:`ociport.content.locks` (exclusive create with ``If-None-Match``, backoff, stale
   locks broken after :data:`~ociport.content.locks.STALE_AFTER` seconds); the holder
   checks the lock is still its own right before the single PUT of the new ``index.json``
-  and starts over otherwise.
+  and starts over otherwise. Before the first lock on a store, a process checks once
+  that the server honours conditional writes and refuses the store when it does not
+  (:func:`~ociport.content.locks.check_conditional_writes`), unless told the store has a
+  single writer.
 
 Either way a reader never sees a half-written file, and threads of one process also
 share a per-path lock.
+
+A store on an object store is never given a bucket: a missing bucket is an error that
+names it (:class:`~ociport.errors.StorageNotFoundError`), for reads and creation alike.
 """
 
 from __future__ import annotations
@@ -26,12 +32,13 @@ from typing import Final
 
 import filelock
 
-from ociport.content.locks import STALE_AFTER, ObjectLock
+from ociport.content.locks import STALE_AFTER, ObjectLock, check_conditional_writes
 from ociport.errors import FormatError, StoreNotFoundError
 from ociport.oci import mediatypes as mt
 from ociport.oci.descriptor import Descriptor
 from ociport.oci.manifest import Index, dump_json, parse_json
 from ociport.streams.location import Location
+from ociport.streams.storage_errors import Role, bucket_of, describe_error
 
 __all__ = ["LayoutIndexFile", "read_oci_layout"]
 
@@ -64,16 +71,29 @@ class LayoutIndexFile:
 
     :param root: the store root; created, with an empty index, when missing.
     :param stale_after: seconds after which an object-store lock counts as abandoned.
+    :param create: create a missing store (never a missing bucket).
+    :param single_writer: skip the check that the server honours conditional writes
+        (the user vouches that one process at a time writes).
+    :param role: what the root is, for messages (``"destination"`` for an exported
+        layout).
     """
 
     def __init__(
-        self, root: Location, *, stale_after: float = STALE_AFTER, create: bool = True
+        self,
+        root: Location,
+        *,
+        stale_after: float = STALE_AFTER,
+        create: bool = True,
+        single_writer: bool = False,
+        role: Role = "store",
     ) -> None:
         self._root = root
         self._index = root.join("index.json")
         self._layout = root.join("oci-layout")
         self._lock = root.join("index.json.lock")
         self._stale_after = stale_after
+        self._single_writer = single_writer
+        self._role: Role = role
         self._ensure(create)
 
     @contextlib.contextmanager
@@ -85,7 +105,11 @@ class LayoutIndexFile:
                 with filelock.FileLock(self._lock.path):
                     yield None
             else:
-                with ObjectLock(self._lock, stale_after=self._stale_after) as lock:
+                if not self._single_writer:
+                    check_conditional_writes(self._root)
+                with ObjectLock(
+                    self._lock, stale_after=self._stale_after, store=self._root
+                ) as lock:
                     yield lock
 
     def _ensure(self, create: bool) -> None:
@@ -94,14 +118,29 @@ class LayoutIndexFile:
             raise FormatError("is a file, not an image store", location=self._root.url)
         if fs.exists(self._index.path) and fs.exists(self._layout.path):
             return
+        bucketed = bucket_of(self._root) is not None
+        if bucketed:
+            self._check_bucket()
         if not create:
             raise StoreNotFoundError(self._root.url)
-        fs.makedirs(self._root.path, exist_ok=True)
+        if not bucketed:  # s3fs's makedirs would create a missing bucket
+            fs.makedirs(self._root.path, exist_ok=True)
         with self._locked():
             if not fs.exists(self._layout.path):
                 self._write(self._layout, _OCI_LAYOUT_DOC)
             if not fs.exists(self._index.path):
                 self._write(self._index, Index.build([]).raw)
+
+    def _check_bucket(self) -> None:
+        """Raise :class:`~ociport.errors.StorageNotFoundError` naming the bucket when it
+        does not exist (S3: one HEAD request; other object stores: not checked here)."""
+        head = getattr(self._root.fs, "call_s3", None)
+        if head is None:
+            return
+        try:
+            head("head_bucket", Bucket=bucket_of(self._root))
+        except FileNotFoundError as exc:
+            raise describe_error(exc, self._root, self._role) from exc
 
     def _write(self, target: Location, data: bytes) -> None:
         if not target.is_local:

@@ -21,6 +21,7 @@ import contextlib
 import threading
 import uuid
 from collections.abc import Callable
+from contextlib import AbstractContextManager
 from typing import IO, Any, Final
 
 from ociport.content.interfaces import BlobInfo
@@ -107,6 +108,7 @@ class ObjectBlobWriter(WriterLifecycle):
     :param expected: the digest the bytes must have (the key's).
     :param size_hint: the expected size, to choose the part size (0 when unknown).
     :param release: called exactly once when the writer is finished.
+    :param guard: see :class:`~ociport.content.writer.WriterLifecycle`.
     :raises OSError: from fsspec, when the upload cannot be opened.
     """
 
@@ -116,8 +118,10 @@ class ObjectBlobWriter(WriterLifecycle):
         expected: Digest,
         size_hint: int,
         release: Callable[[], None],
+        *,
+        guard: Callable[[], AbstractContextManager[None]] | None = None,
     ) -> None:
-        super().__init__(release)
+        super().__init__(release, guard)
         self._final = final
         self._expected = expected
         self._hasher = Hasher(expected.algorithm)
@@ -139,7 +143,8 @@ class ObjectBlobWriter(WriterLifecycle):
         if not self._writing:
             raise ContentError("write after prepare, commit or abort")
         self._hasher.update(data)
-        self._upload.write(data)
+        with self._guard():
+            self._upload.write(data)
         return len(data)
 
     def prepare(
@@ -159,7 +164,8 @@ class ObjectBlobWriter(WriterLifecycle):
             if actual != self._expected:
                 raise DigestMismatchError(self._expected, actual)
             self._writing = False
-            self._upload.close()
+            with self._guard():
+                self._upload.close()
         except BaseException:
             self.abort()
             raise
@@ -175,9 +181,10 @@ class ObjectBlobWriter(WriterLifecycle):
         """
         digest = self.prepare(size, expected)
         try:
-            if self._final.fs.exists(self._final.path):
-                raise BlobExistsError(digest)
-            self._upload.commit()  # type: ignore[attr-defined]
+            with self._guard():
+                if self._final.fs.exists(self._final.path):
+                    raise BlobExistsError(digest)
+                self._upload.commit()  # type: ignore[attr-defined]
         except BaseException:
             self.abort()
             raise
@@ -190,6 +197,7 @@ class ObjectBlobWriter(WriterLifecycle):
             return
         self._writing = False
         try:
-            _discard(self._upload)
+            with self._guard():
+                _discard(self._upload)
         finally:
             self._finish()

@@ -7,6 +7,7 @@ import os
 import threading
 from collections.abc import Callable
 from concurrent.futures import Future
+from contextlib import AbstractContextManager
 from typing import IO, Any, Final, Self
 
 from ociport.content.interfaces import BlobInfo
@@ -17,8 +18,10 @@ from ociport.streams.location import Location
 
 __all__ = ["FsspecBlobWriter", "IngestLocks", "WriterLifecycle"]
 
-#: Bytes written between two background flushes of a blob on a local disk (64 MiB).
-_FLUSH_EVERY: Final = 64 << 20
+#: Bytes written between two background flushes of a blob on a local disk (16 MiB):
+#: the disk starts early, so the fsync before publishing finds little left. Measured
+#: against 64 MiB (bench/README.md): a 1 GiB import 10 % faster, 512 MiB from S3 7 %.
+_FLUSH_EVERY: Final = 16 << 20
 
 
 class IngestLocks:
@@ -46,10 +49,17 @@ class WriterLifecycle:
     exactly once, and leaving the ``with`` block without a commit aborts.
 
     :param release: called exactly once when the writer is finished.
+    :param guard: a context manager around every filesystem step (the store's: it
+        turns a remote filesystem's errors into :class:`~ociport.errors.StorageError`).
     """
 
-    def __init__(self, release: Callable[[], None]) -> None:
+    def __init__(
+        self,
+        release: Callable[[], None],
+        guard: Callable[[], AbstractContextManager[None]] | None = None,
+    ) -> None:
         self._release = release
+        self._guard = guard or contextlib.nullcontext
         self._done = False
 
     def abort(self) -> None:
@@ -78,6 +88,10 @@ class FsspecBlobWriter(WriterLifecycle):
     :param temp: where the bytes go until commit.
     :param final_for: maps the verified digest to the blob's final location.
     :param release: called exactly once when the writer is finished.
+    :param guard: see :class:`WriterLifecycle`.
+    :param directories: whether the filesystem needs parent directories made (not on
+        object stores: s3fs's ``makedirs`` costs a request and would create a missing
+        bucket).
     """
 
     def __init__(
@@ -86,12 +100,17 @@ class FsspecBlobWriter(WriterLifecycle):
         final_for: Callable[[Digest], Location],
         release: Callable[[], None],
         algorithm: str = "sha256",
+        *,
+        guard: Callable[[], AbstractContextManager[None]] | None = None,
+        directories: bool = True,
     ) -> None:
-        super().__init__(release)
+        super().__init__(release, guard)
         self._temp = temp
         self._final_for = final_for
         self._hasher = Hasher(algorithm)
-        temp.fs.makedirs(temp.fs._parent(temp.path), exist_ok=True)
+        self._directories = directories
+        if directories:
+            temp.fs.makedirs(temp.fs._parent(temp.path), exist_ok=True)
         self._file: IO[bytes] | None = temp.fs.open(temp.path, "wb")
         self._prepared: Digest | None = None
         self._unflushed = 0
@@ -109,7 +128,8 @@ class FsspecBlobWriter(WriterLifecycle):
         file = self._file
         if file is None:
             raise ContentError("write after prepare, commit or abort")
-        self._hasher.update_during(data, lambda: file.write(data))
+        with self._guard():
+            self._hasher.update_during(data, lambda: file.write(data))
         self._unflushed += len(data)
         if self._unflushed >= _FLUSH_EVERY:
             self._flush_early()
@@ -150,7 +170,8 @@ class FsspecBlobWriter(WriterLifecycle):
             return self._prepared
         try:
             self._hasher.verify(expected or self._hasher.digest(), size)
-            self._close_durably()
+            with self._guard():
+                self._close_durably()
         except BaseException:
             self.abort()
             raise
@@ -175,10 +196,12 @@ class FsspecBlobWriter(WriterLifecycle):
         digest = self.prepare(size, expected)
         final = self._final_for(digest)
         try:
-            if final.fs.exists(final.path):
-                raise BlobExistsError(digest)
-            final.fs.makedirs(final.fs._parent(final.path), exist_ok=True)
-            final.fs.mv(self._temp.path, final.path)
+            with self._guard():
+                if final.fs.exists(final.path):
+                    raise BlobExistsError(digest)
+                if self._directories:
+                    final.fs.makedirs(final.fs._parent(final.path), exist_ok=True)
+                final.fs.mv(self._temp.path, final.path)
         except BaseException:
             self.abort()
             raise
@@ -193,6 +216,6 @@ class FsspecBlobWriter(WriterLifecycle):
                 self._wait_flush()  # never close the descriptor under a running flush
             self._file.close()
             self._file = None
-        with contextlib.suppress(FileNotFoundError):
+        with self._guard(), contextlib.suppress(FileNotFoundError):
             self._temp.fs.rm_file(self._temp.path)
         self._finish()

@@ -152,7 +152,10 @@ class OciLayoutDriver(ImageDriver):
         # On failure an existing layout keeps its index.json (no name was added) and
         # at most some verified blobs; the engine removes one this export created.
         try:
-            _write(plan, FsspecContentStore(target))
+            # An exported layout normally has one writer: its index.json lock does not
+            # insist on conditional writes (a store does, see content/locks.py).
+            layout = FsspecContentStore(target, role="destination", single_writer=True)
+            _write(plan, layout)
         finally:
             _remove_empty_ingest(target)
 

@@ -14,8 +14,10 @@ from typing import Final, TypeVar
 
 __all__ = ["submit"]
 
-#: One hash and one flush for each of a couple of copies running at once.
-_WORKERS: Final = 4
+#: A read-ahead and a hash for each of up to four copies running at once (an import
+#: from S3 stages four blobs at a time): with fewer, read-aheads waiting on the network
+#: hold up the hashes queued behind them.
+_WORKERS: Final = 8
 
 _T = TypeVar("_T")
 _pool: ThreadPoolExecutor | None = None

@@ -14,11 +14,25 @@ from fsspec.implementations.local import LocalFileSystem
 
 from ociport.errors import InvalidLocationError
 
-__all__ = ["Location"]
+__all__ = ["OCIPORT_OPTIONS", "SINGLE_WRITER_OPTION", "Location", "split_options"]
 
 #: Protocols whose filesystems cache listings by default (a store shared with other
 #: clients must not trust them).
 _LISTINGS_CACHED: Final = frozenset({"s3", "s3a"})
+#: The storage option that accepts a store whose server ignores conditional writes
+#: (``If-None-Match``), for single-writer use (:mod:`ociport.content.locks`).
+SINGLE_WRITER_OPTION: Final = "ociport_single_writer"
+#: Storage options that are ociport's own: never passed to the fsspec filesystem.
+OCIPORT_OPTIONS: Final = frozenset({SINGLE_WRITER_OPTION})
+
+
+def split_options(
+    storage_options: Mapping[str, Any] | None,
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """``(fsspec's options, ociport's own options)`` of a storage-option mapping."""
+    options = dict(storage_options or {})
+    own = {key: options.pop(key) for key in OCIPORT_OPTIONS if key in options}
+    return options, own
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,13 +61,14 @@ class Location:
             made earlier and miss blobs and names that another client wrote since.
             Credentials and the endpoint may also come from the environment
             (``AWS_ACCESS_KEY_ID``, ``AWS_ENDPOINT_URL``, ...), through botocore.
+            ociport's own options (:data:`OCIPORT_OPTIONS`) are left out.
         :raises ImportError: when the protocol's package (e.g. s3fs) is not installed;
             fsspec's message names it.
         :raises InvalidLocationError: an unknown protocol, or options the filesystem
             rejects.
         """
         text = os.fspath(url)
-        options = dict(storage_options or {})
+        options = split_options(storage_options)[0]
         if split_protocol(text)[0] in _LISTINGS_CACHED:
             options.setdefault("use_listings_cache", False)
         try:
