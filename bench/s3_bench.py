@@ -61,12 +61,17 @@ def _size(text: str) -> int:
     return int(text)
 
 
-def _timed(fn: Callable[[], object], rounds: int) -> float:
+def _timed(
+    fn: Callable[[], object], rounds: int, cleanup: list[Callable[[], object]]
+) -> float:
     samples = []
     for _ in range(rounds):
+        os.sync()
         start = time.perf_counter()
         fn()
         samples.append(time.perf_counter() - start)
+        while cleanup:
+            cleanup.pop()()
     return statistics.median(samples)
 
 
@@ -157,78 +162,90 @@ def _run(
         size = archive.stat().st_size
         rows: list[tuple[str, float]] = []
 
+        # What each sample wrote, removed after it, off the clock (and before a Ceph
+        # OSD fills up: a full one makes writes hang).
+        cleanup: list[Callable[[], object]] = []
+
         def fresh(prefix: str) -> str:
             return f"{prefix}-{time.monotonic_ns()}"
 
+        def local_dir(prefix: str) -> Path:
+            path = tmp / fresh(prefix)
+            cleanup.append(lambda: shutil.rmtree(path, ignore_errors=True))
+            return path
+
+        def remote_key(prefix: str) -> str:
+            key = f"{bucket}/{fresh(prefix)}"
+            cleanup.append(lambda: s3.rm(key, recursive=True))
+            return key
+
         def import_local(source_url: str) -> Callable[[], object]:
             def run() -> object:
-                store = ociport.open_store(str(tmp / fresh("store")))
+                store = ociport.open_store(str(local_dir("store")))
                 opts = options if source_url.startswith("s3") else None
-                try:
-                    return store.import_image(source_url, storage_options=opts)
-                finally:
-                    shutil.rmtree(store.content.location.path, ignore_errors=True)
+                return store.import_image(source_url, storage_options=opts)
 
             return run
 
-        def plain_get() -> None:
-            target = tmp / fresh("get")
-            s3.get_file(key, str(target))
-            target.unlink()
+        def plain_get(durable: bool = False) -> Callable[[], None]:
+            def run() -> None:
+                target = local_dir("get")
+                s3.get_file(key, str(target))
+                if durable:  # what the store does before publishing a blob
+                    descriptor = os.open(target, os.O_RDONLY)
+                    try:
+                        os.fsync(descriptor)
+                    finally:
+                        os.close(descriptor)
 
-        written: list[str] = []  # removed after each sample (a full Ceph OSD hangs)
+            return run
 
         def import_s3_store() -> object:
-            prefix = f"{bucket}/{fresh('store')}"
-            written.append(prefix)
-            store = ociport.open_store(f"s3://{prefix}", storage_options=options)
+            store = ociport.open_store(
+                f"s3://{remote_key('store')}", storage_options=options
+            )
             return store.import_image(url, storage_options=options)
 
         def command_line(command: list[str]) -> Callable[[], object]:
             def run() -> object:
-                store = tmp / fresh("cli")
-                try:
-                    return subprocess.run(
-                        [
-                            *command,
-                            "--store",
-                            str(store),
-                            "import",
-                            url,
-                            "--source-option",
-                            f"endpoint_url={endpoint}",
-                        ],
-                        check=True,
-                        stdout=subprocess.DEVNULL,
-                    )
-                finally:
-                    shutil.rmtree(store, ignore_errors=True)
+                return subprocess.run(
+                    [
+                        *command,
+                        "--store",
+                        str(local_dir("cli")),
+                        "import",
+                        url,
+                        "--source-option",
+                        f"endpoint_url={endpoint}",
+                    ],
+                    check=True,
+                    stdout=subprocess.DEVNULL,
+                )
 
             return run
 
         def plain_copy() -> None:
-            copy = f"{bucket}/{fresh('copy')}"
-            written.append(copy)
             with (
                 s3.open(key, "rb", block_size=CHUNK, cache_type="none") as reader,
-                s3.open(copy, "wb", block_size=CHUNK) as out,
+                s3.open(remote_key("copy"), "wb", block_size=CHUNK) as out,
             ):
                 shutil.copyfileobj(reader, out, CHUNK)
 
         rows.append(
             (
                 "import, all platforms, local file",
-                _timed(import_local(str(archive)), args.rounds),
+                _timed(import_local(str(archive)), args.rounds, cleanup),
             )
         )
         sides: dict[str, Callable[[], object]] = {
-            "plain s3fs get of the archive to a local file": plain_get,
+            "plain s3fs get of the archive to a local file": plain_get(),
+            "plain s3fs get, then fsync": plain_get(durable=True),
             "import from S3 into a local store (ranged reads)": import_local(url),
             "`ociport import` command from S3 into a local store": command_line(
                 [sys.executable, "-m", "ociport"]
             ),
             "import from an S3 stream into a local store (one pass)": lambda: (
-                _import_stream(s3, tmp, key)
+                _import_stream(s3, local_dir("store"), key)
             ),
             "plain s3fs stream copy, S3 to S3": plain_copy,
             "import from S3 into an S3 store": import_s3_store,
@@ -242,11 +259,12 @@ def _run(
         for round_ in range(args.rounds):
             order = list(sides) if round_ % 2 == 0 else list(reversed(sides))
             for label in order:
+                os.sync()  # the last side's dirty pages are not written on this clock
                 start = time.perf_counter()
                 sides[label]()
                 samples[label].append(time.perf_counter() - start)
-                while written:
-                    s3.rm(written.pop(), recursive=True)
+                while cleanup:
+                    cleanup.pop()()
         rows += [(label, statistics.median(taken)) for label, taken in samples.items()]
 
         counted = ""
@@ -273,11 +291,13 @@ def _run(
 
         if not args.skip_exports:
 
-            def export_layout(threads: int, target: str) -> Callable[[], object]:
+            def export_layout(threads: int, remote: bool) -> Callable[[], object]:
                 def run() -> object:
                     oci_layout.EXPORT_THREADS = threads
-                    dest = f"{target}/{time.monotonic_ns()}"
-                    opts = options if dest.startswith("s3") else None
+                    if remote:
+                        dest, opts = f"s3://{remote_key('layout')}/", options
+                    else:
+                        dest, opts = str(local_dir("layout")), None
                     return source.export_images(
                         [NAME], dest, format="oci", storage_options=opts
                     )
@@ -285,11 +305,10 @@ def _run(
                 return run
 
             for threads in (1, 4):
-                for label, target in (
-                    ("local disk", str(tmp / "layouts")),
-                    ("S3", f"s3://{bucket}/layouts"),
-                ):
-                    seconds = _timed(export_layout(threads, target), args.rounds)
+                for label, remote in (("local disk", False), ("S3", True)):
+                    seconds = _timed(
+                        export_layout(threads, remote), args.rounds, cleanup
+                    )
                     rows.append(
                         (
                             f"export --format oci to {label}, {threads} thread(s)",
@@ -300,13 +319,10 @@ def _run(
     return rows, size, counted
 
 
-def _import_stream(s3: fsspec.AbstractFileSystem, tmp: Path, key: str) -> object:
-    store = ociport.open_store(str(tmp / f"store-{time.monotonic_ns()}"))
-    try:
-        with s3.open(key, "rb", block_size=CHUNK) as stream:
-            return store.import_image(stream)
-    finally:
-        shutil.rmtree(store.content.location.path, ignore_errors=True)
+def _import_stream(s3: fsspec.AbstractFileSystem, root: Path, key: str) -> object:
+    store = ociport.open_store(str(root))
+    with s3.open(key, "rb", block_size=CHUNK) as stream:
+        return store.import_image(stream)
 
 
 def _free_port() -> int:

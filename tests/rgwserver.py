@@ -23,7 +23,15 @@ HERE = Path(__file__).resolve().parent / "rgw"
 #: The Debian packages the cluster needs (scripts/test installs them).
 PACKAGES = ("ceph-mon", "ceph-osd", "radosgw", "ceph-common")
 #: The programs start-rgw.sh runs (ceph-mgr only with WITH_MGR=1).
-PROGRAMS = ("ceph-mon", "ceph-osd", "radosgw", "radosgw-admin", "ceph", "ceph-authtool")
+PROGRAMS = (
+    "ceph-mon",
+    "ceph-osd",
+    "radosgw",
+    "radosgw-admin",
+    "ceph",
+    "ceph-authtool",
+    "monmaptool",
+)
 
 
 def missing_programs() -> list[str]:

@@ -100,6 +100,10 @@ debug ms = 0
 log to stderr = false
 rgw enable ops log = false
 rgw ops log rados = false
+# Free what deleted objects held within seconds, not hours: a full OSD (memstore holds
+# OSD_SIZE at most) makes every write hang instead of failing.
+rgw gc obj min wait = 5
+rgw gc processor period = 5
 CONF
 CEPH=(ceph -c "$C" --connect-timeout 20)
 
