@@ -22,7 +22,8 @@ name leaves it only with a major version.
 - OCI values: :class:`Descriptor`, :class:`Digest`, :class:`Platform`,
   :class:`Manifest`, :class:`Index`, :func:`parse_json`, :func:`dump_json`,
   :mod:`mediatypes` (with ``layer_media_type``), :class:`Reference` with
-  :func:`normalize_name` and :func:`familiar_name` (Docker's short names),
+  :func:`normalize_name` and :func:`familiar_name` (Docker's short names) and
+  :func:`is_tag` (a ref name that is only a tag, as naming reads it),
   :func:`check_diff_ids`, the annotation keys, :func:`walk_image`;
 - errors: those a driver raises.
 """
@@ -63,7 +64,7 @@ from ociport.oci.descriptor import (
 )
 from ociport.oci.digest import Digest, Hasher
 from ociport.oci.manifest import Index, Manifest, dump_json, parse_json
-from ociport.oci.reference import Reference, familiar_name, normalize_name
+from ociport.oci.reference import Reference, familiar_name, is_tag, normalize_name
 from ociport.oci.validate import check_diff_ids
 from ociport.oci.walk import PlatformSelection, walk_image
 from ociport.plugins import hookimpl
@@ -126,6 +127,7 @@ __all__ = [
     "familiar_name",
     "hookimpl",
     "index_members",
+    "is_tag",
     "iter_members",
     "layout_files",
     "mediatypes",

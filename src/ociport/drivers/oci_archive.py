@@ -6,6 +6,12 @@ read, and blobs only when the engine needs them. A stream (stdin, a pipe, a comp
 archive) is read once, front to back, whatever the member order: each
 ``blobs/<alg>/<encoded>`` member is checked against the digest its name gives and staged.
 
+Roots are named by ``index.json`` alone, as containerd's importer does whenever an
+archive has ``oci-layout``; a Docker ``manifest.json`` beside it (Docker 25+'s
+``docker save``, ``ctr images export``) is not read. When some entry names no image
+and that file is there, a note says that ``--format docker-archive`` reads its
+``RepoTags``.
+
 Writing: ``oci-layout`` and ``index.json`` first, then files from plugins, then every
 blob once, sorted by name, each verified against its digest while it is copied.
 """
@@ -30,7 +36,7 @@ from ociport.drivers.layout import (
 )
 from ociport.drivers.plan import ExportPlan
 from ociport.errors import BlobNotFoundError, DocumentTooLargeError, FormatError
-from ociport.oci.descriptor import Descriptor
+from ociport.oci.descriptor import ANNOTATION_IMAGE_NAME, Descriptor
 from ociport.oci.digest import Digest
 from ociport.oci.manifest import Index
 from ociport.streams.compression import detect_compression
@@ -102,6 +108,23 @@ def _index(files: dict[str, bytes], others: set[str], label: str) -> Index:
     return parse_layout(
         files.get("oci-layout"), files.get("index.json"), label, hint=hint
     )
+
+
+def _notes(index: Index, others: set[str]) -> list[str]:
+    """A hint for entries that name no image in an archive that also has a Docker
+    ``manifest.json``, whose ``RepoTags`` may name them."""
+    unnamed = sum(
+        1
+        for entry in index.manifests
+        if not entry.ref_name and not entry.annotations.get(ANNOTATION_IMAGE_NAME)
+    )
+    if not unnamed or "manifest.json" not in others:
+        return []
+    return [
+        f"{unnamed} of {len(index.manifests)} index.json entries name no image; "
+        "this archive's Docker manifest.json may (RepoTags): "
+        "--format docker-archive reads those names"
+    ]
 
 
 def _capped(name: str, size: int, limit: int) -> int:
@@ -198,6 +221,7 @@ class OciArchiveDriver(ImageDriver):
             list(index.manifests),
             provider,
             index_document=files["index.json"],
+            notes=_notes(index, others),
             blob_threads=read_threads(reader.location),
             on_close=reader.close,
         )
@@ -220,7 +244,10 @@ class OciArchiveDriver(ImageDriver):
                 context.stage.add(digest, member.size, member.stream, where=member.name)
         index = _index(files, others, context.label)
         return ImageSource(
-            list(index.manifests), context.stage, index_document=files["index.json"]
+            list(index.manifests),
+            context.stage,
+            index_document=files["index.json"],
+            notes=_notes(index, others),
         )
 
     @staticmethod

@@ -3,7 +3,9 @@
 A Docker archive has no manifests: :meth:`DockerArchiveDriver.open_source` stages every
 file, finds the images (``manifest.json``, else ``repositories``), builds a manifest
 for each, byte for byte as ``ctr images import`` does, and stages it like any other
-blob; the engine does the rest.
+blob; the engine does the rest. Images are named by ``RepoTags``, or, where those are
+``null`` or empty, by the entries of a Docker 25+ archive's ``index.json`` for the same
+config (so the engine names them as it names that archive read as ``oci-archive``).
 """
 
 from __future__ import annotations
@@ -14,7 +16,6 @@ import json
 from typing import IO, Any
 
 from ociport.drivers.kit import (
-    ANNOTATION_IMAGE_NAME,
     Descriptor,
     Digest,
     ExportPlan,
@@ -31,6 +32,7 @@ from ociport.drivers.kit import (
     open_uncompressed,
     parse_json,
     peek_members,
+    verified,
 )
 from ociport.drivers.kit import mediatypes as mt
 from ociport_docker_archive.export import write_docker_archive
@@ -83,12 +85,14 @@ class DockerArchiveDriver(ImageDriver):
             contents = read_archive(
                 stream, stage, label=context.label, max_document=context.max_document
             )
-        images, notes = find_images(contents, _documents(contents, stage))
+        images, notes = find_images(
+            contents, _documents(contents, stage), lambda d: _read(stage, d)
+        )
         roots = []
         for image in images:
             manifest = _stage_manifest(image, stage, context.oci_manifests)
-            names = [{ANNOTATION_IMAGE_NAME: name} for name in image.names]
-            roots += [manifest.with_annotations(a) for a in names] or [manifest]
+            named = [manifest.with_annotations(a) for a in image.root_annotations()]
+            roots += named or [manifest]
         return ImageSource(roots, stage, notes=notes, rebuilds_manifests=True)
 
     def write(self, plan: ExportPlan, target: IO[bytes] | Location) -> None:
@@ -107,6 +111,12 @@ def _documents(contents: ArchiveContents, stage: StagingArea) -> dict[str, Any]:
                 stage.read_document(Descriptor("", digest, size))
             )
     return documents
+
+
+def _read(stage: StagingArea, descriptor: Descriptor) -> bytes:
+    """A staged document, checked against ``descriptor`` (its size too)."""
+    data = stage.read_document(descriptor)
+    return verified(descriptor, data, str(descriptor.digest))
 
 
 def _stage(stage: StagingArea, descriptor: Descriptor, raw: bytes, what: str) -> None:

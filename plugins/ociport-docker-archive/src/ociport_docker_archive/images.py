@@ -1,21 +1,24 @@
 """The images of a Docker archive: from ``manifest.json``, or from ``repositories`` alone.
 
 ``manifest.json`` (Docker 1.10 and later) lists each image's config and layer files and
-its ``RepoTags``. Older archives have only ``repositories`` (``{repo: {tag: layer id}}``)
-and a ``<id>/json`` per layer chained by ``parent``; the config is then the archive's
-``<hex>.json`` whose ``rootfs.diff_ids`` match the layers, or is rebuilt from the top
-layer's ``json`` as ``docker load`` does.
+its ``RepoTags``. An image whose ``RepoTags`` are ``null`` or empty takes the names a
+Docker 25+ archive's ``index.json`` gives it (:mod:`~ociport_docker_archive.index_names`);
+where ``RepoTags`` name it, they win. Older archives have only ``repositories``
+(``{repo: {tag: layer id}}``) and a ``<id>/json`` per layer chained by ``parent``; the
+config is then the archive's ``<hex>.json`` whose ``rootfs.diff_ids`` match the layers,
+or is rebuilt from the top layer's ``json`` as ``docker load`` does.
 """
 
 from __future__ import annotations
 
 import json
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Final
 
 from ociport.drivers.kit import (
+    ANNOTATION_IMAGE_NAME,
     Digest,
     FormatError,
     InvalidReferenceError,
@@ -23,6 +26,7 @@ from ociport.drivers.kit import (
     normalize_name,
     parse_json,
 )
+from ociport_docker_archive.index_names import ReadDocument, full_name, index_names
 from ociport_docker_archive.reader import ArchiveContents
 
 __all__ = ["DockerImage", "find_images"]
@@ -48,6 +52,8 @@ class DockerImage:
     :ivar names: normalised references from ``RepoTags`` (may be empty).
     :ivar top_id: the legacy id of the top layer, when the archive has one.
     :ivar config_raw: config bytes built here (legacy archives), to be written.
+    :ivar index_annotations: without ``RepoTags``, the naming annotations of the
+        ``index.json`` entries for this image (Docker 25+), one set per entry.
     """
 
     config: Digest
@@ -55,6 +61,23 @@ class DockerImage:
     names: list[str] = field(default_factory=list)
     top_id: str | None = None
     config_raw: bytes | None = None
+    index_annotations: list[dict[str, str]] = field(default_factory=list)
+
+    def root_annotations(self) -> list[dict[str, str]]:
+        """The annotations of the image's roots, one root per set: each ``RepoTags``
+        name as ``io.containerd.image.name``, else the ``index.json`` entries' naming
+        annotations as they are (the engine names those as in an OCI archive);
+        empty when the archive names the image nowhere."""
+        tagged = [{ANNOTATION_IMAGE_NAME: name} for name in self.names]
+        return tagged or [dict(a) for a in self.index_annotations]
+
+    def full_names(self) -> list[str]:
+        """The normalised references naming the image: its ``RepoTags``, else the full
+        names its ``index.json`` entries give."""
+        if self.names:
+            return list(self.names)
+        found = (full_name(a) for a in self.index_annotations)
+        return list(dict.fromkeys(name for name in found if name))
 
 
 def _list_of_str(value: Any, what: str) -> list[str]:
@@ -129,7 +152,7 @@ def _repositories(contents: ArchiveContents) -> dict[str, str]:
 def _check_agreement(
     images: list[DockerImage], contents: ArchiveContents, notes: list[str]
 ) -> None:
-    by_name = {name: image.top_id for image in images for name in image.names}
+    by_name = {name: image.top_id for image in images for name in image.full_names()}
     for name, layer_id in sorted(_repositories(contents).items()):
         if name not in by_name or (
             by_name[name] is not None and by_name[name] != layer_id
@@ -191,18 +214,56 @@ def _from_repositories(
     return images
 
 
+def _names_from_index(
+    images: Sequence[DockerImage],
+    contents: ArchiveContents,
+    read: ReadDocument,
+    notes: list[str],
+) -> None:
+    """Give the images without ``RepoTags`` the names ``index.json`` gives them, and note
+    the names it gives images whose ``RepoTags`` lack them (``RepoTags`` win, as with
+    ``docker load``). Without ``index.json`` (before Docker 25), nothing changes."""
+    raw = contents.metadata.get("index.json")
+    if raw is None or not images:
+        return
+    try:
+        by_config = index_names(raw, read)
+    except FormatError as exc:
+        if any(not image.names for image in images):
+            notes.append(f"index.json not read for image names: {exc}")
+        return
+    for image in images:
+        given = by_config.get(image.config, [])
+        if not image.names:
+            image.index_annotations = [dict(a) for a in given]
+            continue
+        for name in dict.fromkeys(full_name(a) for a in given):
+            if name and name not in image.names:
+                notes.append(
+                    f"index.json names image {image.config} {name}, which its "
+                    "RepoTags in manifest.json do not; RepoTags win"
+                )
+
+
 def find_images(
-    contents: ArchiveContents, documents: Mapping[str, dict[str, Any]]
+    contents: ArchiveContents,
+    documents: Mapping[str, dict[str, Any]],
+    read_document: ReadDocument | None = None,
 ) -> tuple[list[DockerImage], list[str]]:
     """The images of the archive and notes for the user.
 
     :param documents: staged JSON files that may be configs, by member name.
+    :param read_document: reads a staged manifest or index, checked against its
+        descriptor: for the names of a Docker 25+ archive's ``index.json``
+        (``None``: names come from ``manifest.json`` and ``repositories`` only).
     :raises FormatError: no usable ``manifest.json`` or ``repositories``, or a member
         they name is missing.
     """
     notes: list[str] = []
     if "manifest.json" in contents.metadata:
         images = _from_manifest_json(contents, notes)
+        if read_document is not None:
+            _names_from_index(images, contents, read_document, notes)
         _check_agreement(images, contents, notes)
         return images, notes
     return _from_repositories(contents, documents), notes
