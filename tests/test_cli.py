@@ -122,11 +122,22 @@ def _blob_files(store: Path) -> set[str]:
 def test_import_prints_name_and_digest_quietly(cli: Cli) -> None:
     result = cli.ok("import", "--base-name", BASE, str(SAMPLE))
     assert result.stdout.decode() == f"{NAME}\t{MANIFEST_DIGEST}\n"
-    assert result.stderr == b"", (
-        "no progress bar or chatter when stderr is not a terminal"
-    )
+    # A store the import created is announced (a typo in --store shows), nothing else.
+    assert result.stderr.decode() == f"ociport: created image store {cli.store}\n"
     assert (cli.store / "oci-layout").is_file()
     assert MANIFEST_DIGEST.split(":")[1] in _blob_files(cli.store)
+    again = cli.ok("import", "--base-name", BASE, str(SAMPLE))
+    assert again.stderr == b"", "no progress bar or chatter when stderr is no terminal"
+
+
+def test_failed_import_into_a_new_store_leaves_no_store(
+    cli: Cli, tmp_path: Path
+) -> None:
+    bad = tmp_path / "bad.tar"
+    bad.write_bytes(SAMPLE.read_bytes()[:-2048])  # cut inside the last member
+    result = cli("import", str(bad))
+    _assert_one_error_line(result, "no oci-layout member")
+    assert not cli.store.exists(), "the store the failed import created is gone"
 
 
 def _with_ref_name(ref_name: str) -> bytes:

@@ -13,7 +13,7 @@ import pytest
 import ociport
 from helpers import ROOT
 from ociport.content.fsstore import FsspecContentStore
-from ociport.engine import exporting
+from ociport.processes import HOST
 
 HELLO = ROOT / "examples" / "hello.oci-archive.tar"
 NAME = "example.com/ociport/hello:1.0"
@@ -53,8 +53,8 @@ def _temp_dir(tmp_path: Path, host: str, pid: int) -> Path:
 def test_dead_builders_leftovers_are_removed(
     store: ociport.ImageStore, tmp_path: Path
 ) -> None:
-    dead = _temp_dir(tmp_path, exporting._HOST, 2**31 - 2)
-    alive = _temp_dir(tmp_path, exporting._HOST, os.getpid())
+    dead = _temp_dir(tmp_path, HOST, 2**31 - 2)
+    alive = _temp_dir(tmp_path, HOST, os.getpid())
     elsewhere = _temp_dir(tmp_path, "0badc0de", 2**31 - 2)
     store.export_images([NAME], str(tmp_path / "layout"), format="oci")
     assert not dead.exists()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -11,7 +12,8 @@ import pluggy
 
 from ociport.config import resolve_store
 from ociport.content.helpers import ContentDocuments, ProgressCallback
-from ociport.content.interfaces import ContentStore
+from ociport.content.interfaces import BlobInfo, ContentStore
+from ociport.content.leases import Lease, lease_for
 from ociport.drivers.base import ImageDriver
 from ociport.engine.convert import (
     Compression,
@@ -25,6 +27,7 @@ from ociport.engine.gc import (
     DEFAULT_GRACE,
     GcResult,
     collect_garbage,
+    remove_unnamed,
     verify_blobs,
     verify_images,
 )
@@ -337,22 +340,32 @@ class ImageStore:
         )
         label = describe(source)
         resolved = resolve(source, storage_options)
-        # A remote source's failures name it; the store's name the store (inner blocks).
-        with storage_errors(resolved, "source"):
-            driver_cls, opened = choose_driver(self.pm, resolved, format, label)
-            report = import_source(
-                driver_cls(),
-                opened,
-                self.content,
-                request,
-                label=label,
-                on_commit=lambda info: self.pm.hook.ociport_blob_committed(
-                    store=self.content, info=info
-                ),
-            )
-        named, notes = name_roots(report.roots, naming, index_name)
-        # The images carry their store names, as index.json and the hook spec say.
-        images = self._set_names(named)
+        committed: list[Digest] = []
+
+        def on_commit(info: BlobInfo) -> None:
+            committed.append(info.digest)
+            self.pm.hook.ociport_blob_committed(store=self.content, info=info)
+
+        with lease_for(self.content, "import") as lease:
+            try:
+                # A remote source's failures name it; the store's name the store.
+                with storage_errors(resolved, "source"):
+                    driver_cls, opened = choose_driver(self.pm, resolved, format, label)
+                    report = import_source(
+                        driver_cls(),
+                        opened,
+                        self.content,
+                        request,
+                        label=label,
+                        on_commit=on_commit,
+                        lease=lease,
+                    )
+                named, notes = name_roots(report.roots, naming, index_name)
+                # The images carry their store names, as index.json and the hook say.
+                images = self._set_names(named)
+            except BaseException:
+                self._discard(committed, lease)
+                raise
         self.pm.hook.ociport_image_imported(
             store=self.content,
             driver_name=driver_cls.name,
@@ -365,6 +378,15 @@ class ImageStore:
             blobs_committed=len(report.committed),
             bytes_committed=sum(info.size for info in report.committed),
         )
+
+    def _discard(self, committed: Sequence[Digest], lease: Lease | None) -> None:
+        """After a failed import: remove the blobs it committed that nothing names and
+        no other writer holds. Best effort: what cannot be removed now (the store is
+        unreachable) is left to ``content gc`` once the lease expires."""
+        with contextlib.suppress(Exception):
+            remove_unnamed(
+                self.content, committed, own_lease=lease.id if lease else None
+            )
 
     # -- export ---------------------------------------------------------------------------
 
@@ -455,13 +477,15 @@ class ImageStore:
         :raises FormatError: a layer does not decompress to its diff ID.
         """
         Reference.parse(new_name)
-        result = convert_image(
-            self.content,
-            self.get(name).target,
-            manifest_format=manifest_format,
-            compression=compression,
-        )
-        self._set_names([(new_name, result.root)])
+        with lease_for(self.content, "convert") as lease:
+            result = convert_image(
+                self.content,
+                self.get(name).target,
+                manifest_format=manifest_format,
+                compression=compression,
+                lease=lease,
+            )
+            self._set_names([(new_name, result.root)])
         return result
 
     # -- content --------------------------------------------------------------------------

@@ -130,6 +130,19 @@ class BlobNotFoundError(ContentError, LookupError):
         super().__init__(f"blob {digest} not found")
 
 
+class BlobRemovedError(ContentError):
+    """A blob an import re-used from the store was removed while the import ran (a
+    concurrent ``content gc`` deleted it before the import's lease held it) and the
+    source cannot supply it again; nothing was named."""
+
+    def __init__(self, digest: object) -> None:
+        self.digest = digest
+        super().__init__(
+            f"blob {digest}, which this import re-used from the store, was removed "
+            "while it ran (a concurrent 'content gc'); nothing was named: import again"
+        )
+
+
 class BlobExistsError(ContentError):
     """A commit found the blob already present; the ingest was discarded."""
 

@@ -73,13 +73,28 @@ def _progress(
 def _key_values(
     ctx: click.Context, param: click.Parameter, values: tuple[str, ...]
 ) -> dict[str, Any]:
-    """``KEY=VALUE`` options as fsspec storage options (``true``/``false`` as booleans)."""
+    """``KEY=VALUE`` options as fsspec storage options (``true``/``false`` as booleans).
+
+    A dotted key sets one entry of a mapping option: ``config_kwargs.read_timeout=60``
+    and ``config_kwargs.retries.max_attempts=5`` give ``{"config_kwargs":
+    {"read_timeout": "60", "retries": {"max_attempts": "5"}}}`` (ociport turns the S3
+    timeouts and retry counts into numbers).
+    """
     options: dict[str, Any] = {}
     for value in values:
         key, sep, raw = value.partition("=")
-        if not sep or not key:
+        *parents, name = key.split(".")
+        if not sep or not all((*parents, name)):
             raise click.BadParameter(f"{value!r} is not KEY=VALUE")
-        options[key] = {"true": True, "false": False}.get(raw.lower(), raw)
+        target = options
+        for depth, parent in enumerate(parents, 1):
+            target = target.setdefault(parent, {})
+            if not isinstance(target, dict):
+                above = ".".join(parents[:depth])
+                raise click.BadParameter(f"{above} is both a value and a mapping")
+        if isinstance(target.get(name), dict):
+            raise click.BadParameter(f"{key} is both a mapping and a value")
+        target[name] = {"true": True, "false": False}.get(raw.lower(), raw)
     return options
 
 
@@ -117,10 +132,25 @@ class _Context:
         names and blobs already there)."""
         return self._open(create=False)
 
-    @property
-    def new_store(self) -> ImageStore:
-        """The store, created when missing (import)."""
-        return self._open(create=True)
+    @contextlib.contextmanager
+    def new_store(self) -> Iterator[ImageStore]:
+        """The store for the block, created when missing (import); a store created
+        here is removed again when the block fails and left it empty, and announced on
+        stderr when it succeeds."""
+        try:
+            store = self._open(create=False)
+        except StoreNotFoundError:
+            store = self._open(create=True)
+        else:
+            yield store
+            return
+        try:
+            yield store
+        except BaseException:
+            with contextlib.suppress(Exception):
+                getattr(store.content, "remove_if_unused", lambda: None)()
+            raise
+        _note(f"created image store {store.content.location.url}")
 
     def _open(self, *, create: bool) -> ImageStore:
         if self._store is None:
@@ -170,7 +200,10 @@ _source_option = click.option(
     multiple=True,
     callback=_key_values,
     metavar="KEY=VALUE",
-    help="fsspec option for the store's filesystem (repeatable).",
+    help=(
+        "fsspec option for the store's filesystem (repeatable); KEY.SUBKEY=VALUE "
+        "sets one entry of a mapping (config_kwargs.read_timeout=60)."
+    ),
 )
 @click.option("--debug", is_flag=True, help="Show tracebacks on errors.")
 @click.version_option(package_name="ociport")
@@ -251,8 +284,8 @@ def import_(
     naming = ImportNaming(
         base_name or default_base_name(), digests, skip_digest_for_named
     )
-    with _progress("importing") as progress:
-        result = ctx.new_store.import_image(
+    with ctx.new_store() as store, _progress("importing") as progress:
+        result = store.import_image(
             source,
             format=format_,
             naming=naming,

@@ -18,22 +18,25 @@ that names the store, the cause and a hint (:mod:`ociport.streams.storage_errors
 from __future__ import annotations
 
 import contextlib
+import functools
 import hashlib
 import itertools
-import os
+import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import AbstractContextManager
-from datetime import datetime
 from typing import IO, Any, BinaryIO, Final, cast, final
 
 from ociport.content.imageindex import LayoutIndexFile
 from ociport.content.interfaces import BlobInfo, BlobWriter
+from ociport.content.leases import LeaseFiles
 from ociport.content.locks import STALE_AFTER
 from ociport.content.objectwriter import ObjectBlobWriter, honours_deferred_commit
 from ociport.content.writer import FsspecBlobWriter, IngestLocks
-from ociport.errors import BlobNotFoundError, InvalidDigestError
+from ociport.errors import BlobNotFoundError, InvalidDigestError, OciportError
 from ociport.oci.descriptor import Descriptor
 from ociport.oci.digest import Digest, VerifyingReader
+from ociport.processes import is_dead, is_local, owner_token
+from ociport.streams.fsinfo import modified_time
 from ociport.streams.location import Location
 from ociport.streams.storage_errors import Role, bucket_of, storage_errors
 
@@ -41,16 +44,6 @@ __all__ = ["FsspecContentStore"]
 
 _ALGORITHMS: Final = ("sha256", "sha512")
 _counter = itertools.count()
-
-
-def _timestamp(details: dict[str, Any]) -> float | None:
-    for key in ("mtime", "LastModified", "created"):
-        value = details.get(key)
-        if isinstance(value, int | float):
-            return float(value)
-        if isinstance(value, datetime):
-            return value.timestamp()
-    return None
 
 
 @final
@@ -104,6 +97,13 @@ class FsspecContentStore:
             )
         self._locks = IngestLocks()
         self._direct = False if location.is_local else direct_writes
+        self._leases = LeaseFiles(
+            location,
+            self._index.locked,
+            functools.partial(self._index.write, durable=False),
+            self._described,
+        )
+        self._pruned = False
 
     def _described(self) -> AbstractContextManager[None]:
         """Remote filesystem errors in the block become StorageErrors of this store."""
@@ -120,6 +120,11 @@ class FsspecContentStore:
     @property
     def location(self) -> Location:
         return self._location
+
+    @property
+    def leases(self) -> LeaseFiles:
+        """The store's leases (:mod:`ociport.content.leases`)."""
+        return self._leases
 
     def __repr__(self) -> str:
         return f"FsspecContentStore({self._location.url!r})"
@@ -149,7 +154,7 @@ class FsspecContentStore:
                 details = path.fs.info(path.path)
             except FileNotFoundError as exc:
                 raise BlobNotFoundError(digest) from exc
-        return BlobInfo(digest, int(details["size"]), _timestamp(details))
+        return BlobInfo(digest, int(details["size"]), modified_time(details))
 
     def writer(
         self, *, ingest_id: str, expected: Descriptor | None = None
@@ -160,6 +165,10 @@ class FsspecContentStore:
         :raises IngestLockedError: a live writer of this store holds ``ingest_id``.
         """
         self._locks.acquire(ingest_id)
+        if not self._pruned:  # the first writer clears what dead writers left
+            self._pruned = True
+            with contextlib.suppress(OSError, OciportError):
+                self.remove_stale_ingests(0.0)
 
         def release() -> None:
             self._locks.release(ingest_id)
@@ -174,7 +183,7 @@ class FsspecContentStore:
                     )
                 key = hashlib.sha256(ingest_id.encode()).hexdigest()[:32]
                 temp = self._location.join(
-                    "ingest", f"{key}.{os.getpid()}.{next(_counter)}"
+                    "ingest", f"{key}.{owner_token()}.{next(_counter)}"
                 )
                 algorithm = expected.digest.algorithm if expected else "sha256"
                 return FsspecBlobWriter(
@@ -204,18 +213,38 @@ class FsspecContentStore:
                     digest = Digest(alg, path.rsplit("/", 1)[-1])
                 except InvalidDigestError:
                     continue
-                yield BlobInfo(digest, int(details["size"]), _timestamp(details))
+                yield BlobInfo(digest, int(details["size"]), modified_time(details))
 
     def remove_stale_ingests(self, cutoff: float, *, dry_run: bool = False) -> int:
-        """Remove temporary ingest files last written before ``cutoff`` (a POSIX time):
-        what a process that died mid-import left behind. Returns how many there were."""
+        """Remove temporary ingest files that writers which died mid-import left
+        behind. Their names carry the writer's :func:`~ociport.processes.owner_token`:
+        a file of a dead process of this machine goes at once, one of a live process
+        here or of a process holding a live lease stays, and any other (another
+        machine's, or nameless) goes once last written before ``cutoff`` (a POSIX
+        time). Returns how many there were."""
         ingest = self._location.join("ingest")
         try:
             with self._described():
                 found = ingest.fs.find(ingest.path, detail=True)
         except FileNotFoundError:
             return 0
-        stale = [p for p, d in found.items() if (_timestamp(d) or cutoff) < cutoff]
+        leased = None
+        stale = []
+        for path, details in found.items():
+            owner = _ingest_owner(path)
+            if owner is not None and is_local(owner):
+                if is_dead(owner):
+                    stale.append(path)
+                continue
+            if (modified_time(details) or cutoff) >= cutoff:
+                continue
+            if leased is None:
+                now = time.time()
+                leased = {
+                    r.owner for _, _, r in self._leases.records() if r and r.live(now)
+                }
+            if owner not in leased:
+                stale.append(path)
         for path in stale if not dry_run else ():
             with self._described(), contextlib.suppress(FileNotFoundError):
                 ingest.fs.rm_file(path)
@@ -232,6 +261,20 @@ class FsspecContentStore:
             except FileNotFoundError as exc:
                 raise BlobNotFoundError(digest) from exc
 
+    def remove_if_unused(self) -> bool:
+        """Remove the store when this object created it and it is still empty: no
+        names, no blobs, no leases (so a failed first import leaves no store behind).
+        Returns whether it was removed."""
+        if not self._index.created:
+            return False
+        with self._described(), self._index.locked():
+            if self._index.read_index() or self._leases.records():
+                return False
+            if next(self.walk(), None) is not None:
+                return False
+            self._index.remove()
+        return True
+
     def read_index(self) -> tuple[Descriptor, ...]:
         with self._described():
             return self._index.read_index()
@@ -241,6 +284,12 @@ class FsspecContentStore:
     ) -> tuple[Descriptor, ...]:
         with self._described():
             return self._index.update_index(change)
+
+
+def _ingest_owner(path: str) -> str | None:
+    """The owner token in an ingest file's name (``<key>.<owner>.<n>``), if any."""
+    parts = path.rsplit("/", 1)[-1].split(".")
+    return parts[1] if len(parts) == 3 else None
 
 
 class _DescribedStream:

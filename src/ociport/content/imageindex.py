@@ -94,10 +94,12 @@ class LayoutIndexFile:
         self._stale_after = stale_after
         self._single_writer = single_writer
         self._role: Role = role
+        #: Whether this object created the layout (a new store).
+        self.created = False
         self._ensure(create)
 
     @contextlib.contextmanager
-    def _locked(self) -> Iterator[ObjectLock | None]:
+    def locked(self) -> Iterator[ObjectLock | None]:
         """Hold the lock; yields the object lock on object stores (check ``held()``
         before writing), ``None`` where ``flock`` holds."""
         with _process_lock(self._index.url):
@@ -125,11 +127,13 @@ class LayoutIndexFile:
             raise StoreNotFoundError(self._root.url)
         if not bucketed:  # s3fs's makedirs would create a missing bucket
             fs.makedirs(self._root.path, exist_ok=True)
-        with self._locked():
+        with self.locked():
             if not fs.exists(self._layout.path):
-                self._write(self._layout, _OCI_LAYOUT_DOC)
+                self.write(self._layout, _OCI_LAYOUT_DOC)
+                self.created = True
             if not fs.exists(self._index.path):
-                self._write(self._index, Index.build([]).raw)
+                self.write(self._index, Index.build([]).raw)
+                self.created = True
 
     def _check_bucket(self) -> None:
         """Raise :class:`~ociport.errors.StorageNotFoundError` naming the bucket when it
@@ -142,7 +146,10 @@ class LayoutIndexFile:
         except FileNotFoundError as exc:
             raise describe_error(exc, self._root, self._role) from exc
 
-    def _write(self, target: Location, data: bytes) -> None:
+    def write(self, target: Location, data: bytes, *, durable: bool = True) -> None:
+        """Replace the object ``target`` with ``data`` atomically (readers see the old
+        or the new bytes: one PUT on an object store, a renamed temporary file on a
+        disk, fsynced first when ``durable``)."""
         if not target.is_local:
             target.fs.pipe_file(target.path, data)
             return
@@ -151,11 +158,28 @@ class LayoutIndexFile:
             with open(temp, "wb") as out:
                 out.write(data)
                 out.flush()
-                os.fsync(out.fileno())
+                if durable:
+                    os.fsync(out.fileno())
             os.replace(temp, target.path)
         finally:
             with contextlib.suppress(FileNotFoundError):
                 os.unlink(temp)
+
+    def remove(self) -> None:
+        """Remove ``oci-layout``, ``index.json`` and the lock (the caller holds the
+        lock and checked that nothing else is in the store), then the root directory
+        when it is empty."""
+        for target in (self._layout, self._index):
+            with contextlib.suppress(FileNotFoundError):
+                target.fs.rm_file(target.path)
+        if self._root.is_local:
+            with contextlib.suppress(OSError):
+                os.unlink(self._lock.path)
+            for sub in ("blobs/sha256", "blobs/sha512", "blobs", "ingest", "leases"):
+                with contextlib.suppress(OSError):
+                    os.rmdir(os.path.join(self._root.path, sub))
+            with contextlib.suppress(OSError):
+                os.rmdir(self._root.path)
 
     def read_index(self) -> tuple[Descriptor, ...]:
         """The entries of ``index.json``.
@@ -178,9 +202,9 @@ class LayoutIndexFile:
         :raises TimeoutError: the object-store lock was not acquired in time.
         """
         while True:
-            with self._locked() as lock:
+            with self.locked() as lock:
                 entries = list(self.read_index())
                 new = tuple(change(entries))
                 if lock is None or lock.held():
-                    self._write(self._index, Index.build(new).raw)
+                    self.write(self._index, Index.build(new).raw)
                     return new

@@ -22,6 +22,7 @@ from typing import IO, Final
 
 from ociport.content.helpers import ProgressCallback, copy_stream, exists, read_blob
 from ociport.content.interfaces import BlobInfo, BlobWriter, ContentStore
+from ociport.content.leases import Lease
 from ociport.errors import (
     BlobExistsError,
     BlobNotFoundError,
@@ -68,6 +69,8 @@ class StagingArea:
     :param max_document: largest blob kept in memory as a possible JSON document.
     :param progress: called with byte counts as data is read.
     :param on_commit: called with each blob :meth:`commit` publishes, as it does.
+    :param lease: the import's lease (:mod:`ociport.content.leases`): a blob the store
+        has is held before the area relies on it, so that gc spares it.
     """
 
     def __init__(
@@ -77,8 +80,10 @@ class StagingArea:
         max_document: int = MAX_DOCUMENT_SIZE,
         progress: ProgressCallback | None = None,
         on_commit: Callable[[BlobInfo], object] | None = None,
+        lease: Lease | None = None,
     ) -> None:
         self._store = store
+        self._lease = lease
         self._on_commit = on_commit
         self._max_document = max_document
         self._progress = progress
@@ -122,7 +127,7 @@ class StagingArea:
                 self._small_budget -= size  # reserved before the bytes arrive
         document = size <= self._max_document and size <= self._budget
         captured = _Capture(document or small)
-        if small or self._store is None or (digest is not None and self.has(digest)):
+        if small or self._store is None or (digest is not None and self._reuse(digest)):
             hasher = digest.hasher() if digest is not None else Hasher()
             copy_stream(
                 stream,
@@ -184,6 +189,19 @@ class StagingArea:
         for future in futures:
             future.result()
 
+    def _reuse(self, digest: Digest) -> bool:
+        """Whether a blob need not be written: staged already, or committed in the store
+        (and then held by the lease first, so that a concurrent gc spares it)."""
+        if digest in self._sizes:
+            return True
+        assert self._store is not None
+        if not exists(self._store, digest):
+            return False
+        if self._lease is None:
+            return True
+        self._lease.hold([digest])
+        return exists(self._store, digest)  # gone if a gc deleted it before the hold
+
     def _write(
         self,
         stream: IO[bytes],
@@ -229,6 +247,11 @@ class StagingArea:
         """The first bytes (up to 16) of a blob staged by this area, for magic numbers."""
         return self._heads.get(digest, b"")
 
+    def staged(self, digest: Digest) -> bool:
+        """Whether ``digest`` went through this area (staged, or checked and found in
+        the store)."""
+        return digest in self._sizes
+
     def has(self, digest: Digest) -> bool:
         """Whether ``digest`` was staged or is already committed in the store."""
         return digest in self._sizes or (
@@ -267,6 +290,26 @@ class StagingArea:
         if self._store is not None and exists(self._store, digest):
             return read_blob(self._store, descriptor, max_size=self._max_document)
         raise BlobNotFoundError(digest)
+
+    def protect(self, digests: Iterable[Digest]) -> list[Digest]:
+        """Hold ``digests`` in the lease, then check that each is staged here or
+        committed in the store; returns those that are neither (a gc removed them
+        before the hold), forgotten so that :meth:`add` writes them again."""
+        wanted = sorted(set(digests))
+        if self._lease is not None:
+            self._lease.hold(wanted)
+        gone = [
+            digest
+            for digest in wanted
+            if digest not in self._writers
+            and digest not in self._small
+            and self._store is not None
+            and not exists(self._store, digest)
+        ]
+        with self._mutex:
+            for digest in gone:
+                self._sizes.pop(digest, None)
+        return gone
 
     def commit(self, digests: Iterable[Digest]) -> list[BlobInfo]:
         """Publish the staged blobs among ``digests``; returns those newly committed."""

@@ -17,12 +17,13 @@ import io
 import json
 import uuid
 import zlib
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, replace
 from typing import Any, Literal
 
 from ociport.content.helpers import ContentDocuments, read_blob, write_blob
 from ociport.content.interfaces import ContentStore
+from ociport.content.leases import Lease
 from ociport.errors import BlobExistsError, FormatError, UnsupportedMediaTypeError
 from ociport.oci import mediatypes as mt
 from ociport.oci.descriptor import Descriptor
@@ -66,8 +67,13 @@ def convert_image(
     *,
     manifest_format: ManifestFormat | None = None,
     compression: Compression | None = None,
+    lease: Lease | None = None,
 ) -> ConvertResult:
     """Convert the image at ``root``; returns the new root (not yet named).
+
+    :param lease: the caller's lease on ``store``: the image's blobs and each new one
+        are held in it before they are relied on (a concurrent gc spares them); the
+        caller releases it once the new root is named.
 
     :param manifest_format: ``"oci"`` or ``"docker"``; ``None`` keeps each manifest's
         (a Docker one becomes OCI when its layers become zstd).
@@ -81,7 +87,7 @@ def convert_image(
         raise FormatError(
             "Docker schema 2 manifests cannot list zstd layers; use --oci"
         )
-    converter = _Converter(store, manifest_format, compression)
+    converter = _Converter(store, manifest_format, compression, lease)
     return ConvertResult(converter.convert(root), converter.relabelled)
 
 
@@ -91,16 +97,19 @@ class _Converter:
         store: ContentStore,
         fmt: ManifestFormat | None,
         compression: Compression | None,
+        lease: Lease | None,
     ) -> None:
         self.store = store
         self.fmt = fmt
         self.compression = compression
         self.relabelled: list[Relabel] = []
+        self.hold = lease.hold if lease is not None else _hold_nothing
 
     def convert(self, root: Descriptor) -> Descriptor:
         """Convert every manifest ``root`` reaches, then the indexes above them
         (children first), and return the new root."""
         graph = walk_image(root, ContentDocuments(self.store))
+        self.hold(graph.blobs)
         done: dict[Digest, Descriptor] = {}
         for desc, manifest in graph.manifests:
             done[desc.digest] = self._manifest(desc, manifest)
@@ -181,7 +190,9 @@ class _Converter:
             if self.compression is None
             else (None if self.compression == "none" else self.compression)
         )
-        new = _recompress(self.store, layer, actual, wanted, Digest.parse(diff_id))
+        new = _recompress(
+            self.store, layer, actual, wanted, Digest.parse(diff_id), self.hold
+        )
         media_type = mt.layer_media_type(wanted, oci=fmt == "oci")
         assert media_type is not None  # wanted is None, gzip or zstd
         new = replace(new, media_type=media_type)
@@ -196,8 +207,13 @@ class _Converter:
 
     def _put(self, desc: Descriptor, raw: bytes) -> Descriptor:
         new = replace(desc, digest=Digest.of(raw), size=len(raw))
+        self.hold([new.digest])
         write_blob(self.store, io.BytesIO(raw), new)
         return new
+
+
+def _hold_nothing(digests: Iterable[Digest]) -> None:
+    """The hold of a store without leases."""
 
 
 def _decompressor(kind: str | None) -> Callable[[bytes], bytes]:
@@ -251,6 +267,7 @@ def _recompress(
     actual: str | None,
     wanted: str | None,
     diff_id: Digest,
+    hold: Callable[[Iterable[Digest]], None],
 ) -> Descriptor:
     """Check ``layer``'s diff ID and, if ``wanted`` differs from ``actual``, write it anew."""
     plain = Hasher(diff_id.algorithm)
@@ -273,6 +290,7 @@ def _recompress(
             return layer
         compressor.close()
         digest, size = writer.digest, writer.offset
+        hold([digest])
         with contextlib.suppress(BlobExistsError):  # the same bytes are there already
             writer.commit()
         return replace(layer, digest=digest, size=size)

@@ -10,11 +10,9 @@ is knowingly partial. Non-distributable (foreign) layers can be hidden the same 
 from __future__ import annotations
 
 import glob
-import hashlib
 import json
 import os
 import shutil
-import socket
 import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import replace
@@ -31,6 +29,7 @@ from ociport.oci.descriptor import Descriptor
 from ociport.oci.digest import Digest
 from ociport.oci.manifest import dump_json
 from ociport.oci.walk import ImageGraph, PlatformSelection, walk_image
+from ociport.processes import is_dead, owner_token
 from ociport.streams.location import Location
 from ociport.streams.sources import Sink, open_sink, resolve
 
@@ -143,29 +142,15 @@ def _temporary_sibling(target: Location) -> Location:
     ):
         if _abandoned(stale):
             shutil.rmtree(stale, ignore_errors=True)
-    temp = f".{name}.{_HOST}-{os.getpid()}-{uuid.uuid4().hex}.tmp"
+    temp = f".{name}.{owner_token()}-{uuid.uuid4().hex}.tmp"
     return Location(target.fs, os.path.join(directory, temp))
-
-
-#: This machine, as temporary names carry it (a pid means nothing on another host that
-#: shares the directory over NFS).
-_HOST = hashlib.sha256(socket.gethostname().encode()).hexdigest()[:8]
 
 
 def _abandoned(path: str) -> bool:
     """Whether a temporary directory's builder, a process of this machine, is gone."""
-    try:
-        host, pid, _ = os.path.basename(path).rsplit(".", 2)[-2].split("-")
-        if host != _HOST:
-            return False
-        os.kill(int(pid), 0)
-    except ValueError:
-        return False  # not one of ours
-    except ProcessLookupError:
-        return True
-    except PermissionError:
-        return False  # a live process of another user
-    return False
+    parts = os.path.basename(path).rsplit(".", 2)
+    owner = parts[-2].rsplit("-", 1)[0] if len(parts) == 3 else ""
+    return is_dead(owner)
 
 
 def _filtered(graph: ImageGraph, view: ExportView) -> dict[Digest, Descriptor]:

@@ -1,22 +1,32 @@
 """Garbage collection and verification of a content store.
 
 Collection marks every blob reachable from the store's ``index.json`` (indexes,
-manifests, configs, layers, subjects) and deletes the rest, sparing blobs younger than a
-grace period: an import running in another process or on another machine commits its
-blobs before it names them, and must not be robbed in between. Temporary ingest files
-left behind by processes that died are removed under the same grace period.
+manifests, configs, layers, subjects) and deletes the rest, sparing
+
+- every blob a live lease holds (:mod:`ociport.content.leases`): an import running in
+  another process or on another machine relies on blobs before it names them. The
+  deletions run in batches under the store's ``index.json`` lock, each after reading
+  the leases and the index again, so an import's hold or names published meanwhile
+  are seen;
+- blobs younger than a grace period (for stores without leases, and for writers
+  that do not take them).
+
+Temporary ingest files left by processes that died are removed: at once for a dead
+process of this machine, else after the grace period; leases of dead processes, and
+expired ones, are removed too.
 """
 
 from __future__ import annotations
 
 import contextlib
 import time
-from collections.abc import Collection
+from collections.abc import Collection, Iterable
 from dataclasses import dataclass, field
 from typing import Final
 
 from ociport.content.helpers import ContentDocuments
-from ociport.content.interfaces import ContentStore
+from ociport.content.interfaces import BlobInfo, ContentStore
+from ociport.content.leases import LeaseFiles, LeasingStore
 from ociport.errors import ContentError, DigestMismatchError, OciportError
 from ociport.oci.descriptor import Descriptor
 from ociport.oci.digest import CHUNK_SIZE, Digest
@@ -27,12 +37,15 @@ __all__ = [
     "DEFAULT_GRACE",
     "GcResult",
     "collect_garbage",
+    "remove_unnamed",
     "verify_blobs",
     "verify_images",
 ]
 
 #: Default grace period in seconds (one hour).
 DEFAULT_GRACE: Final = 3600.0
+#: Blobs deleted per hold of the store's lock.
+_BATCH: Final = 256
 
 
 @dataclass(slots=True)
@@ -42,44 +55,129 @@ class GcResult:
     :ivar removed: digests of removed blobs.
     :ivar bytes_removed: their total size.
     :ivar kept_young: unreferenced blobs spared by the grace period.
+    :ivar kept_leased: unreferenced blobs spared because a running writer holds them.
     :ivar ingests_removed: abandoned temporary ingest files removed.
+    :ivar leases_removed: leases of dead processes, and expired ones, removed.
     """
 
     removed: list[Digest] = field(default_factory=list)
     bytes_removed: int = 0
     kept_young: int = 0
+    kept_leased: int = 0
     ingests_removed: int = 0
+    leases_removed: int = 0
+
+
+class _Marks:
+    """What must survive: the blobs the index reaches (marked again when the index
+    changed) and those live leases hold (read again at every :meth:`refresh`)."""
+
+    def __init__(self, content: ContentStore, ignore_lease: str | None = None) -> None:
+        self._content = content
+        self._leases = content.leases if isinstance(content, LeasingStore) else None
+        self._ignore = ignore_lease
+        self._index: tuple[Descriptor, ...] | None = None
+        self.reached: set[Digest] = set()
+        self.held: set[Digest] = set()
+
+    def refresh(self) -> None:
+        index = self._content.read_index()
+        if index != self._index:
+            self._index = index
+            self.reached = reachable(index, ContentDocuments(self._content))
+        if self._leases is not None:
+            now = time.time()
+            self.held = set()
+            for lease_id, _, record in self._leases.records():
+                if record is not None and record.live(now) and lease_id != self._ignore:
+                    self.held |= record.digests
+
+    def locked(self) -> contextlib.AbstractContextManager[object]:
+        """The store's lock, where the store has leases (else nothing to hold)."""
+        return self._leases.locked() if self._leases else contextlib.nullcontext()
+
+
+def _delete(
+    content: ContentStore,
+    marks: _Marks,
+    candidates: Iterable[BlobInfo],
+    result: GcResult,
+    dry_run: bool,
+) -> None:
+    """Delete the candidates the marks do not keep, a batch per hold of the lock."""
+    todo = list(candidates)
+    for start in range(0, len(todo), _BATCH):
+        with marks.locked() if not dry_run else contextlib.nullcontext():
+            marks.refresh()
+            for info in todo[start : start + _BATCH]:
+                if info.digest in marks.reached:
+                    continue  # named meanwhile
+                if info.digest in marks.held:
+                    result.kept_leased += 1
+                    continue
+                if not dry_run:
+                    with contextlib.suppress(ContentError):
+                        content.delete(info.digest)
+                result.removed.append(info.digest)
+                result.bytes_removed += info.size
 
 
 def collect_garbage(
     content: ContentStore, *, grace: float = DEFAULT_GRACE, dry_run: bool = False
 ) -> GcResult:
-    """Delete blobs no named image reaches and that are older than ``grace`` seconds.
+    """Delete blobs no named image reaches, no live lease holds, and that are older
+    than ``grace`` seconds.
 
     :param dry_run: report only; delete nothing.
     :raises OciportError: a named image's manifest or index cannot be read (corrupt,
         malformed, over :data:`~ociport.content.helpers.STORED_DOCUMENT_LIMIT`);
         nothing is deleted then.
     """
-    keep = reachable(content.read_index(), ContentDocuments(content))
+    marks = _Marks(content)
+    marks.refresh()
     cutoff = time.time() - grace
     result = GcResult()
+    candidates = []
     for info in list(content.walk()):
-        if info.digest in keep:
+        if info.digest in marks.reached:
             continue
         if info.created_at is not None and info.created_at > cutoff:
             result.kept_young += 1
             continue
-        if not dry_run:
-            with contextlib.suppress(ContentError):
-                content.delete(info.digest)
-        result.removed.append(info.digest)
-        result.bytes_removed += info.size
-    # An optional capability: stores with temporary ingest files (the fsspec store).
+        candidates.append(info)
+    _delete(content, marks, candidates, result, dry_run)
+    # Optional capabilities of the fsspec store: ingest files and leases.
     prune = getattr(content, "remove_stale_ingests", None)
     if prune is not None:
         result.ingests_removed = prune(cutoff, dry_run=dry_run)
+    if isinstance(content, LeasingStore):
+        result.leases_removed = _remove_dead_leases(content.leases, cutoff, dry_run)
     return result
+
+
+def _remove_dead_leases(leases: LeaseFiles, cutoff: float, dry_run: bool) -> int:
+    now = time.time()
+    dead = [
+        lease_id
+        for lease_id, modified, record in leases.records()
+        if (record is not None and not record.live(now))
+        or (record is None and (modified or now) < cutoff)
+    ]
+    for lease_id in dead if not dry_run else ():
+        leases.remove(lease_id)
+    return len(dead)
+
+
+def remove_unnamed(
+    content: ContentStore, digests: Iterable[Digest], *, own_lease: str | None = None
+) -> list[Digest]:
+    """Remove the blobs among ``digests`` that no named image reaches and no other
+    live lease holds: what a failed import committed (its lease ``own_lease`` still
+    holding them). Returns the digests removed."""
+    result = GcResult()
+    infos = [BlobInfo(digest, 0) for digest in dict.fromkeys(digests)]
+    _delete(content, _Marks(content, own_lease), infos, result, dry_run=False)
+    return result.removed
 
 
 def verify_blobs(content: ContentStore) -> list[tuple[Digest, str]]:

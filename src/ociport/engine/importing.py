@@ -19,10 +19,15 @@ from typing import IO
 
 from ociport.content.helpers import ProgressCallback
 from ociport.content.interfaces import BlobInfo, ContentStore
+from ociport.content.leases import Lease
 from ociport.content.staging import StagingArea
 from ociport.drivers.base import ImageDriver, ImageSource, SourceContext
 from ociport.engine.selection import select_roots
-from ociport.errors import SizeMismatchError, UnsupportedSourceError
+from ociport.errors import (
+    BlobRemovedError,
+    SizeMismatchError,
+    UnsupportedSourceError,
+)
 from ociport.oci import mediatypes as mt
 from ociport.oci.descriptor import Descriptor
 from ociport.oci.digest import Digest
@@ -98,6 +103,7 @@ def import_source(
     *,
     label: str,
     on_commit: Callable[[BlobInfo], object] | None = None,
+    lease: Lease | None = None,
 ) -> ImportReport:
     """Import the roots of ``source`` that ``request`` selects into ``store``.
 
@@ -106,12 +112,16 @@ def import_source(
 
     :param on_commit: called with each blob as it is committed (the
         ``ociport_blob_committed`` hook).
+    :param lease: the caller's lease on ``store``: every blob the import relies on is
+        held in it before it is relied on (:mod:`ociport.content.leases`); the caller
+        releases it once the roots are named.
     :raises FormatError: malformed source, or a document that is not what it claims.
     :raises DigestMismatchError, SizeMismatchError: a blob is not what its name says.
     :raises MissingContentError: a selected manifest lacks content.
     :raises RefNameNotFoundError: ``request.ref_name`` is not in the source.
     :raises UnsupportedSourceError: the source cannot be read so (a stream for a
         directory format, ``whole_index`` for a format without an index).
+    :raises BlobRemovedError: a gc removed a re-used blob the source cannot supply.
     """
     with (
         StagingArea(
@@ -119,6 +129,7 @@ def import_source(
             max_document=request.max_document,
             progress=request.progress,
             on_commit=on_commit,
+            lease=lease,
         ) as staging,
         open_image_source(driver, source, staging, request, label) as opened,
     ):
@@ -130,6 +141,7 @@ def import_source(
         for graph in graphs:
             for desc, manifest in graph.manifests:
                 check_image_config(reader, desc, manifest)
+        reader.restage(staging.protect(d for g in graphs for d in g.blobs), graphs)
         report = ImportReport(
             notes=[*opened.notes, *notes], rebuilt=opened.rebuilds_manifests
         )
@@ -183,11 +195,19 @@ class SourceReader:
         )
 
     def read_document(self, descriptor: Descriptor) -> bytes:
-        """A document's verified bytes, from wherever it is."""
+        """A document's verified bytes: staged, else from the source, else from the
+        store."""
         digest = descriptor.digest
         if digest in self._documents:
             return self._documents[digest]
-        if self.staging.has(digest):
+        if not self.source.provider.has(digest):
+            embedded = descriptor.embedded()
+            if embedded is not None:
+                self._documents[digest] = embedded
+                return embedded
+        # The source before the store: a gc may remove what the store has until the
+        # import's lease holds it at commit.
+        if self.staging.staged(digest) or not self.source.provider.has(digest):
             return self.staging.read_document(descriptor)
         data = self._documents[digest] = self.source.provider.read_document(descriptor)
         return data
@@ -222,8 +242,22 @@ class SourceReader:
                     todo[digest] = (digest, desc.size, self._opener(desc), str(digest))
         self.staging.add_many(list(todo.values()), threads=self.source.blob_threads)
 
+    def restage(self, gone: list[Digest], graphs: Iterable[ImageGraph]) -> None:
+        """Stage again the needed blobs a gc removed from the store before the lease
+        held them (:meth:`StagingArea.protect`), from the source.
+
+        :raises BlobRemovedError: the source does not have one of them.
+        """
+        for digest in gone:
+            if digest not in self._documents and not self.source.provider.has(digest):
+                raise BlobRemovedError(digest)
+        if gone:
+            self.stage_needed(graphs)
+
     def _opener(self, desc: Descriptor) -> Callable[[], IO[bytes]]:
         document = self._documents.get(desc.digest)
+        if document is None and not self.source.provider.has(desc.digest):
+            document = desc.embedded()  # absent from the source, carried in ``data``
 
         def open_blob() -> IO[bytes]:
             if document is not None:

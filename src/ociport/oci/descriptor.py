@@ -229,6 +229,20 @@ class Descriptor:
             doc["data"] = base64.b64encode(self.data).decode("ascii")
         return doc
 
+    def embedded(self) -> bytes | None:
+        """The blob's bytes from the ``data`` field (image-spec 1.1, "Embedded
+        content"), checked against ``digest`` and ``size``; ``None`` without ``data``.
+
+        :raises SizeMismatchError, DigestMismatchError: ``data`` is not the blob the
+            descriptor names.
+        """
+        if self.data is None:
+            return None
+        hasher = self.digest.hasher()
+        hasher.update(self.data)
+        hasher.verify(self.digest, self.size, f"data of descriptor {self.digest}")
+        return self.data
+
     @property
     def ref_name(self) -> str | None:
         """The ``org.opencontainers.image.ref.name`` annotation, if any."""

@@ -133,7 +133,7 @@ class _Walk:
             raise FormatError(
                 f"indexes nest more than {MAX_DEPTH} deep", member=str(desc.digest)
             )
-        if not self.provider.has(desc.digest):
+        if not self._present(desc):
             if not self.tolerate_missing:
                 raise MissingContentError(desc.digest, parent or "index.json")
             self.graph.missing.append((desc, parent or desc.digest))
@@ -156,6 +156,10 @@ class _Walk:
                 self.visit(subject, desc.digest, (*ancestors, desc.digest))
         return True
 
+    def _present(self, desc: Descriptor) -> bool:
+        """Whether the provider has the blob, or the descriptor embeds it (``data``)."""
+        return self.provider.has(desc.digest) or desc.embedded() is not None
+
     def _document(self, desc: Descriptor) -> Manifest | Index | None:
         if desc.media_type and desc.media_type not in _DOCUMENT_TYPES:
             return None  # a config, a layer, an artifact blob: never a document
@@ -175,7 +179,7 @@ class _Walk:
 
     def _manifest(self, desc: Descriptor, manifest: Manifest) -> None:
         for blob in manifest.blobs():
-            if self.provider.has(blob.digest):
+            if self._present(blob):
                 self.graph.blobs.setdefault(blob.digest, blob)
             elif (
                 blob.media_type in mt.NON_DISTRIBUTABLE_LAYERS or self.tolerate_missing
@@ -193,7 +197,7 @@ class _Walk:
             wanted = chosen.get(child.digest)
             if wanted is False:
                 self.graph.skipped.append((child, desc.digest))
-            elif wanted is None and not self.provider.has(child.digest):
+            elif wanted is None and not self._present(child):
                 self.graph.missing.append((child, desc.digest))
             elif self.visit(child, desc.digest, ancestors):
                 taken.append(child)
