@@ -622,8 +622,9 @@ def content_gc(ctx: _Context, grace: float, dry_run: bool) -> None:
     verb = "would remove" if dry_run else "removed"
     _note(
         f"{verb} {len(result.removed)} blob(s), {result.bytes_removed} bytes, and "
-        f"{result.ingests_removed} abandoned ingest file(s); "
-        f"kept {result.kept_young} younger than the grace period"
+        f"{result.ingests_removed} abandoned ingest file(s) and "
+        f"{result.leases_removed} dead lease(s); kept {result.kept_young} younger "
+        f"than the grace period and {result.kept_leased} held by running imports"
     )
 
 
