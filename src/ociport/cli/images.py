@@ -1,0 +1,119 @@
+"""``images ls|inspect|tag|rm`` and ``convert``: the store's named images."""
+
+from __future__ import annotations
+
+import json
+
+import click
+
+from ociport.cli.app import CliContext, cli, pass_ctx
+from ociport.cli.output import note
+from ociport.engine.convert import ManifestFormat
+from ociport.errors import StoreNotFoundError
+
+__all__ = ["convert", "images"]
+
+
+@cli.command("convert")
+@click.argument("name")
+@click.argument("new_name")
+@click.option("--oci", is_flag=True, help="Use OCI media types.")
+@click.option("--docker", is_flag=True, help="Use Docker schema 2 media types.")
+@click.option(
+    "--compression",
+    type=click.Choice(["gzip", "zstd", "none"]),
+    help="Recompress layers [default: keep each layer's].",
+)
+@pass_ctx
+def convert(
+    ctx: CliContext,
+    name: str,
+    new_name: str,
+    oci: bool,
+    docker: bool,
+    compression: str | None,
+) -> None:
+    """Convert image NAME into NEW_NAME with other media types or compression."""
+    if oci and docker:
+        raise click.UsageError("--oci and --docker exclude each other")
+    manifest_format: ManifestFormat | None = (
+        "oci" if oci else "docker" if docker else None
+    )
+    result = ctx.store.convert(
+        name,
+        new_name,
+        manifest_format=manifest_format,
+        compression=compression,  # type: ignore[arg-type]
+    )
+    for change in result.relabelled:
+        note(
+            f"layer {change.before.digest.short}: {change.reason}: "
+            f"{change.before.media_type} -> {change.after.media_type}"
+        )
+    click.echo(f"{new_name}\t{result.root.digest}")
+
+
+@cli.group()
+def images() -> None:
+    """List, inspect, tag and remove named images."""
+
+
+@images.command("ls")
+@click.option("--json", "as_json", is_flag=True, help="One JSON document.")
+@click.option("-q", "--quiet", is_flag=True, help="Names only.")
+@pass_ctx
+def images_ls(ctx: CliContext, as_json: bool, quiet: bool) -> None:
+    """List named images."""
+    try:
+        found = ctx.store.images()
+    except StoreNotFoundError:
+        found = []  # nothing imported yet: an empty list, and no store created
+    if as_json:
+        click.echo(
+            json.dumps(
+                [{"name": i.name, **i.target.to_json()} for i in found], indent=2
+            )
+        )
+        return
+    if quiet:
+        for image in found:
+            click.echo(image.name)
+        return
+    rows = [("NAME", "DIGEST", "MEDIA TYPE", "SIZE")]
+    rows += [
+        (i.name, str(i.target.digest), i.target.media_type, str(i.target.size))
+        for i in found
+    ]
+    width = [max(len(r[c]) for r in rows) for c in range(3)]
+    for row in rows:
+        click.echo(
+            "  ".join(cell.ljust(width[c]) for c, cell in enumerate(row[:3]))
+            + "  "
+            + row[3]
+        )
+
+
+@images.command("inspect")
+@click.argument("name")
+@pass_ctx
+def images_inspect(ctx: CliContext, name: str) -> None:
+    """Show an image's descriptor, manifests, platforms and size as JSON."""
+    click.echo(json.dumps(ctx.store.inspect(name), indent=2))
+
+
+@images.command("tag")
+@click.argument("name")
+@click.argument("new_name")
+@pass_ctx
+def images_tag(ctx: CliContext, name: str, new_name: str) -> None:
+    """Give image NAME the further name NEW_NAME."""
+    ctx.store.tag(name, new_name)
+
+
+@images.command("rm")
+@click.argument("names", nargs=-1, required=True)
+@pass_ctx
+def images_rm(ctx: CliContext, names: tuple[str, ...]) -> None:
+    """Remove image names (blobs stay until 'content gc')."""
+    for name in ctx.store.remove(names):
+        click.echo(name)

@@ -1,0 +1,94 @@
+"""Option parsing the commands share: ``KEY=VALUE`` storage options, platforms,
+durations, and the options import and inspect have in common."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import click
+
+from ociport.errors import InvalidDescriptorError
+from ociport.oci.descriptor import Platform
+
+__all__ = [
+    "check_platform_choice",
+    "duration",
+    "key_values",
+    "max_document_option",
+    "platforms_callback",
+    "source_option",
+]
+
+_DURATION = re.compile(r"(?P<value>\d+(?:\.\d+)?)(?P<unit>[smhd]?)")
+_UNITS = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400}
+
+
+def key_values(
+    ctx: click.Context, param: click.Parameter, values: tuple[str, ...]
+) -> dict[str, Any]:
+    """``KEY=VALUE`` options as fsspec storage options (``true``/``false`` as booleans).
+
+    A dotted key sets one entry of a mapping option: ``config_kwargs.read_timeout=60``
+    and ``config_kwargs.retries.max_attempts=5`` give ``{"config_kwargs":
+    {"read_timeout": "60", "retries": {"max_attempts": "5"}}}`` (ociport turns the S3
+    timeouts and retry counts into numbers).
+    """
+    options: dict[str, Any] = {}
+    for value in values:
+        key, sep, raw = value.partition("=")
+        *parents, name = key.split(".")
+        if not sep or not all((*parents, name)):
+            raise click.BadParameter(f"{value!r} is not KEY=VALUE")
+        target = options
+        for depth, parent in enumerate(parents, 1):
+            target = target.setdefault(parent, {})
+            if not isinstance(target, dict):
+                above = ".".join(parents[:depth])
+                raise click.BadParameter(f"{above} is both a value and a mapping")
+        if isinstance(target.get(name), dict):
+            raise click.BadParameter(f"{key} is both a mapping and a value")
+        target[name] = {"true": True, "false": False}.get(raw.lower(), raw)
+    return options
+
+
+def platforms_callback(
+    ctx: click.Context, param: click.Parameter, values: tuple[str, ...]
+) -> tuple[str, ...]:
+    for value in values:
+        try:
+            Platform.parse(value)
+        except InvalidDescriptorError as exc:
+            raise click.BadParameter(str(exc)) from exc
+    return values
+
+
+def duration(ctx: click.Context, param: click.Parameter, value: str) -> float:
+    """Seconds from ``90``, ``30m``, ``1h`` or ``2d``."""
+    match = _DURATION.fullmatch(value.strip())
+    if not match:
+        raise click.BadParameter(f"{value!r} is not a duration like 90, 30m, 1h")
+    return float(match["value"]) * _UNITS[match["unit"]]
+
+
+def check_platform_choice(platforms: tuple[str, ...], all_platforms: bool) -> None:
+    if platforms and all_platforms:
+        raise click.UsageError("--platform and --all-platforms exclude each other")
+
+
+# Options that import and inspect share.
+max_document_option = click.option(
+    "--max-document",
+    type=click.IntRange(min=1024),
+    default=4 << 20,
+    show_default=True,
+    help="Largest JSON document accepted, in bytes.",
+)
+source_option = click.option(
+    "--source-option",
+    "source_options",
+    multiple=True,
+    callback=key_values,
+    metavar="KEY=VALUE",
+    help="fsspec option for the source's filesystem (repeatable).",
+)

@@ -1,0 +1,250 @@
+"""``import``, ``export`` and ``inspect``: moving images in and out of the store."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import click
+
+from ociport.api import inspect_source
+from ociport.cli.app import CliContext, cli, pass_ctx
+from ociport.cli.options import (
+    check_platform_choice,
+    key_values,
+    max_document_option,
+    platforms_callback,
+    source_option,
+)
+from ociport.cli.output import describe_missing, note, progress_bar
+from ociport.engine.naming import ImportNaming, default_base_name
+from ociport.oci.descriptor import Platform
+
+__all__ = ["export", "import_", "inspect_"]
+
+
+@cli.command("import")
+@click.argument("source")
+@click.option(
+    "--format", "format_", metavar="NAME", help="Source format (default: detected)."
+)
+@click.option(
+    "--base-name",
+    metavar="NAME",
+    help="Repository for tag-only and unnamed images [default: import-YYYY-MM-DD].",
+)
+@click.option(
+    "--digests", is_flag=True, help="Also name every image <base-name>@<digest>."
+)
+@click.option(
+    "--skip-digest-for-named",
+    is_flag=True,
+    help="With --digests, only for images without a name.",
+)
+@click.option(
+    "--index-name",
+    metavar="NAME",
+    help="Keep the source's whole index as one image so named.",
+)
+@click.option(
+    "--platform",
+    "platforms",
+    multiple=True,
+    callback=platforms_callback,
+    metavar="OS/ARCH[/VARIANT]",
+    help="Platform to import (repeatable).",
+)
+@click.option(
+    "--all-platforms",
+    is_flag=True,
+    help="Import every platform; fail if any is missing.",
+)
+@click.option(
+    "--oci",
+    "oci_manifests",
+    is_flag=True,
+    help="Docker archives: build OCI manifests, not Docker schema 2.",
+)
+@max_document_option
+@source_option
+@pass_ctx
+def import_(
+    ctx: CliContext,
+    source: str,
+    format_: str | None,
+    base_name: str | None,
+    digests: bool,
+    skip_digest_for_named: bool,
+    index_name: str | None,
+    platforms: tuple[str, ...],
+    all_platforms: bool,
+    oci_manifests: bool,
+    max_document: int,
+    source_options: dict[str, Any],
+) -> None:
+    """Import the images of an archive (path, fsspec URL, or - for stdin)."""
+    check_platform_choice(platforms, all_platforms)
+    if skip_digest_for_named and not digests:
+        raise click.UsageError("--skip-digest-for-named goes with --digests")
+    naming = ImportNaming(
+        base_name or default_base_name(), digests, skip_digest_for_named
+    )
+    with ctx.new_store() as store, progress_bar("importing") as progress:
+        result = store.import_image(
+            source,
+            format=format_,
+            naming=naming,
+            platforms=platforms,
+            all_platforms=all_platforms,
+            index_name=index_name,
+            max_document=max_document,
+            oci_manifests=oci_manifests,
+            storage_options=source_options,
+            progress=progress,
+        )
+    for text in result.notes:
+        note(f"note: {text}")
+    if result.missing:
+        listed = ", ".join(describe_missing(d) for d, _ in result.missing)
+        note(f"note: not in the source, skipped: {listed}")
+    for image in result.images:
+        click.echo(f"{image.name}\t{image.target.digest}")
+
+
+@cli.command("export")
+@click.argument("dest")
+@click.argument("names", nargs=-1, required=True)
+@click.option(
+    "--format",
+    "format_",
+    default="oci-archive",
+    show_default=True,
+    metavar="NAME",
+    help="Archive format.",
+)
+@click.option(
+    "--ref-name",
+    "ref_name_style",
+    type=click.Choice(["full", "tag"]),
+    default="full",
+    show_default=True,
+    help="org.opencontainers.image.ref.name: the full reference, or only the tag (containerd).",
+)
+@click.option(
+    "--platform",
+    "platforms",
+    multiple=True,
+    callback=platforms_callback,
+    metavar="OS/ARCH[/VARIANT]",
+    help=(
+        "Export only this platform (repeatable) [default: every platform]; the first is "
+        "also what Docker's manifest.json points at [default: this machine's]."
+    ),
+)
+@click.option(
+    "--all-platforms",
+    is_flag=True,
+    help="Require every platform of multi-platform images.",
+)
+@click.option(
+    "--keep-index",
+    is_flag=True,
+    help="With --platform: keep the original index (a partial archive).",
+)
+@click.option(
+    "--skip-non-distributable",
+    is_flag=True,
+    help="Leave out foreign (non-distributable) layers.",
+)
+@click.option(
+    "--skip-manifest-json",
+    is_flag=True,
+    help="Leave out files plugins add (Docker's manifest.json).",
+)
+@click.option(
+    "--dest-option",
+    "dest_options",
+    multiple=True,
+    callback=key_values,
+    metavar="KEY=VALUE",
+    help="fsspec option for the destination (repeatable).",
+)
+@pass_ctx
+def export(
+    ctx: CliContext,
+    dest: str,
+    names: tuple[str, ...],
+    format_: str,
+    ref_name_style: str,
+    platforms: tuple[str, ...],
+    all_platforms: bool,
+    keep_index: bool,
+    skip_non_distributable: bool,
+    skip_manifest_json: bool,
+    dest_options: dict[str, Any],
+) -> None:
+    """Export images to DEST (path, fsspec URL, or - for stdout)."""
+    check_platform_choice(platforms, all_platforms)
+    if keep_index and not platforms:
+        raise click.UsageError("--keep-index goes with --platform")
+    with progress_bar("exporting") as progress:
+        result = ctx.store.export_images(
+            list(names),
+            dest,
+            format=format_,
+            ref_name_style=ref_name_style,  # type: ignore[arg-type]
+            platforms=platforms,
+            all_platforms=all_platforms,
+            keep_index=keep_index,
+            skip_non_distributable=skip_non_distributable,
+            extra_members=not skip_manifest_json,
+            storage_options=dest_options,
+            progress=progress,
+        )
+    for text in result.notes:
+        note(f"note: {text}")
+    if result.missing:
+        listed = ", ".join(describe_missing(d) for d, _ in result.missing)
+        note(f"note: not in the store, left out (partial image): {listed}")
+
+
+@cli.command("inspect")
+@click.argument("source")
+@click.option(
+    "--format", "format_", metavar="NAME", help="Source format (default: detected)."
+)
+@click.option("--json", "as_json", is_flag=True, help="One JSON document.")
+@max_document_option
+@source_option
+def inspect_(
+    source: str,
+    format_: str | None,
+    as_json: bool,
+    max_document: int,
+    source_options: dict[str, Any],
+) -> None:
+    """Describe the images of an archive or layout without importing them."""
+    records = inspect_source(
+        source,
+        format=format_,
+        max_document=max_document,
+        storage_options=source_options,
+    )
+    if as_json:
+        click.echo(json.dumps(records, indent=2))
+        return
+    for record in records:
+        descriptor = record["descriptor"]
+        names = ", ".join(record["names"]) or "(unnamed)"
+        click.echo(
+            f"{names}\t{descriptor['digest']}\t{descriptor.get('mediaType', '')}"
+        )
+        for manifest in record["manifests"]:
+            click.echo(
+                f"  {manifest['platform'] or '-':<16} {manifest['digest']}  "
+                f"{len(manifest['layers'])} layers  {manifest['size']} bytes"
+            )
+        for missing in record["missing"]:
+            platform = missing["descriptor"].get("platform")
+            where = f" ({Platform.from_json(platform)})" if platform else ""
+            click.echo(f"  missing {missing['descriptor']['digest']}{where}")
