@@ -243,6 +243,9 @@ def test_console_script(cli: Cli) -> None:
 
 
 def test_images_ls_table_and_json(cli: Cli) -> None:
+    cli.store.mkdir()
+    (cli.store / "oci-layout").write_text('{"imageLayoutVersion": "1.0.0"}')
+    (cli.store / "index.json").write_text('{"schemaVersion": 2, "manifests": []}')
     assert cli.ok("images", "ls").stdout.decode().split() == [
         "NAME",
         "DIGEST",
@@ -420,8 +423,9 @@ def test_store_from_the_environment(cli: Cli) -> None:
     assert (env_store / "index.json").is_file()
     listed = subprocess.run([*argv, "images", "ls", "-q"], capture_output=True, env=env)
     assert listed.stdout.decode() == f"{NAME}\n"
-    # --store wins over the variable.
-    assert cli.ok("images", "ls", "-q", env=env).stdout == b""
+    # --store wins over the variable (and names a store that does not exist).
+    other = cli("images", "ls", "-q", env=env)
+    assert other.returncode == 1 and str(cli.store) in other.stderr.decode()
 
 
 def test_default_store_is_under_xdg_data_home(cli: Cli) -> None:

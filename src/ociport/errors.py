@@ -12,12 +12,14 @@
     │  ├─ BlobExistsError                      .digest     (helpers treat as success)
     │  ├─ DigestMismatchError                  .expected .actual
     │  ├─ SizeMismatchError                    .expected .actual
+    │  ├─ BlobRemovedError                     .digest
     │  └─ IngestLockedError                    .ingest_id
     ├─ FormatError(ValueError)                 .location .member
     │  ├─ UnsupportedMediaTypeError            .media_type
     │  ├─ DocumentTooLargeError                .limit
     │  ├─ ReferenceLoopError                   .digest
-    │  └─ MissingContentError                  .digest
+    │  ├─ MissingContentError                  .digest
+    │  └─ PlatformNotFoundError(LookupError)   .asked .available
     ├─ DriverError
     │  ├─ UnknownDriverError(LookupError)      .name .known
     │  ├─ DriverDetectionError                 .location .tried
@@ -43,11 +45,13 @@ destination), its URL, the cause and a hint; the original is its ``__cause__``.
 
 from __future__ import annotations
 
+import difflib
 from collections.abc import Sequence
 
 __all__ = [
     "BlobExistsError",
     "BlobNotFoundError",
+    "BlobRemovedError",
     "ConditionalWritesError",
     "ContentError",
     "DigestMismatchError",
@@ -65,6 +69,7 @@ __all__ = [
     "LockTimeoutError",
     "MissingContentError",
     "OciportError",
+    "PlatformNotFoundError",
     "PluginError",
     "RefNameConflictError",
     "RefNameNotFoundError",
@@ -241,6 +246,20 @@ class MissingContentError(FormatError):
         super().__init__(f"blob {digest} needed by {needed_by} is missing", **kwargs)
 
 
+class PlatformNotFoundError(FormatError, LookupError):
+    """An index lists no manifest for the platforms asked for (``--platform``)."""
+
+    def __init__(
+        self, asked: Sequence[str], index: object, available: Sequence[str]
+    ) -> None:
+        self.asked = tuple(asked)
+        self.available = tuple(available)
+        listed = ", ".join(self.available) or "no platform"
+        super().__init__(
+            f"no {' or '.join(self.asked)} in index {index} (it has {listed})"
+        )
+
+
 class DriverError(OciportError):
     """Base class of image driver lookup and selection errors."""
 
@@ -258,12 +277,14 @@ class UnknownDriverError(DriverError, LookupError):
 class DriverDetectionError(DriverError):
     """No registered driver recognised the source; pass a format explicitly."""
 
-    def __init__(self, location: str, tried: Sequence[str]) -> None:
+    def __init__(self, location: str, tried: Sequence[str], hint: str = "") -> None:
         self.location = location
         self.tried = tuple(tried)
         super().__init__(
-            f"cannot tell the format of {location} (tried: {', '.join(self.tried)}); "
-            "name one with --format"
+            f"{location}: {hint}"
+            if hint
+            else f"cannot tell the format of {location} "
+            f"(tried: {', '.join(self.tried)}); name one with --format"
         )
 
 
@@ -281,7 +302,9 @@ class ImageNotFoundError(OciportError, LookupError):
     def __init__(self, name: str, available: Sequence[str] = ()) -> None:
         self.name = name
         self.available = tuple(available)
-        super().__init__(f"no image named {name!r} in the store")
+        close = difflib.get_close_matches(name, self.available, n=3, cutoff=0.6)
+        hint = f"; did you mean {' or '.join(map(repr, close))}?" if close else ""
+        super().__init__(f"no image named {name!r} in the store{hint}")
 
 
 class StoreNotFoundError(OciportError, LookupError):

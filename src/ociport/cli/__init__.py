@@ -4,7 +4,10 @@ commands (importing these registers them)."""
 
 from __future__ import annotations
 
-from ociport.cli import content, images, plugin_list, transfer
-from ociport.cli.app import main
+from ociport.cli import completion, content, images, plugin_list, transfer
+from ociport.cli.app import add_store_options, cli, main
 
-__all__ = ["content", "images", "main", "plugin_list", "transfer"]
+# Commands that use a store take --store and --storage-option after their name too.
+add_store_options(cli, skip=("completion", "inspect", "plugins"))
+
+__all__ = ["completion", "content", "images", "main", "plugin_list", "transfer"]

@@ -7,10 +7,12 @@ traceback); usage errors exit 2.
 from __future__ import annotations
 
 import contextlib
+import importlib.metadata
+import logging
 import sys
 import traceback
-from collections.abc import Iterator
-from typing import Any, NoReturn
+from collections.abc import Iterable, Iterator
+from typing import Any, Final, NoReturn
 
 import click
 
@@ -19,10 +21,31 @@ from ociport.cli.options import key_values
 from ociport.cli.output import note
 from ociport.errors import OciportError, StoreNotFoundError
 
-__all__ = ["CliContext", "cli", "main", "pass_ctx"]
+__all__ = ["CliContext", "add_store_options", "cli", "fail", "main", "pass_ctx"]
+
+#: The exit status of a command ended by Ctrl-C (128 + SIGINT), as shells report it.
+_INTERRUPTED: Final = 130
+
+
+def _print_version(ctx: click.Context, param: click.Parameter, value: bool) -> None:
+    """``--version``: ociport's version, then each plugin distribution's."""
+    if not value or ctx.resilient_parsing:
+        return
+    from ociport.plugins import get_plugin_manager, list_plugins
+
+    click.echo(f"ociport {importlib.metadata.version('ociport')}")
+    seen = {"ociport"}  # the built-ins
+    for plugin in list_plugins(get_plugin_manager()):
+        if plugin.distribution and plugin.distribution not in seen:
+            seen.add(plugin.distribution)
+            click.echo(f"  {plugin.distribution} {plugin.version}  ({plugin.name})")
+    ctx.exit()
 
 
 class CliContext:
+    """What every command shares: the store (opened once, when first needed), its
+    storage options and ``--debug``."""
+
     def __init__(
         self, store_url: str | None, options: dict[str, Any], debug: bool
     ) -> None:
@@ -57,6 +80,20 @@ class CliContext:
             raise
         note(f"created image store {store.content.location.url}")
 
+    def existing_store(self) -> ImageStore | None:
+        """The store; ``None`` when the default store does not exist yet (nothing was
+        imported: listings are simply empty).
+
+        :raises StoreNotFoundError: a store named with ``--store`` or
+            ``OCIPORT_STORE`` does not exist (a typo must not look like an empty store).
+        """
+        try:
+            return self.store
+        except StoreNotFoundError:
+            if self.store_url is not None:
+                raise
+            return None
+
     def _open(self, *, create: bool) -> ImageStore:
         if self._store is None:
             self._store = open_store(
@@ -87,32 +124,99 @@ pass_ctx = click.make_pass_decorator(CliContext)
         "sets one entry of a mapping (config_kwargs.read_timeout=60)."
     ),
 )
+@click.option(
+    "-v",
+    "--verbose",
+    count=True,
+    help="Log what happens on stderr (-vv: debug detail), plugins' logs included.",
+)
 @click.option("--debug", is_flag=True, help="Show tracebacks on errors.")
-@click.version_option(package_name="ociport")
+@click.option(
+    "--version",
+    is_flag=True,
+    expose_value=False,
+    is_eager=True,
+    callback=_print_version,
+    help="Show the version and the installed plugins, and exit.",
+)
 @click.pass_context
 def cli(
     ctx: click.Context,
     store_url: str | None,
     storage_options: dict[str, Any],
+    verbose: int,
     debug: bool,
 ) -> None:
-    """Move container images between OCI/Docker archives and an OCI content store."""
+    """Move container images between OCI/Docker archives, layouts and an OCI content
+    store (local, NFS, S3): `ctr images import/export` and `skopeo copy` for stores."""
+    if verbose:
+        logging.basicConfig(
+            stream=sys.stderr,
+            level=logging.DEBUG if verbose > 1 else logging.INFO,
+            format="ociport: %(name)s: %(message)s",
+        )
     ctx.obj = CliContext(store_url, storage_options, debug)
 
 
-def fail(message: str, debug: bool) -> NoReturn:
+def _set_store(ctx: click.Context, param: click.Parameter, value: Any) -> None:
+    """``--store``/``--storage-option`` given after the subcommand."""
+    if not value:
+        return
+    state = ctx.find_object(CliContext)
+    assert state is not None
+    if param.name == "store_url":
+        state.store_url = value
+    else:
+        state.options = {**state.options, **value}
+
+
+def add_store_options(group: click.Group, *, skip: Iterable[str] = ()) -> None:
+    """Accept ``--store`` and ``--storage-option`` after every subcommand of ``group``
+    too (``ociport import --store S ...``), except those named in ``skip``."""
+    for name, command in group.commands.items():
+        if name in skip:
+            continue
+        if isinstance(command, click.Group):
+            add_store_options(command)
+            continue
+        command.params.append(
+            click.Option(
+                ["--store", "store_url"],
+                metavar="URL|NAME",
+                expose_value=False,
+                callback=_set_store,
+                help="Store root (as before the command).",
+            )
+        )
+        command.params.append(
+            click.Option(
+                ["--storage-option", "storage_options"],
+                multiple=True,
+                metavar="KEY=VALUE",
+                expose_value=False,
+                callback=lambda c, p, v: _set_store(c, p, key_values(c, p, v)),
+                help="fsspec option for the store (as before the command).",
+            )
+        )
+
+
+def fail(message: str, debug: bool, status: int = 1) -> NoReturn:
+    """Print ``ociport: error: MESSAGE`` (and the traceback with ``--debug``) and exit."""
     if debug:
         traceback.print_exc()
     click.echo(f"ociport: error: {message}", err=True)
-    sys.exit(1)
+    sys.exit(status)
 
 
 def main(argv: list[str] | None = None) -> None:
-    """Run the CLI; exit status 0 on success, 1 on errors, 2 on usage errors."""
+    """Run the CLI; exit status 0 on success, 1 on errors, 2 on usage errors, 130 when
+    interrupted (Ctrl-C: what was being imported is discarded, the store stays valid)."""
     debug = "--debug" in (argv if argv is not None else sys.argv[1:])
     try:
         cli.main(args=argv, prog_name="ociport", standalone_mode=False)
-    except click.exceptions.Abort:
+    except click.exceptions.Abort as exc:
+        if isinstance(exc.__cause__, KeyboardInterrupt):
+            fail("interrupted", debug, _INTERRUPTED)
         fail("aborted", debug)
     except click.ClickException as exc:
         exc.show()
@@ -122,7 +226,10 @@ def main(argv: list[str] | None = None) -> None:
     except (OciportError, OSError, ImportError) as exc:
         fail(str(exc) or type(exc).__name__, debug)
     except Exception as exc:
-        # (botocore's connection errors, for one); --debug shows where it came from.
-        fail(f"{type(exc).__name__}: {exc}", debug)
+        # (a library's own error that no layer translated); --debug shows where.
+        fail(
+            f"unexpected error: {exc or type(exc).__name__} (--debug shows where)",
+            debug,
+        )
     except KeyboardInterrupt:
-        fail("interrupted", debug)
+        fail("interrupted", debug, _INTERRUPTED)

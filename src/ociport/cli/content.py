@@ -9,7 +9,7 @@ import click
 from ociport.cli.app import CliContext, cli, pass_ctx
 from ociport.cli.options import duration
 from ociport.cli.output import note
-from ociport.errors import OciportError, StoreNotFoundError
+from ociport.errors import OciportError
 
 __all__ = ["content"]
 
@@ -24,10 +24,9 @@ def content() -> None:
 @pass_ctx
 def content_ls(ctx: CliContext, as_json: bool) -> None:
     """List every blob with its size."""
-    try:
-        infos = sorted(ctx.store.content.walk(), key=lambda i: str(i.digest))
-    except StoreNotFoundError:
-        infos = []
+    store = ctx.existing_store()
+    walked = store.content.walk() if store is not None else ()
+    infos = sorted(walked, key=lambda i: str(i.digest))
     if as_json:
         click.echo(
             json.dumps(

@@ -9,7 +9,6 @@ import click
 from ociport.cli.app import CliContext, cli, pass_ctx
 from ociport.cli.output import note
 from ociport.engine.convert import ManifestFormat
-from ociport.errors import StoreNotFoundError
 
 __all__ = ["convert", "images"]
 
@@ -64,10 +63,8 @@ def images() -> None:
 @pass_ctx
 def images_ls(ctx: CliContext, as_json: bool, quiet: bool) -> None:
     """List named images."""
-    try:
-        found = ctx.store.images()
-    except StoreNotFoundError:
-        found = []  # nothing imported yet: an empty list, and no store created
+    store = ctx.existing_store()
+    found = store.images() if store is not None else []  # the default store: empty
     if as_json:
         click.echo(
             json.dumps(

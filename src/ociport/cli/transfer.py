@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sys
 from typing import Any
 
 import click
@@ -18,15 +19,68 @@ from ociport.cli.options import (
 )
 from ociport.cli.output import describe_missing, note, progress_bar
 from ociport.engine.naming import ImportNaming, default_base_name
+from ociport.errors import InvalidLocationError
 from ociport.oci.descriptor import Platform
+from ociport.plugins import driver_registry, get_plugin_manager
+from ociport.streams.transports import parse_reference
 
 __all__ = ["export", "import_", "inspect_"]
+
+
+def _transport_ref(
+    text: str,
+    argument: str,
+    format_: str | None,
+    ref: str | None = None,
+) -> str | None:
+    """The REF of a SOURCE or DEST given as ``TRANSPORT:PATH[:REF]`` (skopeo's syntax,
+    :mod:`ociport.streams.transports`), checked against ``--format`` and ``--ref``; the
+    API parses the same string again.
+
+    :raises click.UsageError: an empty PATH or REF, or a transport or REF that
+        disagrees with ``--format`` or ``--ref``.
+    """
+    try:
+        parsed = parse_reference(
+            text, lambda: driver_registry(get_plugin_manager()).names()
+        )
+    except InvalidLocationError as exc:
+        raise click.BadParameter(str(exc), param_hint=argument) from None
+    if parsed.transport is None:
+        return None
+    if format_ is not None and format_ != parsed.transport:
+        raise click.UsageError(
+            f"--format {format_} disagrees with {argument} {text!r}, "
+            f"whose transport is {parsed.transport}"
+        )
+    if ref is not None and parsed.ref is not None and ref != parsed.ref:
+        raise click.UsageError(
+            f"--ref {ref} disagrees with {argument} {text!r}, whose REF is {parsed.ref}"
+        )
+    return parsed.ref
+
+
+def _given(parameter: str) -> bool:
+    """Whether the current command's ``parameter`` was given on the command line."""
+    source = click.get_current_context().get_parameter_source(parameter)
+    return source is click.core.ParameterSource.COMMANDLINE
 
 
 @cli.command("import")
 @click.argument("source")
 @click.option(
-    "--format", "format_", metavar="NAME", help="Source format (default: detected)."
+    "--format",
+    "format_",
+    metavar="NAME",
+    help="Source format [default: SOURCE's transport, else detected].",
+)
+@click.option(
+    "--ref",
+    metavar="REF",
+    help=(
+        "Import only the image with this ref name or image name, as SOURCE:REF does "
+        "(the names of the others are listed when none has it)."
+    ),
 )
 @click.option(
     "--base-name",
@@ -72,6 +126,7 @@ def import_(
     ctx: CliContext,
     source: str,
     format_: str | None,
+    ref: str | None,
     base_name: str | None,
     digests: bool,
     skip_digest_for_named: bool,
@@ -82,7 +137,16 @@ def import_(
     max_document: int,
     source_options: dict[str, Any],
 ) -> None:
-    """Import the images of an archive (path, fsspec URL, or - for stdin)."""
+    """Import the images of an archive or layout.
+
+    \b
+    SOURCE is a path, an fsspec URL (s3://bucket/a.tar), - for stdin, or
+    TRANSPORT:PATH[:REF] as skopeo takes it, with a format as TRANSPORT:
+      oci-archive:a.tar  oci-archive:a.tar:v1  oci:DIR:example.com/app:v1
+      docker-archive:a.tar  oci-archive:s3://bucket/a.tar:v1
+    TRANSPORT chooses the format; :REF takes only that image, as --ref does.
+    """
+    _transport_ref(source, "SOURCE", format_, ref)
     check_platform_choice(platforms, all_platforms)
     if skip_digest_for_named and not digests:
         raise click.UsageError("--skip-digest-for-named goes with --digests")
@@ -93,6 +157,7 @@ def import_(
         result = store.import_image(
             source,
             format=format_,
+            ref_name=ref,
             naming=naming,
             platforms=platforms,
             all_platforms=all_platforms,
@@ -117,10 +182,8 @@ def import_(
 @click.option(
     "--format",
     "format_",
-    default="oci-archive",
-    show_default=True,
     metavar="NAME",
-    help="Archive format.",
+    help="Archive format [default: DEST's transport, else oci-archive].",
 )
 @click.option(
     "--ref-name",
@@ -174,7 +237,7 @@ def export(
     ctx: CliContext,
     dest: str,
     names: tuple[str, ...],
-    format_: str,
+    format_: str | None,
     ref_name_style: str,
     platforms: tuple[str, ...],
     all_platforms: bool,
@@ -183,10 +246,26 @@ def export(
     skip_manifest_json: bool,
     dest_options: dict[str, Any],
 ) -> None:
-    """Export images to DEST (path, fsspec URL, or - for stdout)."""
+    """Export images to DEST.
+
+    \b
+    DEST is a path, an fsspec URL (s3://bucket/out.tar), - for stdout, or
+    TRANSPORT:PATH[:REF] as skopeo takes it, with a format as TRANSPORT:
+      oci-archive:out.tar  oci:DIR:v2  docker-archive:out.tar:example.com/app:v2
+      oci-archive:s3://bucket/out.tar:example.com/app:v2
+    TRANSPORT chooses the format; :REF is the name of the one image exported
+    (its org.opencontainers.image.ref.name, as written).
+    """
+    ref = _transport_ref(dest, "DEST", format_)
+    if ref is not None and _given("ref_name_style"):
+        raise click.UsageError(f"--ref-name does not apply to DEST's :{ref}")
     check_platform_choice(platforms, all_platforms)
     if keep_index and not platforms:
         raise click.UsageError("--keep-index goes with --platform")
+    if dest == "-" and sys.stdout.isatty():  # as docker save does
+        raise click.UsageError(
+            "refusing to write an archive to a terminal: redirect stdout or name a file"
+        )
     with progress_bar("exporting") as progress:
         result = ctx.store.export_images(
             list(names),
@@ -223,7 +302,12 @@ def inspect_(
     max_document: int,
     source_options: dict[str, Any],
 ) -> None:
-    """Describe the images of an archive or layout without importing them."""
+    """Describe the images of an archive or layout without importing them.
+
+    SOURCE is given as to import, TRANSPORT:PATH[:REF] too (:REF describes only that
+    image).
+    """
+    _transport_ref(source, "SOURCE", format_)
     records = inspect_source(
         source,
         format=format_,

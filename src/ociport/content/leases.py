@@ -33,6 +33,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import logging
 import threading
 import time
 import uuid
@@ -57,6 +58,8 @@ __all__ = [
     "LeasingStore",
     "lease_for",
 ]
+
+_log = logging.getLogger(__name__)
 
 #: Seconds a lease lives without renewal (15 minutes).
 LEASE_TTL: Final = 900.0
@@ -154,9 +157,9 @@ class LeaseFiles:
         record = LeaseRecord(
             uuid.uuid4().hex, purpose, owner_token(), now, now + ttl, frozenset()
         )
-        lease = Lease(self, record, ttl)
         self.store(record)
-        return lease
+        _log.debug("lease %s (%s) created", record.id, purpose)
+        return Lease(self, record, ttl)
 
     def store(self, record: LeaseRecord) -> None:
         """Write ``record`` (creating or replacing its object)."""

@@ -8,6 +8,8 @@ overrides.
 
 from __future__ import annotations
 
+import logging
+import re
 from typing import IO, Final
 
 import pluggy
@@ -18,8 +20,11 @@ from ociport.plugins import driver_registry
 from ociport.streams.compression import detect_compression, open_decompressed
 from ociport.streams.location import Location
 from ociport.streams.sources import open_source
+from ociport.streams.tario import peek_member_names
 
 __all__ = ["choose_driver"]
+
+_log = logging.getLogger(__name__)
 
 _SNIFF_BYTES: Final = 64 << 10
 #: Tried last, and assumed for a stream nothing recognises.
@@ -63,10 +68,34 @@ def _detect(
     candidates = sorted(registry.drivers(), key=lambda d: d.name == _FALLBACK_FORMAT)
     for cls in candidates:
         if cls.sniff(head, location):
+            _log.info("%s: recognised as %s", label, cls.name)
             return cls
+    if head is not None and _looks_like_docker_save(head):
+        raise DriverDetectionError(label, [c.name for c in candidates], _DOCKER_HINT)
     if head is not None and _FALLBACK_FORMAT in registry.names():
+        _log.info("%s: not recognised; read as %s", label, _FALLBACK_FORMAT)
         return registry.get(_FALLBACK_FORMAT)
     raise DriverDetectionError(label, [c.name for c in candidates])
+
+
+#: Members only a ``docker save`` archive (before Docker 25) or skopeo's
+#: ``docker-archive:`` has: ``manifest.json`` and ``repositories`` at the top, layers as
+#: ``<id>/layer.tar`` (with ``<id>/json``, ``<id>/VERSION``) or ``<hex>.tar``, configs as
+#: ``<hex>.json``.
+_DOCKER_MEMBER: Final = re.compile(
+    r"manifest\.json|repositories|[0-9a-f]{64}(/layer\.tar|/json|/VERSION|\.tar|\.json)"
+)
+_DOCKER_HINT: Final = (
+    "this looks like a `docker save` archive, which no installed plugin reads: "
+    "install the `ociport-docker-archive` plugin (pip install ociport-docker-archive)"
+)
+
+
+def _looks_like_docker_save(head: bytes) -> bool:
+    """Whether the tar headers in ``head`` are those of a Docker archive (the Docker
+    plugin, when installed, has recognised it before this is asked)."""
+    names = peek_member_names(head)
+    return "oci-layout" not in names and any(_DOCKER_MEMBER.fullmatch(n) for n in names)
 
 
 def _detect_location(

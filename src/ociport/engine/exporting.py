@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import glob
 import json
+import logging
 import os
 import shutil
 import uuid
@@ -35,6 +36,8 @@ from ociport.streams.sources import Sink, open_sink, resolve
 
 __all__ = ["plan_export", "write_plan"]
 
+_log = logging.getLogger(__name__)
+
 
 def plan_export(
     store: ContentStore,
@@ -45,7 +48,9 @@ def plan_export(
     skip_non_distributable: bool = False,
     progress: ProgressCallback | None = None,
 ) -> tuple[ExportPlan, list[str]]:
-    """The plan for exporting ``entries`` (annotated with their names), and notes.
+    """The plan for exporting ``entries`` (annotated with their names), and notes: the
+    plan's own list (:attr:`ExportPlan.notes`), so that notes added while the driver
+    writes (layers re-encoded) are in it once :func:`write_plan` returns.
 
     :raises MissingContentError: a selected manifest (every one with ``all_platforms``)
         or its config or layers are absent.
@@ -83,6 +88,7 @@ def plan_export(
         platforms=selection.platforms,
         all_platforms=selection.all_platforms,
         progress=progress,
+        notes=notes,
     )
     blobs: dict[Digest, Descriptor] = {}
     for entry in new_entries:
@@ -92,7 +98,7 @@ def plan_export(
         for digest, desc in graph.blobs.items():
             blobs.setdefault(digest, desc)
     plan.blobs = [blobs[digest] for digest in sorted(blobs, key=str)]
-    return plan, notes
+    return plan, plan.notes
 
 
 def write_plan(
@@ -110,8 +116,30 @@ def write_plan(
     renamed into place when complete; a new remote one is removed when the driver
     raises; an existing one is added to (the driver writes blobs before names).
 
+    What the plan holds for the write (layers the driver had re-encoded, see
+    :meth:`ExportPlan.reencode_layers`) is released when it returns or raises.
+
     :raises UnsupportedSourceError: a stream for a format that needs a location.
     """
+    _log.info(
+        "writing %d image(s) as %s: %d blob(s), %d bytes",
+        len(plan.entries),
+        driver.name,
+        len(plan.blobs),
+        sum(d.size for d in plan.blobs),
+    )
+    try:
+        _write(driver, plan, sink, storage_options)
+    finally:
+        plan.close()
+
+
+def _write(
+    driver: ImageDriver,
+    plan: ExportPlan,
+    sink: Sink | Location,
+    storage_options: Mapping[str, Any] | None,
+) -> None:
     if driver.accepts_stream:
         with open_sink(sink, storage_options) as stream:
             driver.write(plan, stream)

@@ -19,6 +19,7 @@ expired ones, are removed too.
 from __future__ import annotations
 
 import contextlib
+import logging
 import time
 from collections.abc import Collection, Iterable
 from dataclasses import dataclass, field
@@ -41,6 +42,8 @@ __all__ = [
     "verify_blobs",
     "verify_images",
 ]
+
+_log = logging.getLogger(__name__)
 
 #: Default grace period in seconds (one hour).
 DEFAULT_GRACE: Final = 3600.0
@@ -113,11 +116,13 @@ def _delete(
                 if info.digest in marks.reached:
                     continue  # named meanwhile
                 if info.digest in marks.held:
+                    _log.info("kept %s: a running writer holds it", info.digest)
                     result.kept_leased += 1
                     continue
                 if not dry_run:
                     with contextlib.suppress(ContentError):
                         content.delete(info.digest)
+                    _log.debug("removed %s (%d bytes)", info.digest, info.size)
                 result.removed.append(info.digest)
                 result.bytes_removed += info.size
 

@@ -13,6 +13,7 @@ and staged, and only then is anything published. Naming is the caller's job
 from __future__ import annotations
 
 import io
+import logging
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import IO
@@ -38,6 +39,8 @@ from ociport.streams.compression import label_mismatch
 from ociport.streams.location import Location
 
 __all__ = ["ImportReport", "ImportRequest", "import_source", "open_image_source"]
+
+_log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True, slots=True)
@@ -136,6 +139,12 @@ def import_source(
         reader = SourceReader(opened, staging)
         roots, notes = _roots(driver, opened, reader, request)
         graphs = [walk_image(root, reader, request.selection) for root in roots]
+        _log.info(
+            "%s: %d image(s), %d blob(s) needed",
+            label,
+            len(roots),
+            len({d for g in graphs for d in g.blobs}),
+        )
         reader.check_sizes(graphs)
         reader.stage_needed(graphs)
         for graph in graphs:
@@ -150,6 +159,12 @@ def import_source(
             report.missing.extend(graph.missing)
             report.notes.extend(_label_notes(graph, staging))
             report.committed.extend(staging.commit(graph.blobs))
+        _log.info(
+            "%s: %d new blob(s), %d bytes, committed",
+            label,
+            len(report.committed),
+            sum(info.size for info in report.committed),
+        )
         return report
 
 

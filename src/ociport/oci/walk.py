@@ -17,6 +17,7 @@ from ociport.errors import (
     InvalidDigestError,
     MissingContentError,
     OciportError,
+    PlatformNotFoundError,
     ReferenceLoopError,
 )
 from ociport.oci import mediatypes as mt
@@ -205,6 +206,14 @@ class _Walk:
             asked = ", ".join(map(str, self.selection.platforms)) or "any platform"
             there = {str(c.platform) for c in index.manifests if c.platform}
             listed = ", ".join(sorted(there - {"unknown/unknown"}))
+            if self.selection.platforms and not any(
+                chosen.get(c.digest) is not False for c in index.manifests
+            ):
+                raise PlatformNotFoundError(
+                    [str(p) for p in self.selection.platforms],
+                    desc.digest,
+                    sorted(there - {"unknown/unknown"}),
+                )
             raise FormatError(
                 f"index {desc.digest} has no manifest present for {asked}"
                 + (f"; it has {listed}" if listed else "")
