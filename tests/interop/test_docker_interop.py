@@ -9,6 +9,8 @@ other field ``docker image inspect`` shows but the local ones (``LOCAL_FIELDS``)
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -33,6 +35,7 @@ EXPORT_FORMATS = ["oci-archive", "docker-archive"]
 SAVE_CASES = ["one-image", "several-images", "several-tags", "by-id", "gzipped"]
 MULTI = "example.com/ociport-test/multi:1"
 SYNTHETIC = "example.com/ociport-test/synthetic:1"
+ZSTD = "docker.io/ociport-test/a:zstd"
 
 
 def check_loaded(
@@ -181,3 +184,57 @@ def test_docker_loads_a_synthetic_platform(
 
 def ociport_inspect(store: Path, name: str) -> dict[str, Any]:
     return ociport.open_store(str(store)).inspect(name)
+
+
+def test_docker_loads_an_image_converted_to_zstd(
+    docker: DockerDaemon, docker_images: Built, tmp_path: Path
+) -> None:
+    """``ociport convert NAME NEW --compression zstd``, then ``export --format
+    docker-archive``: Docker 20.10 reads no zstd layer ("invalid tar header"), so the
+    archive holds them gzip-compressed (a note per layer) and ``docker load`` gives back
+    the image as built (same ID, so the same diff IDs; same config; ``docker run``
+    prints the same), from a file and from a pipe."""
+    store = tmp_path / "store"
+    ociport_cli("--store", store, "import", docker_images.saves["one-image"].path)
+    ociport_cli(
+        "--store",
+        store,
+        "convert",
+        "docker.io/ociport-test/a:1",
+        ZSTD,
+        "--compression",
+        "zstd",
+    )
+    converted = ociport_inspect(store, ZSTD)["manifests"][0]
+    assert {layer["mediaType"] for layer in converted["layers"]} == {
+        "application/vnd.oci.image.layer.v1.tar+zstd"
+    }
+    out = tmp_path / "zstd.tar"
+    exported = ociport_cli(
+        "--store", store, "export", "--format", "docker-archive", out, ZSTD
+    )
+    assert exported.stderr.count("is zstd: written gzip-compressed") == len(
+        converted["layers"]
+    )
+    expected = {docker_images.ids["a"]: ["ociport-test/a:zstd"]}
+    docker.remove_all_images()
+    docker.load(out)
+    check_loaded(docker, docker_images, expected)
+
+    # ociport export - NAME | docker load
+    docker.remove_all_images()
+    command = [sys.executable, "-m", "ociport", "--store", str(store), "export"]
+    with subprocess.Popen(
+        [*command, "--format", "docker-archive", "-", ZSTD], stdout=subprocess.PIPE
+    ) as producer:
+        loaded = subprocess.run(
+            [str(docker.docker), "load"],
+            stdin=producer.stdout,
+            env=docker.env,
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=False,
+        )
+    assert (producer.returncode, loaded.returncode) == (0, 0), loaded.stderr
+    check_loaded(docker, docker_images, expected)

@@ -2,20 +2,39 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass, field, replace
+from typing import Any, Final
 
-from ociport.content.helpers import ProgressCallback
+from ociport.content.helpers import ProgressCallback, read_blob
 from ociport.content.interfaces import ReadableContent
-from ociport.errors import FormatError
+from ociport.content.reencode import ReencodedContent
+from ociport.errors import (
+    BlobNotFoundError,
+    FormatError,
+    InvalidDigestError,
+    UnsupportedMediaTypeError,
+)
 from ociport.oci import mediatypes as mt
 from ociport.oci.descriptor import ANNOTATION_IMAGE_NAME, Descriptor, Platform
 from ociport.oci.digest import Digest
-from ociport.oci.manifest import Manifest
+from ociport.oci.manifest import Manifest, dump_json, parse_json
 from ociport.oci.walk import ImageGraph
+from ociport.streams.compression import detect_compression
 
 __all__ = ["ExportPlan"]
 
 _IMAGE_CONFIGS = frozenset({mt.OCI_IMAGE_CONFIG, mt.DOCKER_CONFIG})
+#: Layer annotations that describe the compressed bytes (zstd:chunked's table of
+#: contents), wrong once a layer is re-encoded.
+_BLOB_ANNOTATIONS: Final = ("io.github.containers.zstd-chunked.",)
+#: The non-distributable layer type for a compression (Docker's foreign layers are gzip).
+_NON_DISTRIBUTABLE: Final[dict[str | None, str]] = {
+    None: mt.OCI_LAYER_NONDISTRIBUTABLE_TAR,
+    "gzip": mt.OCI_LAYER_NONDISTRIBUTABLE_TAR_GZIP,
+    "zstd": mt.OCI_LAYER_NONDISTRIBUTABLE_TAR_ZSTD,
+}
 
 
 @dataclass(slots=True)
@@ -35,6 +54,8 @@ class ExportPlan:
     :ivar members: ``(name, bytes)`` files plugins contribute (Docker's
         ``manifest.json``); tar formats write them after ``index.json``.
     :ivar progress: called with byte counts as blobs are written.
+    :ivar notes: remarks for the user, reported with the export's result (the engine's,
+        and those :meth:`reencode_layers` adds while the driver writes).
     """
 
     entries: list[Descriptor]
@@ -46,6 +67,13 @@ class ExportPlan:
     all_platforms: bool = False
     members: list[tuple[str, bytes]] = field(default_factory=list)
     progress: ProgressCallback | None = None
+    notes: list[str] = field(default_factory=list)
+    _reencoded: ReencodedContent | None = field(
+        default=None, init=False, repr=False, compare=False
+    )
+    _noted: set[Digest] = field(
+        default_factory=set, init=False, repr=False, compare=False
+    )
 
     def image_manifests(self, entry: Descriptor) -> list[tuple[Descriptor, Manifest]]:
         """The image manifests (not artifacts, not attestations) ``entry`` reaches in
@@ -91,3 +119,149 @@ class ExportPlan:
                 f"{platforms or 'none'}): pass --platform"
             )
         return manifest
+
+    def reencode_layers(
+        self, manifest: Manifest, accepted: Sequence[str | None], *, reader: str
+    ) -> Manifest:
+        """``manifest`` as a format holding only ``accepted`` layer compressions can
+        hold it: each layer whose bytes (not its media type) are compressed otherwise
+        is re-encoded as ``accepted[0]``.
+
+        For formats whose readers take only some compressions (``docker load`` before
+        Docker 23 reads no zstd layer). A re-encoded layer keeps its diff ID (the
+        uncompressed tar is the same), which is checked against the config while the
+        layer is read, once, front to back; the new bytes wait in a temporary file
+        until the export ends (:meth:`close`), and :attr:`content` serves them from
+        this call on: read blobs through ``plan.content`` after it. Each layer
+        re-encoded adds one note (``layer <digest> is zstd: written gzip-compressed,
+        which <reader> reads``). Layers the export leaves out (:attr:`missing`) stay
+        as they are.
+
+        :param manifest: an image manifest of this export (as :meth:`single_manifest`
+            or :meth:`image_manifests` give it).
+        :param accepted: the compressions the format holds, by name (``None``:
+            uncompressed; ``"gzip"``, ``"zstd"``), the one to re-encode into first.
+        :param reader: who reads the format, for the note (``"docker load"``).
+        :returns: ``manifest`` itself when every layer is accepted; else a manifest with
+            the new layer descriptors (media type for the new compression, the new
+            sha256 digest and size in bytes; zstd:chunked annotations dropped), whose
+            ``raw`` and digest are new. It is not a blob of the export: for formats that
+            list layers themselves (Docker's ``manifest.json``), not for those that
+            write manifests.
+        :raises FormatError: a layer decompresses to another digest than its diff ID,
+            the config lists no diff ID for it, or its compressed data is corrupt.
+        :raises DigestMismatchError, SizeMismatchError: a stored layer is corrupt.
+        :raises UnsupportedMediaTypeError: ``accepted[0]`` is ``"bzip2"`` or ``"xz"``.
+        :raises ValueError: ``accepted`` is empty.
+        """
+        if not accepted:
+            raise ValueError("accepted lists no compression")
+        target = accepted[0]
+        foreign = self._foreign_layers(manifest, accepted)
+        if not foreign:
+            return manifest
+        diff_ids = self._diff_ids(manifest)
+        if len(diff_ids) != len(manifest.layers):
+            raise FormatError(
+                f"the image config lists {len(diff_ids)} diff IDs for "
+                f"{len(manifest.layers)} layers: its layers cannot be re-encoded",
+                member=str(manifest.config.digest),
+            )
+        oci = manifest.media_type != mt.DOCKER_MANIFEST_V2
+        doc: dict[str, Any] = json.loads(manifest.raw)
+        for position, layer in enumerate(manifest.layers):
+            if layer.digest not in foreign:
+                continue
+            new = self._reencoder().reencode(
+                layer,
+                diff_ids[position],
+                target,
+                media_type=_media_type(layer.media_type, target, oci=oci),
+            )
+            new = replace(
+                new,
+                annotations={
+                    key: value
+                    for key, value in layer.annotations.items()
+                    if not key.startswith(_BLOB_ANNOTATIONS)
+                },
+                urls=(),  # urls and embedded data give the original bytes
+                data=None,
+            )
+            doc["layers"][position] = new.to_json()
+            if layer.digest not in self._noted:
+                self._noted.add(layer.digest)
+                written = f"{target}-compressed" if target else "uncompressed"
+                self.notes.append(
+                    f"layer {layer.digest} is {foreign[layer.digest] or 'uncompressed'}"
+                    f": written {written}, which {reader} reads"
+                )
+        return Manifest.parse(dump_json(doc), where=str(manifest.digest))
+
+    def close(self) -> None:
+        """Release what the export holds (layers re-encoded into a temporary file);
+        the engine calls it once the driver is done. Idempotent."""
+        if self._reencoded is not None:
+            self._reencoded.close()
+
+    def _reencoder(self) -> ReencodedContent:
+        if self._reencoded is None:
+            self._reencoded = ReencodedContent(self.content)
+            self.content = self._reencoded
+        return self._reencoded
+
+    def _foreign_layers(
+        self, manifest: Manifest, accepted: Sequence[str | None]
+    ) -> dict[Digest, str | None]:
+        """The layers of ``manifest`` compressed other than ``accepted`` (by their first
+        bytes), with their compression; those the export lacks are left out."""
+        absent = {desc.digest for desc, _ in self.missing}
+        foreign: dict[Digest, str | None] = {}
+        for layer in manifest.layers:
+            if layer.digest in absent or layer.digest in foreign:
+                continue
+            try:
+                with self.content.open_blob(layer) as stream:
+                    kind = detect_compression(stream.read(8))
+            except BlobNotFoundError:
+                continue
+            if kind not in accepted:
+                foreign[layer.digest] = kind
+        return foreign
+
+    def _diff_ids(self, manifest: Manifest) -> list[Digest]:
+        config = parse_json(
+            read_blob(self.content, manifest.config),
+            where=str(manifest.config.digest),
+        )
+        rootfs = config.get("rootfs")
+        diff_ids = rootfs.get("diff_ids") if isinstance(rootfs, dict) else None
+        if not isinstance(diff_ids, list):
+            raise FormatError(
+                "the image config lists no diff IDs (rootfs.diff_ids): its layers "
+                "cannot be re-encoded",
+                member=str(manifest.config.digest),
+            )
+        try:
+            return [Digest.parse(d) for d in diff_ids]
+        except InvalidDigestError as exc:
+            raise FormatError(
+                f"bad diff ID in the image config: {exc}",
+                member=str(manifest.config.digest),
+            ) from exc
+
+
+def _media_type(media_type: str, compression: str | None, *, oci: bool) -> str:
+    """The media type of a layer of type ``media_type`` re-encoded as ``compression``.
+
+    :raises UnsupportedMediaTypeError: no layer type names ``compression`` (bzip2, xz).
+    """
+    if media_type == mt.DOCKER_FOREIGN_LAYER and compression == "gzip":
+        return media_type
+    if media_type in mt.NON_DISTRIBUTABLE_LAYERS:
+        new = _NON_DISTRIBUTABLE.get(compression)
+    else:
+        new = mt.layer_media_type(compression, oci=oci)
+    if new is None:
+        raise UnsupportedMediaTypeError(f"{compression}-compressed layer")
+    return new

@@ -12,7 +12,6 @@ image gets new digests and a new name while the original stays as it was.
 from __future__ import annotations
 
 import contextlib
-import gzip
 import io
 import json
 import uuid
@@ -30,7 +29,11 @@ from ociport.oci.descriptor import Descriptor
 from ociport.oci.digest import CHUNK_SIZE, Digest, Hasher
 from ociport.oci.manifest import Index, Manifest, dump_json, parse_json
 from ociport.oci.walk import walk_image
-from ociport.streams.compression import LAYER_COMPRESSION, detect_compression
+from ociport.streams.compression import (
+    LAYER_COMPRESSION,
+    Compressor,
+    detect_compression,
+)
 
 __all__ = ["Compression", "ConvertResult", "ManifestFormat", "Relabel", "convert_image"]
 
@@ -226,41 +229,6 @@ def _decompressor(kind: str | None) -> Callable[[bytes], bytes]:
     return lambda data: data
 
 
-class _Compressor:
-    """Streams bytes into a store writer, compressed deterministically (gzip mtime 0)."""
-
-    def __init__(self, kind: str | None, write: Callable[[bytes], object]) -> None:
-        self._write = write
-        self._kind = kind
-        if kind == "gzip":
-            self._gzip = gzip.GzipFile(fileobj=self, mode="wb", mtime=0, filename="")
-        elif kind == "zstd":
-            import zstandard
-
-            self._zstd = zstandard.ZstdCompressor().compressobj()
-
-    def write(self, data: bytes) -> int:  # the GzipFile's sink
-        self._write(data)
-        return len(data)
-
-    def feed(self, data: bytes) -> None:
-        if self._kind == "gzip":
-            self._gzip.write(data)
-        elif self._kind == "zstd":
-            self._write(self._zstd.compress(data))
-        else:
-            self._write(data)
-
-    def close(self) -> None:
-        if self._kind == "gzip":
-            self._gzip.close()
-        elif self._kind == "zstd":
-            self._write(self._zstd.flush())
-
-    def flush(self) -> None:
-        pass
-
-
 def _recompress(
     store: ContentStore,
     layer: Descriptor,
@@ -275,7 +243,7 @@ def _recompress(
     same = actual == wanted
     writer = None if same else store.writer(ingest_id=f"convert-{uuid.uuid4().hex}")
     try:
-        compressor = _Compressor(wanted, writer.write) if writer is not None else None
+        compressor = Compressor(wanted, writer.write) if writer is not None else None
         with store.open_blob(layer, verify=True) as stream:
             while chunk := stream.read(CHUNK_SIZE):
                 data = decompress(chunk)

@@ -1,4 +1,5 @@
-"""Whole-archive compression: detect gzip, bzip2, xz or zstd from magic bytes and decompress.
+"""Compression: detect gzip, bzip2, xz or zstd from magic bytes, decompress, and
+compress layers deterministically.
 
 ``docker load`` accepts compressed archives, and so does ociport; detection looks at the
 bytes, never at a file name.
@@ -10,12 +11,14 @@ import bz2
 import gzip
 import io
 import lzma
+from collections.abc import Callable
 from typing import IO, Any, Final, cast
 
 from ociport.errors import FormatError
 
 __all__ = [
     "LAYER_COMPRESSION",
+    "Compressor",
     "detect_compression",
     "label_mismatch",
     "open_decompressed",
@@ -59,6 +62,55 @@ def label_mismatch(media_type: str, head: bytes) -> str | None:
     if said == found:
         return None
     return f"labelled {media_type} but its bytes are {found or 'uncompressed'}"
+
+
+class Compressor:
+    """Compresses a stream of bytes as it is fed, deterministically: the same input gives
+    the same output (gzip with mtime 0, no file name, level 9; zstd level 3), so a layer
+    compressed twice gets one digest.
+
+    Memory stays bounded by the compressor's window, whatever the input size.
+
+    :param kind: ``"gzip"``, ``"zstd"``, or ``None`` to pass bytes through unchanged.
+    :param write: called with each piece of compressed output, in order.
+    :raises ValueError: another ``kind`` (bzip2, xz: no layer is written in those).
+    """
+
+    def __init__(self, kind: str | None, write: Callable[[bytes], object]) -> None:
+        if kind not in (None, "gzip", "zstd"):
+            raise ValueError(f"cannot compress layers with {kind}")
+        self._write = write
+        self._kind = kind
+        if kind == "gzip":
+            self._gzip = gzip.GzipFile(fileobj=self, mode="wb", mtime=0, filename="")
+        elif kind == "zstd":
+            import zstandard
+
+            self._zstd = zstandard.ZstdCompressor().compressobj()
+
+    def write(self, data: bytes) -> int:
+        """The sink of the internal ``GzipFile`` (not for callers: use :meth:`feed`)."""
+        self._write(data)
+        return len(data)
+
+    def feed(self, data: bytes) -> None:
+        """Compress ``data`` (uncompressed bytes, any length)."""
+        if self._kind == "gzip":
+            self._gzip.write(data)
+        elif self._kind == "zstd":
+            self._write(self._zstd.compress(data))
+        else:
+            self._write(data)
+
+    def close(self) -> None:
+        """Write what the compressor still holds and the stream's trailer."""
+        if self._kind == "gzip":
+            self._gzip.close()
+        elif self._kind == "zstd":
+            self._write(self._zstd.flush())
+
+    def flush(self) -> None:
+        """Nothing to do (``GzipFile`` flushes its sink)."""
 
 
 def open_decompressed(stream: IO[bytes]) -> tuple[io.BufferedReader, str | None]:

@@ -9,6 +9,13 @@ A Docker archive is written in the layout ``docker save`` used before Docker 25 
 skopeo still writes: ``manifest.json``, ``repositories``, ``<config>.json``, one
 ``<digest>.tar`` per layer, and a ``<id>/`` directory per layer (``VERSION``, ``json``,
 ``layer.tar`` as a link) for loaders that predate ``manifest.json``.
+
+Layers are written only in compressions every ``docker load`` reads: gzip or none.
+Docker before 23 (Debian's 20.10) fails on a zstd layer ("invalid tar header") and
+skopeo refuses it, so the plan re-encodes zstd layers as gzip on the way
+(:meth:`~ociport.drivers.kit.ExportPlan.reencode_layers`): the uncompressed tar, and so
+the config's diff IDs and the image ID, stay the same; ``manifest.json`` lists the new
+files, and a note names each layer re-encoded.
 """
 
 from __future__ import annotations
@@ -35,7 +42,10 @@ from ociport.drivers.kit import (
 
 __all__ = ["ImageView", "image_views", "manifest_json", "write_docker_archive"]
 
-_SUFFIX: Final = {None: ".tar", "gzip": ".tar.gz", "zstd": ".tar.zst"}
+_SUFFIX: Final = {None: ".tar", "gzip": ".tar.gz"}
+#: The layer compressions every ``docker load`` (and skopeo) reads, the one to
+#: re-encode others into first.
+LAYER_COMPRESSIONS: Final = ("gzip", None)
 
 
 @dataclass(slots=True)
@@ -98,13 +108,21 @@ def _layer_ids(layers: Sequence[Descriptor]) -> list[str]:
 
 def write_docker_archive(plan: ExportPlan, sink: IO[bytes]) -> None:
     """Write the plan's entries as a Docker archive that ``docker load`` and skopeo
-    read: one platform per image.
+    read: one platform per image, layers gzip-compressed or uncompressed (zstd ones are
+    re-encoded as gzip, with a note in ``plan.notes``).
 
     :raises FormatError: an entry keeps several platforms, or has none for the one
-        asked for (see :meth:`~ociport.drivers.kit.ExportPlan.single_manifest`).
+        asked for (see :meth:`~ociport.drivers.kit.ExportPlan.single_manifest`); a
+        layer to re-encode does not decompress to its diff ID.
     :raises DigestMismatchError: a stored blob is corrupt.
     """
-    views = image_views(plan, plan.single_manifest)
+
+    def loadable(entry: Descriptor) -> Manifest:
+        return plan.reencode_layers(
+            plan.single_manifest(entry), LAYER_COMPRESSIONS, reader="docker load"
+        )
+
+    views = image_views(plan, loadable)
     names: dict[str, str] = {}
     blobs: dict[str, Descriptor] = {}
 
