@@ -13,7 +13,7 @@ from typing import IO, Any
 from ociport.content.staging import StagingArea
 from ociport.drivers.base import ImageDriver
 from ociport.engine.importing import ImportRequest, SourceReader, open_image_source
-from ociport.engine.selection import root_names
+from ociport.engine.selection import root_names, select_roots
 from ociport.errors import OciportError
 from ociport.oci.descriptor import Descriptor, Platform
 from ociport.oci.digest import Digest
@@ -25,7 +25,12 @@ __all__ = ["config_platform", "describe_source"]
 
 
 def describe_source(
-    driver: ImageDriver, source: IO[bytes] | Location, *, max_document: int, label: str
+    driver: ImageDriver,
+    source: IO[bytes] | Location,
+    *,
+    max_document: int,
+    label: str,
+    ref_name: str | None = None,
 ) -> list[dict[str, Any]]:
     """One JSON-ready record per root of ``source``.
 
@@ -34,7 +39,9 @@ def describe_source(
     bytes of what is present), ``missing`` (descriptors the source lacks, each with
     the digest that referenced it) and, when a document is unreadable, ``errors``.
 
+    :param ref_name: describe only the roots with this ref name or image name.
     :raises FormatError: the source itself is malformed.
+    :raises RefNameNotFoundError: ``ref_name`` names no root; lists the names there are.
     """
     request = ImportRequest(max_document=max_document)
     with (
@@ -42,7 +49,12 @@ def describe_source(
         open_image_source(driver, source, survey, request, label) as opened,
     ):
         reader = SourceReader(opened, survey)
-        return [_describe_root(reader, root) for root in opened.roots]
+        roots = (
+            opened.roots
+            if ref_name is None
+            else select_roots(opened.roots, ref_name)[0]
+        )
+        return [_describe_root(reader, root) for root in roots]
 
 
 def _describe_root(reader: SourceReader, root: Descriptor) -> dict[str, Any]:

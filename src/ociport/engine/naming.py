@@ -9,7 +9,8 @@ On import (containerd ``images/archive/importer.go`` and ``ctr images import``):
   ``skip_digest_for_named``); a root with no usable name always gets that digest name.
 
 On export every entry carries ``io.containerd.image.name`` (the full name) and a ref name:
-the full reference by default, or only the tag in containerd's style.
+the full reference by default, or only the tag in containerd's style; an export to
+``TRANSPORT:PATH:REF`` (skopeo's syntax) writes REF (:func:`ref_entry`).
 """
 
 from __future__ import annotations
@@ -33,6 +34,7 @@ __all__ = [
     "default_base_name",
     "export_entries",
     "name_roots",
+    "ref_entry",
 ]
 
 RefNameStyle = Literal["full", "tag"]
@@ -153,3 +155,29 @@ def export_entries(
         annotations[ANNOTATION_REF_NAME] = ref_name
         entries.append(root.with_annotations(annotations))
     return entries
+
+
+def ref_entry(entry: Descriptor, ref: str) -> Descriptor:
+    """An entry of :func:`export_entries` renamed for an export to
+    ``TRANSPORT:PATH:REF`` (skopeo's ``oci-archive:PATH:REF``, ``docker-archive:PATH:REF``).
+
+    Its ``org.opencontainers.image.ref.name`` is REF as written, as skopeo writes it; its
+    ``io.containerd.image.name`` (what the Docker plugin writes as ``RepoTags``) is REF
+    when REF is a full reference (``example.com/app:v2``), else the image's repository
+    with REF as its tag (``v2``).
+
+    :raises InvalidReferenceError: REF is neither a tag nor an image reference.
+    """
+    if is_tag(ref):
+        current = Reference.parse(entry.annotations[ANNOTATION_IMAGE_NAME])
+        image_name = f"{current.name}:{ref}"
+    else:
+        Reference.parse(ref)
+        image_name = ref
+    return entry.with_annotations(
+        {
+            **entry.annotations,
+            ANNOTATION_IMAGE_NAME: image_name,
+            ANNOTATION_REF_NAME: ref,
+        }
+    )
