@@ -38,9 +38,11 @@ from ociport.engine.naming import (
     RefNameStyle,
     export_entries,
     name_roots,
+    ref_entry,
 )
 from ociport.errors import (
     ImageNotFoundError,
+    InvalidLocationError,
     InvalidReferenceError,
     PluginError,
 )
@@ -58,6 +60,7 @@ from ociport.plugins import driver_registry, get_plugin_manager
 from ociport.streams.location import SINGLE_WRITER_OPTION, Location, split_options
 from ociport.streams.sources import Sink, Source, describe, resolve
 from ociport.streams.storage_errors import storage_errors
+from ociport.streams.transports import Transports, apply_reference
 
 __all__ = [
     "ExportResult",
@@ -112,6 +115,7 @@ def inspect_source(
     source: Source,
     *,
     format: str | None = None,
+    ref_name: str | None = None,
     max_document: int = MAX_DOCUMENT_SIZE,
     storage_options: Mapping[str, Any] | None = None,
     pm: pluggy.PluginManager | None = None,
@@ -121,19 +125,38 @@ def inspect_source(
     Reads only headers and documents where the source is seekable (a local file, a
     layout, an object on S3); a stream is read once and nothing is stored.
 
-    :param source: a path, fsspec URL, ``"-"`` (stdin) or readable binary stream.
+    :param source: a path, fsspec URL, ``"-"`` (stdin), readable binary stream, or a
+        transport reference ``TRANSPORT:PATH[:REF]`` (skopeo's syntax, see
+        :mod:`ociport.streams.transports`: ``oci-archive:/a.tar:v1``).
+    :param ref_name: describe only the root with this ref name or image name (as a
+        ``:REF`` does).
     :returns: one record per root (see :func:`ociport.engine.inspection.describe_source`).
     :raises FormatError: malformed source.
     :raises DriverDetectionError, UnknownDriverError: format unknown.
     :raises UnsupportedSourceError: the format's driver cannot inspect.
+    :raises RefNameNotFoundError: ``ref_name`` names no root; lists the names there are.
+    :raises InvalidLocationError: a malformed transport reference, or one whose
+        transport or REF disagrees with ``format`` or ``ref_name``.
     """
     pm = pm or get_plugin_manager()
+    source, format, ref_name = apply_reference(
+        source, _transports(pm), format=format, ref=ref_name
+    )
     resolved = resolve(source, storage_options)
     with storage_errors(resolved, "source"):
         driver_cls, target = choose_driver(pm, resolved, format, describe(source))
         return describe_source(
-            driver_cls(), target, max_document=max_document, label=describe(source)
+            driver_cls(),
+            target,
+            max_document=max_document,
+            label=describe(source),
+            ref_name=ref_name,
         )
+
+
+def _transports(pm: pluggy.PluginManager) -> Transports:
+    """The transport names of ``pm``'s drivers, collected only when asked for."""
+    return lambda: driver_registry(pm).names()
 
 
 @dataclass(frozen=True, slots=True)
@@ -313,19 +336,31 @@ class ImageStore:
     ) -> ImportResult:
         """Import the images of an archive or layout and name them in the store.
 
-        :param source: a path, fsspec URL, ``"-"`` (stdin) or readable binary stream.
+        :param source: a path, fsspec URL, ``"-"`` (stdin), readable binary stream, or
+            a transport reference ``TRANSPORT:PATH[:REF]`` (skopeo's syntax, see
+            :mod:`ociport.streams.transports`): ``"oci-archive:/p.tar:v1"`` imports
+            the image named ``v1`` of that OCI archive, ``"oci:s3://b/layout"`` a
+            layout on S3.
         :param format: a driver name (``oci-archive``, ...); guessed when ``None``.
         :param naming: how roots are named (``ctr images import`` rules).
         :param platforms: ``os/arch[/variant]`` to take from multi-platform images.
         :param all_platforms: require and take every platform.
-        :param ref_name: import only the root with this ref name.
+        :param ref_name: import only the root with this ref name or containerd image
+            name (as a ``:REF`` does).
         :param index_name: keep the source's whole ``index.json`` as one image so named.
         :param max_document: cap for any JSON document, in bytes.
         :param oci_manifests: formats without manifests (Docker archives) get OCI
             manifests rather than Docker schema 2 ones.
         :raises FormatError, ContentError: bad source; the store is left as it was.
         :raises DriverDetectionError, UnknownDriverError: format unknown.
+        :raises RefNameNotFoundError: ``ref_name`` names no root; lists the names there
+            are.
+        :raises InvalidLocationError: a malformed transport reference, or one whose
+            transport or REF disagrees with ``format`` or ``ref_name``.
         """
+        source, format, ref_name = apply_reference(
+            source, _transports(self.pm), format=format, ref=ref_name
+        )
         naming = naming or ImportNaming()
         selection = _selection(platforms, all_platforms)
         if index_name is not None:
@@ -395,7 +430,7 @@ class ImageStore:
         names: Sequence[str],
         sink: Sink,
         *,
-        format: str = "oci-archive",
+        format: str | None = None,
         ref_name_style: RefNameStyle = "full",
         platforms: Sequence[Platform | str] = (),
         all_platforms: bool = False,
@@ -408,8 +443,14 @@ class ImageStore:
         """Write the named images to an archive or layout.
 
         :param names: image names in the store; the archive lists them in this order.
-        :param sink: a path, fsspec URL, ``"-"`` (stdout) or writable binary stream. A
-            path or URL appears only once the export is complete.
+        :param sink: a path, fsspec URL, ``"-"`` (stdout), writable binary stream, or a
+            transport reference ``TRANSPORT:PATH[:REF]`` (skopeo's syntax, see
+            :mod:`ociport.streams.transports`): the transport is the format, and REF
+            the name of the one image exported (:func:`~ociport.engine.naming.ref_entry`:
+            its ``org.opencontainers.image.ref.name``, as written). A path or URL
+            appears only once the export is complete.
+        :param format: a driver name; default: the sink's transport, else
+            ``oci-archive``.
         :param ref_name_style: ``"full"`` (reference) or ``"tag"`` (containerd's style)
             for ``org.opencontainers.image.ref.name``.
         :param platforms: export only these platforms of multi-platform images: a new
@@ -423,15 +464,30 @@ class ImageStore:
         :param extra_members: let plugins add files (``ociport_archive_members``).
         :raises ImageNotFoundError: a name is not in the store.
         :raises RefNameConflictError: two images would share a ref name.
+        :raises InvalidLocationError: a malformed transport reference, one whose
+            transport disagrees with ``format``, or a REF with several names.
+        :raises InvalidReferenceError: REF is neither a tag nor an image reference.
         :raises MissingContentError, DigestMismatchError: the store lacks or has corrupt
             content; a path or URL sink is then left untouched.
         """
-        driver_cls = self.driver(format)
+        given = sink
+        sink, format, ref = apply_reference(
+            sink, _transports(self.pm), format=format, ref=None
+        )
+        driver_cls = self.driver(format or "oci-archive")
         selection = _selection(platforms, all_platforms)
         unique = list(dict.fromkeys(names))
+        if ref is not None and len(unique) != 1:
+            raise InvalidLocationError(
+                str(given),
+                f"a :REF names one image, not the {len(unique)} given "
+                f"({', '.join(unique)})",
+            )
         entries = export_entries(
             [(n, self.get(n).target) for n in unique], ref_name_style
         )
+        if ref is not None:
+            entries = [ref_entry(entries[0], ref)]
         plan, notes = plan_export(
             self.content,
             entries,
