@@ -71,6 +71,30 @@ def test_config_file_overrides_plugin(
     assert config.options == {"anon": True, "endpoint_url": "http://x"}
 
 
+def test_given_options_merge_into_a_named_stores_mappings(
+    team_plugin: pluggy.PluginManager,
+) -> None:
+    path = config_path()
+    path.parent.mkdir(parents=True)
+    path.write_text(
+        '[stores.mine]\nurl = "s3://bucket/p"\n'
+        "[stores.mine.options.config_kwargs]\n"
+        'connect_timeout = 3\nretries = { mode = "adaptive" }\n'
+    )
+    config = resolve_store(
+        "mine",
+        team_plugin,
+        {"config_kwargs": {"read_timeout": "60", "retries": {"max_attempts": "4"}}},
+    )
+    assert config.options == {
+        "config_kwargs": {
+            "connect_timeout": 3,
+            "read_timeout": "60",
+            "retries": {"mode": "adaptive", "max_attempts": "4"},
+        }
+    }
+
+
 def test_unknown_name_is_a_path(team_plugin: pluggy.PluginManager) -> None:
     assert resolve_store("./relative-dir", team_plugin).url == "./relative-dir"
 

@@ -93,7 +93,9 @@ def resolve_store(
     pm: pluggy.PluginManager,
     options: Mapping[str, Any] | None = None,
 ) -> StoreConfig:
-    """The store a ``--store`` value means; explicit ``options`` win over configured ones."""
+    """The store a ``--store`` value means; explicit ``options`` win over configured ones,
+    key by key inside mappings (``config_kwargs.read_timeout`` given on the command line
+    keeps the rest of a named store's ``config_kwargs``)."""
     target = url_or_name or default_store_url()
     config = (
         named_stores(pm).get(target)
@@ -102,4 +104,16 @@ def resolve_store(
     )
     if config is None:
         return StoreConfig(target, dict(options or {}))
-    return StoreConfig(config.url, {**config.options, **(options or {})})
+    return StoreConfig(config.url, _merged(config.options, options or {}))
+
+
+def _merged(base: Mapping[str, Any], given: Mapping[str, Any]) -> dict[str, Any]:
+    """``base`` updated with ``given``, mappings in both merged the same way."""
+    merged = dict(base)
+    for key, value in given.items():
+        below = merged.get(key)
+        if isinstance(value, Mapping) and isinstance(below, Mapping):
+            merged[key] = _merged(below, value)
+        else:
+            merged[key] = value
+    return merged

@@ -11,7 +11,11 @@ error code and HTTP status instead:
 - :func:`is_precondition_failed` and :func:`is_conflict` classify a failed conditional
   write (``If-None-Match: *``) for the object-store lock;
 - :func:`describe_error` and :func:`storage_errors` turn a library error into a
-  :class:`~ociport.errors.StorageError`.
+  :class:`~ociport.errors.StorageError`; a server that stopped answering (a connect or
+  read timeout, a connection closed without an answer) is named with the timeout in
+  force;
+- :func:`is_unresponsive` tells such a failure apart, so that clean-up does not wait
+  for the same server again.
 
 Local paths (and ``memory://``) are left alone: their ``OSError`` already names the path.
 """
@@ -43,6 +47,7 @@ __all__ = [
     "is_conflict",
     "is_precondition_failed",
     "is_remote",
+    "is_unresponsive",
     "refuse_unconditional",
     "service_error",
     "storage_errors",
@@ -82,6 +87,37 @@ _CREDENTIAL_CODES: Final = frozenset(
         "SignatureDoesNotMatch",
         "TokenRefreshRequired",
         "403",
+    }
+)
+
+#: Exception classes (by name, anywhere in the chain and its MROs) of a connection
+#: attempt that got no answer in time: botocore's, urllib3's, aiohttp's.
+_CONNECT_TIMEOUTS: Final = frozenset(
+    {"ConnectTimeoutError", "ConnectTimeout", "ConnectionTimeoutError"}
+)
+#: ... of an answer that did not come in time (botocore's ``ReadTimeoutError``, aiohttp's
+#: socket timeouts, fsspec's ``FSTimeoutError``, the built-in ``TimeoutError``).
+_READ_TIMEOUTS: Final = frozenset(
+    {
+        "ReadTimeoutError",
+        "ReadTimeout",
+        "ServerTimeoutError",
+        "SocketTimeoutError",
+        "FSTimeoutError",
+        "TimeoutError",
+    }
+)
+#: ... of a connection the server closed before answering.
+_CLOSED: Final = frozenset(
+    {"ConnectionClosedError", "ServerDisconnectedError", "RemoteDisconnected"}
+)
+#: ... of a connection that failed (refused, no route, DNS).
+_UNREACHABLE: Final = frozenset(
+    {
+        "EndpointConnectionError",
+        "ClientConnectorError",
+        "ConnectionError",
+        "ConnectionRefusedError",
     }
 )
 
@@ -206,6 +242,31 @@ def endpoint_of(location: Location) -> str:
     return f"the default {protocol} endpoint"
 
 
+def _server(location: Location) -> str:
+    """``the S3 endpoint http://127.0.0.1:7480``, or ``the default s3 endpoint``."""
+    endpoint = endpoint_of(location)
+    if endpoint.startswith("the "):
+        return endpoint
+    protocols = location.fs.protocol
+    protocol = protocols if isinstance(protocols, str) else protocols[0]
+    name = "S3" if protocol in ("s3", "s3a") else protocol
+    return f"the {name} endpoint {endpoint}"
+
+
+def _timeout_of(location: Location, name: str) -> str:
+    """`` within 20 s``: botocore's ``connect_timeout`` or ``read_timeout`` of the
+    location's client, or ``""`` when unknown."""
+    fs: Any = location.fs
+    config = getattr(getattr(getattr(fs, "_s3", None), "meta", None), "config", None)
+    value = getattr(config, name, None)
+    if value is None:
+        options = getattr(fs, "config_kwargs", None)
+        value = options.get(name) if isinstance(options, dict) else None
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return ""
+    return f" within {value:g} s"
+
+
 def _from_library(exc: BaseException) -> bool:
     if isinstance(exc, OciportError):
         return False
@@ -218,6 +279,25 @@ def _from_library(exc: BaseException) -> bool:
 
 def _class_names(exc: BaseException) -> set[str]:
     return {cls.__name__ for link in _chain(exc) for cls in type(link).__mro__}
+
+
+def is_unresponsive(exc: BaseException) -> bool:
+    """Whether ``exc`` (a :class:`~ociport.errors.StorageError` or a remote
+    filesystem's own error) says that the server could not be reached or stopped
+    answering: a connection refused, timed out or closed without an answer, or an
+    answer that did not come in time.
+
+    Clean-up on that server after such a failure (deleting a lease, taking the lock to
+    undo a change) would wait as long again, for each request: skip it and leave the
+    leftovers to ``content gc``.
+    """
+    if service_error(exc) is not None:
+        return False  # the server answered
+    library = any(
+        type(link).__module__.split(".")[0] in _LIBRARIES for link in _chain(exc)
+    )
+    unanswered = _CONNECT_TIMEOUTS | _READ_TIMEOUTS | _CLOSED | _UNREACHABLE
+    return library and bool(_class_names(exc) & unanswered)
 
 
 def _credentials_hint(role: Role) -> str:
@@ -292,13 +372,24 @@ def describe_error(
         reason = f"incomplete credentials ({exc})"
         cls = StoragePermissionError
         hint = _credentials_hint(role)
-    elif names & {
-        "EndpointConnectionError",
-        "ConnectTimeoutError",
-        "ClientConnectorError",
-        "ConnectionError",
-        "ConnectionRefusedError",
-    }:
+    elif names & _CONNECT_TIMEOUTS:
+        limit = _timeout_of(location, "connect_timeout")
+        reason = f"cannot connect to {endpoint_of(location)}: no answer{limit}"
+        hint = (
+            "check that the server is up and reachable from here (firewall, VPN, "
+            f"proxy), and AWS_ENDPOINT_URL or {flag} endpoint_url=..."
+        )
+    elif names & _READ_TIMEOUTS:
+        limit = _timeout_of(location, "read_timeout")
+        reason = f"{_server(location)} did not answer{limit}"
+        hint = (
+            "check that the server is up and not overloaded; a slow server needs a "
+            f"longer {flag} config_kwargs.read_timeout=SECONDS"
+        )
+    elif names & _CLOSED:
+        reason = f"{_server(location)} closed the connection without answering"
+        hint = "check that the server is up and not overloaded"
+    elif names & _UNREACHABLE:
         reason = f"cannot connect to {endpoint_of(location)}"
         hint = f"check AWS_ENDPOINT_URL or {flag} endpoint_url=..."
     elif found is not None:
