@@ -252,6 +252,7 @@ def test_images_ls_table_and_json(cli: Cli) -> None:
         "MEDIA",
         "TYPE",
         "SIZE",
+        "PLATFORMS",
     ]
     cli.imported()
     header, row = cli.ok("images", "ls").stdout.decode().splitlines()
@@ -261,11 +262,14 @@ def test_images_ls_table_and_json(cli: Cli) -> None:
         MANIFEST_DIGEST,
         SAMPLE_INDEX["manifests"][0]["mediaType"],
     ]
-    assert row.split()[3] == str(SAMPLE_INDEX["manifests"][0]["size"])
+    # The image's total size (manifest, config, layers), not the manifest's.
+    total = sum(p.stat().st_size for p in (cli.store / "blobs" / "sha256").iterdir())
+    assert row.split()[3:] == [f"{total / 1024:.1f}", "KiB", "linux/amd64"]
     [image] = json.loads(cli.ok("images", "ls", "--json").stdout)
     assert image["name"] == NAME
     assert image["digest"] == MANIFEST_DIGEST
     assert image["annotations"]["org.opencontainers.image.ref.name"] == NAME
+    assert (image["totalSize"], image["platforms"]) == (total, ["linux/amd64"])
 
 
 def test_images_inspect(cli: Cli) -> None:

@@ -16,6 +16,7 @@ from ociport.api import (
     GcResult,
     Image,
     ImageStore,
+    ImageSummary,
     ImportResult,
     inspect_source,
     open_store,
@@ -31,6 +32,7 @@ from ociport.content.interfaces import (
     Manager,
     Provider,
 )
+from ociport.content.progress import Progress
 from ociport.drivers.base import ImageDriver
 from ociport.drivers.registry import DriverRegistry
 from ociport.engine.importing import ImportReport, ImportRequest
@@ -104,6 +106,7 @@ __all__ = [
     "ImageIndexStore",
     "ImageNotFoundError",
     "ImageStore",
+    "ImageSummary",
     "ImportNaming",
     "ImportReport",
     "ImportRequest",
@@ -126,6 +129,7 @@ __all__ = [
     "PlatformNotFoundError",
     "PlatformSelection",
     "PluginError",
+    "Progress",
     "Provider",
     "RefNameConflictError",
     "RefNameNotFoundError",

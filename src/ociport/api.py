@@ -11,9 +11,10 @@ from typing import Any, final
 import pluggy
 
 from ociport.config import resolve_store
-from ociport.content.helpers import ContentDocuments, ProgressCallback
+from ociport.content.helpers import ContentDocuments
 from ociport.content.interfaces import BlobInfo, ContentStore
 from ociport.content.leases import Lease, lease_for
+from ociport.content.progress import ProgressLike
 from ociport.drivers.base import ImageDriver
 from ociport.engine.convert import (
     Compression,
@@ -40,6 +41,7 @@ from ociport.engine.naming import (
     name_roots,
     ref_entry,
 )
+from ociport.engine.summary import ImageSummary, summarize_image
 from ociport.errors import (
     ImageNotFoundError,
     InvalidLocationError,
@@ -59,7 +61,7 @@ from ociport.oci.walk import PlatformSelection, walk_image
 from ociport.plugins import driver_registry, get_plugin_manager
 from ociport.streams.location import SINGLE_WRITER_OPTION, Location, split_options
 from ociport.streams.sources import Sink, Source, describe, resolve
-from ociport.streams.storage_errors import storage_errors
+from ociport.streams.storage_errors import is_unresponsive, storage_errors
 from ociport.streams.transports import Transports, apply_reference
 
 __all__ = [
@@ -67,6 +69,7 @@ __all__ = [
     "GcResult",
     "Image",
     "ImageStore",
+    "ImageSummary",
     "ImportResult",
     "inspect_source",
     "open_store",
@@ -196,11 +199,17 @@ class ExportResult:
     :ivar entries: the ``index.json`` entries written.
     :ivar missing: content absent from the store and left out (partial images).
     :ivar notes: things the user should hear (a knowingly partial archive, ...).
+    :ivar blobs_exported: blobs the export holds (manifests, configs, layers, each
+        once; for a format holding one platform per image, those of every platform
+        exported).
+    :ivar bytes_exported: their total size in bytes.
     """
 
     entries: list[Descriptor] = field(default_factory=list)
     missing: list[tuple[Descriptor, Digest]] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    blobs_exported: int = 0
+    bytes_exported: int = 0
 
 
 def _selection(
@@ -332,7 +341,7 @@ class ImageStore:
         max_document: int = MAX_DOCUMENT_SIZE,
         oci_manifests: bool = False,
         storage_options: Mapping[str, Any] | None = None,
-        progress: ProgressCallback | None = None,
+        progress: ProgressLike | None = None,
     ) -> ImportResult:
         """Import the images of an archive or layout and name them in the store.
 
@@ -351,6 +360,10 @@ class ImageStore:
         :param max_document: cap for any JSON document, in bytes.
         :param oci_manifests: formats without manifests (Docker archives) get OCI
             manifests rather than Docker schema 2 ones.
+        :param progress: a :class:`~ociport.content.progress.Progress`, told the
+            expected total in bytes (an estimate, then exactly once the selection is
+            walked; ``None`` while unknown, as from a pipe), each blob as it begins and
+            its bytes as they are read; or a callable called with byte counts.
         :raises FormatError, ContentError: bad source; the store is left as it was.
         :raises DriverDetectionError, UnknownDriverError: format unknown.
         :raises RefNameNotFoundError: ``ref_name`` names no root; lists the names there
@@ -398,8 +411,11 @@ class ImageStore:
                 named, notes = name_roots(report.roots, naming, index_name)
                 # The images carry their store names, as index.json and the hook say.
                 images = self._set_names(named)
-            except BaseException:
-                self._discard(committed, lease)
+            except BaseException as exc:
+                if not is_unresponsive(exc):
+                    self._discard(committed, lease)
+                elif lease is not None:
+                    lease.abandon()  # the store does not answer: gc cleans up later
                 raise
         self.pm.hook.ociport_image_imported(
             store=self.content,
@@ -438,7 +454,7 @@ class ImageStore:
         skip_non_distributable: bool = False,
         extra_members: bool = True,
         storage_options: Mapping[str, Any] | None = None,
-        progress: ProgressCallback | None = None,
+        progress: ProgressLike | None = None,
     ) -> ExportResult:
         """Write the named images to an archive or layout.
 
@@ -462,6 +478,9 @@ class ImageStore:
             other platforms out (a knowingly partial archive, reported in the notes).
         :param skip_non_distributable: leave out foreign (non-distributable) layers.
         :param extra_members: let plugins add files (``ociport_archive_members``).
+        :param progress: a :class:`~ociport.content.progress.Progress`, told the total
+            bytes of the blobs to export, then each blob and its bytes as they are
+            read from the store; or a callable called with byte counts.
         :raises ImageNotFoundError: a name is not in the store.
         :raises RefNameConflictError: two images would share a ref name.
         :raises InvalidLocationError: a malformed transport reference, one whose
@@ -511,7 +530,13 @@ class ImageStore:
         self.pm.hook.ociport_image_exported(
             store=self.content, driver_name=driver_cls.name, roots=plan.entries
         )
-        return ExportResult(plan.entries, plan.missing, notes)
+        return ExportResult(
+            plan.entries,
+            plan.missing,
+            notes,
+            blobs_exported=len(plan.blobs),
+            bytes_exported=sum(desc.size for desc in plan.blobs),
+        )
 
     # -- conversion -----------------------------------------------------------------------
 
@@ -545,6 +570,17 @@ class ImageStore:
         return result
 
     # -- content --------------------------------------------------------------------------
+
+    def summarize(self, image: Image | str) -> ImageSummary:
+        """The total size (bytes of its manifest, config and layers, or of everything
+        an index holds, each blob once) and platforms of an image, as ``images ls``
+        shows them: one walk over its documents, sizes from descriptors.
+
+        :param image: an image of :meth:`images`, or its name.
+        :raises ImageNotFoundError: no image of that name.
+        """
+        target = (self.get(image) if isinstance(image, str) else image).target
+        return summarize_image(self.content, target)
 
     def inspect(self, name: str) -> dict[str, Any]:
         """Descriptor, manifests, platforms and total size of an image, as JSON data.

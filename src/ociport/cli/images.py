@@ -7,7 +7,7 @@ import json
 import click
 
 from ociport.cli.app import CliContext, cli, pass_ctx
-from ociport.cli.output import note
+from ociport.cli.output import human_size, note
 from ociport.engine.convert import ManifestFormat
 
 __all__ = ["convert", "images"]
@@ -62,31 +62,51 @@ def images() -> None:
 @click.option("-q", "--quiet", is_flag=True, help="Names only.")
 @pass_ctx
 def images_ls(ctx: CliContext, as_json: bool, quiet: bool) -> None:
-    """List named images."""
+    """List named images: digest, media type, total size and platforms.
+
+    SIZE is the image's manifest, config and layers, or for an index everything it
+    holds (each blob once); --json gives it in bytes as totalSize.
+    """
     store = ctx.existing_store()
     found = store.images() if store is not None else []  # the default store: empty
-    if as_json:
-        click.echo(
-            json.dumps(
-                [{"name": i.name, **i.target.to_json()} for i in found], indent=2
-            )
-        )
-        return
     if quiet:
         for image in found:
             click.echo(image.name)
         return
-    rows = [("NAME", "DIGEST", "MEDIA TYPE", "SIZE")]
+    summaries = [store.summarize(i) for i in found] if store is not None else []
+    if as_json:
+        click.echo(
+            json.dumps(
+                [
+                    {
+                        "name": i.name,
+                        **i.target.to_json(),
+                        "totalSize": summary.size,
+                        "platforms": list(summary.platforms),
+                    }
+                    for i, summary in zip(found, summaries, strict=True)
+                ],
+                indent=2,
+            )
+        )
+        return
+    rows = [("NAME", "DIGEST", "MEDIA TYPE", "SIZE", "PLATFORMS")]
     rows += [
-        (i.name, str(i.target.digest), i.target.media_type, str(i.target.size))
-        for i in found
+        (
+            i.name,
+            str(i.target.digest),
+            i.target.media_type,
+            human_size(summary.size),
+            ",".join(summary.platforms) or "-",
+        )
+        for i, summary in zip(found, summaries, strict=True)
     ]
-    width = [max(len(r[c]) for r in rows) for c in range(3)]
+    width = [max(len(r[c]) for r in rows) for c in range(4)]
     for row in rows:
         click.echo(
-            "  ".join(cell.ljust(width[c]) for c, cell in enumerate(row[:3]))
+            "  ".join(cell.ljust(width[c]) for c, cell in enumerate(row[:4]))
             + "  "
-            + row[3]
+            + row[4]
         )
 
 

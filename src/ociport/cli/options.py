@@ -4,7 +4,8 @@ durations, and the options import and inspect have in common."""
 from __future__ import annotations
 
 import re
-from typing import Any
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 import click
 
@@ -12,13 +13,19 @@ from ociport.errors import InvalidDescriptorError
 from ociport.oci.descriptor import Platform
 
 __all__ = [
+    "check_output_choice",
     "check_platform_choice",
     "duration",
+    "json_option",
     "key_values",
     "max_document_option",
     "platforms_callback",
+    "progress_option",
+    "quiet_option",
     "source_option",
 ]
+
+F = TypeVar("F", bound=Callable[..., Any])
 
 _DURATION = re.compile(r"(?P<value>\d+(?:\.\d+)?)(?P<unit>[smhd]?)")
 _UNITS = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400}
@@ -92,3 +99,32 @@ source_option = click.option(
     metavar="KEY=VALUE",
     help="fsspec option for the source's filesystem (repeatable).",
 )
+
+# Options for what commands print: results (--json, -q) and progress.
+json_option = click.option(
+    "--json", "as_json", is_flag=True, help="Print one JSON document on stdout."
+)
+
+
+def quiet_option(help: str) -> Callable[[F], F]:
+    """``-q``/``--quiet``, described by ``help``."""
+    return click.option("-q", "--quiet", is_flag=True, help=help)
+
+
+progress_option = click.option(
+    "--progress",
+    "progress_mode",
+    type=click.Choice(["auto", "plain", "json", "none"]),
+    default="auto",
+    show_default=True,
+    help=(
+        "Progress on stderr: auto (a bar on a terminal, else none), plain (a text "
+        "line every few seconds), json (one JSON object per line), none."
+    ),
+)
+
+
+def check_output_choice(as_json: bool, quiet: bool) -> None:
+    """:raises click.UsageError: both ``--json`` and ``-q``."""
+    if as_json and quiet:
+        raise click.UsageError("--json and -q exclude each other")

@@ -11,13 +11,25 @@ import click
 from ociport.api import inspect_source
 from ociport.cli.app import CliContext, cli, pass_ctx
 from ociport.cli.options import (
+    check_output_choice,
     check_platform_choice,
+    json_option,
     key_values,
     max_document_option,
     platforms_callback,
+    progress_option,
+    quiet_option,
     source_option,
 )
-from ociport.cli.output import describe_missing, note, progress_bar
+from ociport.cli.output import (
+    describe_missing,
+    entry_record,
+    image_record,
+    missing_records,
+    note,
+    print_json,
+)
+from ociport.cli.progress import ProgressMode, progress_report
 from ociport.engine.naming import ImportNaming, default_base_name
 from ociport.errors import InvalidLocationError
 from ociport.oci.descriptor import Platform
@@ -121,6 +133,9 @@ def _given(parameter: str) -> bool:
 )
 @max_document_option
 @source_option
+@json_option
+@quiet_option("Print only the names of the images imported; no progress.")
+@progress_option
 @pass_ctx
 def import_(
     ctx: CliContext,
@@ -136,6 +151,9 @@ def import_(
     oci_manifests: bool,
     max_document: int,
     source_options: dict[str, Any],
+    as_json: bool,
+    quiet: bool,
+    progress_mode: ProgressMode,
 ) -> None:
     """Import the images of an archive or layout.
 
@@ -150,10 +168,16 @@ def import_(
     check_platform_choice(platforms, all_platforms)
     if skip_digest_for_named and not digests:
         raise click.UsageError("--skip-digest-for-named goes with --digests")
+    check_output_choice(as_json, quiet)
     naming = ImportNaming(
         base_name or default_base_name(), digests, skip_digest_for_named
     )
-    with ctx.new_store() as store, progress_bar("importing") as progress:
+    if source == "-" and _is_terminal(sys.stdin):
+        note("waiting for an archive on stdin (pipe one in: ... | ociport import -)")
+    with (
+        ctx.new_store() as store,
+        progress_report(_mode(progress_mode, quiet), "import") as progress,
+    ):
         result = store.import_image(
             source,
             format=format_,
@@ -167,13 +191,40 @@ def import_(
             storage_options=source_options,
             progress=progress,
         )
-    for text in result.notes:
-        note(f"note: {text}")
+    warnings = []
     if result.missing:
         listed = ", ".join(describe_missing(d) for d, _ in result.missing)
-        note(f"note: not in the source, skipped: {listed}")
+        warnings.append(f"not in the source, skipped: {listed}")
+    if as_json:
+        print_json(
+            {
+                "images": [image_record(i.name, i.target) for i in result.images],
+                "blobs": {
+                    "committed": result.blobs_committed,
+                    "bytes": result.bytes_committed,
+                },
+                "missing": missing_records(result.missing),
+                "notes": result.notes,
+                "warnings": warnings,
+            }
+        )
+        return
+    for text in [*result.notes, *warnings]:
+        note(f"note: {text}")
     for image in result.images:
-        click.echo(f"{image.name}\t{image.target.digest}")
+        click.echo(image.name if quiet else f"{image.name}\t{image.target.digest}")
+
+
+def _is_terminal(stream: Any) -> bool:
+    try:
+        return bool(stream.isatty())
+    except (AttributeError, ValueError):
+        return False
+
+
+def _mode(progress_mode: ProgressMode, quiet: bool) -> ProgressMode:
+    """``-q`` turns the automatic display off; an explicit --progress stays."""
+    return "none" if quiet and progress_mode == "auto" else progress_mode
 
 
 @cli.command("export")
@@ -232,6 +283,9 @@ def import_(
     metavar="KEY=VALUE",
     help="fsspec option for the destination (repeatable).",
 )
+@json_option
+@quiet_option("Print only the ref names written (nothing for DEST -); no progress.")
+@progress_option
 @pass_ctx
 def export(
     ctx: CliContext,
@@ -245,6 +299,9 @@ def export(
     skip_non_distributable: bool,
     skip_manifest_json: bool,
     dest_options: dict[str, Any],
+    as_json: bool,
+    quiet: bool,
+    progress_mode: ProgressMode,
 ) -> None:
     """Export images to DEST.
 
@@ -262,11 +319,14 @@ def export(
     check_platform_choice(platforms, all_platforms)
     if keep_index and not platforms:
         raise click.UsageError("--keep-index goes with --platform")
+    check_output_choice(as_json, quiet)
+    if as_json and dest == "-":
+        raise click.UsageError("--json prints on stdout, where 'export -' writes")
     if dest == "-" and sys.stdout.isatty():  # as docker save does
         raise click.UsageError(
             "refusing to write an archive to a terminal: redirect stdout or name a file"
         )
-    with progress_bar("exporting") as progress:
+    with progress_report(_mode(progress_mode, quiet), "export") as progress:
         result = ctx.store.export_images(
             list(names),
             dest,
@@ -280,11 +340,30 @@ def export(
             storage_options=dest_options,
             progress=progress,
         )
-    for text in result.notes:
-        note(f"note: {text}")
+    warnings = []
     if result.missing:
         listed = ", ".join(describe_missing(d) for d, _ in result.missing)
-        note(f"note: not in the store, left out (partial image): {listed}")
+        warnings.append(f"not in the store, left out (partial image): {listed}")
+    if as_json:
+        print_json(
+            {
+                "destination": dest,
+                "images": [entry_record(entry) for entry in result.entries],
+                "blobs": {
+                    "exported": result.blobs_exported,
+                    "bytes": result.bytes_exported,
+                },
+                "missing": missing_records(result.missing),
+                "notes": result.notes,
+                "warnings": warnings,
+            }
+        )
+        return
+    for text in [*result.notes, *warnings]:
+        note(f"note: {text}")
+    if quiet and dest != "-":
+        for entry in result.entries:
+            click.echo(entry.ref_name or "")
 
 
 @cli.command("inspect")

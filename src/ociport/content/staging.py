@@ -23,6 +23,7 @@ from typing import IO, Final
 from ociport.content.helpers import ProgressCallback, copy_stream, exists, read_blob
 from ociport.content.interfaces import BlobInfo, BlobWriter, ContentStore
 from ociport.content.leases import Lease
+from ociport.content.progress import ProgressCounter, ProgressLike
 from ociport.errors import (
     BlobExistsError,
     BlobNotFoundError,
@@ -67,7 +68,9 @@ class StagingArea:
 
     :param store: where blobs go; ``None`` to only hash (inspection).
     :param max_document: largest blob kept in memory as a possible JSON document.
-    :param progress: called with byte counts as data is read.
+    :param progress: told of each blob as it begins and of its bytes as they are read
+        (a :class:`~ociport.content.progress.Progress`, or a callable taking byte
+        counts).
     :param on_commit: called with each blob :meth:`commit` publishes, as it does.
     :param lease: the import's lease (:mod:`ociport.content.leases`): a blob the store
         has is held before the area relies on it, so that gc spares it.
@@ -78,7 +81,7 @@ class StagingArea:
         store: ContentStore | None,
         *,
         max_document: int = MAX_DOCUMENT_SIZE,
-        progress: ProgressCallback | None = None,
+        progress: ProgressLike | None = None,
         on_commit: Callable[[BlobInfo], object] | None = None,
         lease: Lease | None = None,
     ) -> None:
@@ -86,7 +89,7 @@ class StagingArea:
         self._lease = lease
         self._on_commit = on_commit
         self._max_document = max_document
-        self._progress = progress
+        self._progress = ProgressCounter.wrap(progress)
         self._writers: dict[Digest, BlobWriter] = {}
         self._sizes: dict[Digest, int] = {}
         self._heads: dict[Digest, bytes] = {}
@@ -127,6 +130,7 @@ class StagingArea:
                 self._small_budget -= size  # reserved before the bytes arrive
         document = size <= self._max_document and size <= self._budget
         captured = _Capture(document or small)
+        progress = self._ticker(digest, size, where)
         if small or self._store is None or (digest is not None and self._reuse(digest)):
             hasher = digest.hasher() if digest is not None else Hasher()
             copy_stream(
@@ -134,7 +138,7 @@ class StagingArea:
                 captured.add,
                 size,
                 hasher=hasher,
-                progress=self._progress,
+                progress=progress,
                 where=where,
             )
             if digest is None:
@@ -145,7 +149,7 @@ class StagingArea:
                 if small and captured.data is not None:
                     self._small.setdefault(digest, bytes(captured.data))
         else:
-            digest = self._write(stream, size, where, digest, captured)
+            digest = self._write(stream, size, where, digest, captured, progress)
         with self._mutex:
             self._heads[digest] = captured.head
             if (
@@ -209,6 +213,7 @@ class StagingArea:
         where: str,
         expected: Digest | None,
         captured: _Capture,
+        progress: ProgressCallback | None,
     ) -> Digest:
         # With the digest known the store may write straight to the final key (S3).
         known = Descriptor("", expected, size) if expected is not None else None
@@ -219,7 +224,7 @@ class StagingArea:
                 writer.write(chunk)
                 captured.add(chunk)
 
-            copy_stream(stream, sink, size, progress=self._progress, where=where)
+            copy_stream(stream, sink, size, progress=progress, where=where)
             digest = writer.prepare(size, expected)
         except BaseException:
             writer.abort()
@@ -236,6 +241,19 @@ class StagingArea:
         if duplicate:
             writer.abort()
         return digest
+
+    @property
+    def progress(self) -> ProgressCounter | None:
+        """The import's progress report (counting the bytes reported), if any."""
+        return self._progress
+
+    def _ticker(
+        self, digest: Digest | None, size: int, where: str
+    ) -> ProgressCallback | None:
+        """Announce a blob to the progress report; its byte-count callback."""
+        if self._progress is None:
+            return None
+        return self._progress.ticker(str(digest) if digest else where, size)
 
     def _writer(self, expected: Descriptor | None) -> BlobWriter:
         assert self._store is not None

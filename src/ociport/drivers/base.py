@@ -83,7 +83,8 @@ class SourceContext:
     :ivar label: the source, for messages (a URL, ``-``, a stream's name).
     :ivar oci_manifests: formats that build manifests build OCI ones rather than
         Docker schema 2 ones.
-    :ivar progress: called with byte counts as data is read.
+    :ivar progress: called with counts of bytes read that are not staged (``stage``
+        reports each blob it reads itself, for every driver).
     """
 
     stage: StagingArea

@@ -53,7 +53,10 @@ class ExportPlan:
     :ivar all_platforms: the user asked for every platform.
     :ivar members: ``(name, bytes)`` files plugins contribute (Docker's
         ``manifest.json``); tar formats write them after ``index.json``.
-    :ivar progress: called with byte counts as blobs are written.
+    :ivar progress: called with byte counts as blobs are written; ``None`` in plans
+        the engine makes, which reports progress itself as blobs are read from
+        :attr:`content` (drivers passing it on to ``copy_stream`` or
+        ``add_blob_member`` need not change).
     :ivar notes: remarks for the user, reported with the export's result (the engine's,
         and those :meth:`reencode_layers` adds while the driver writes).
     """

@@ -19,11 +19,12 @@ from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from typing import Any
 
-from ociport.content.helpers import ContentDocuments, ProgressCallback
+from ociport.content.helpers import ContentDocuments
 from ociport.content.interfaces import ContentStore
+from ociport.content.progress import ProgressLike, as_progress
 from ociport.drivers.base import ImageDriver
 from ociport.drivers.plan import ExportPlan
-from ociport.engine.exportview import ExportView
+from ociport.engine.exportview import ExportView, ReportingContent
 from ociport.errors import UnsupportedSourceError
 from ociport.oci import mediatypes as mt
 from ociport.oci.descriptor import Descriptor
@@ -46,12 +47,17 @@ def plan_export(
     *,
     keep_index: bool = False,
     skip_non_distributable: bool = False,
-    progress: ProgressCallback | None = None,
+    progress: ProgressLike | None = None,
 ) -> tuple[ExportPlan, list[str]]:
     """The plan for exporting ``entries`` (annotated with their names), and notes: the
     plan's own list (:attr:`ExportPlan.notes`), so that notes added while the driver
     writes (layers re-encoded) are in it once :func:`write_plan` returns.
 
+    :param progress: told the total size of the plan's blobs once planned, then of each
+        blob and its bytes as the driver reads them from :attr:`ExportPlan.content`
+        (see :mod:`ociport.content.progress`; a plain callable hears byte counts);
+        the plan's own ``progress`` is then ``None``, so that drivers passing it on
+        count nothing twice.
     :raises MissingContentError: a selected manifest (every one with ``all_platforms``)
         or its config or layers are absent.
     :raises FormatError: an index has no manifest for the selected platforms.
@@ -80,14 +86,14 @@ def plan_export(
         elif selection.platforms:
             entry = _filtered(graph, view).get(entry.digest, entry)
         new_entries.append(entry)
+    reporter = as_progress(progress)
     plan = ExportPlan(
         new_entries,
         [],
-        view,
+        view if reporter is None else ReportingContent(view, reporter),
         {},
         platforms=selection.platforms,
         all_platforms=selection.all_platforms,
-        progress=progress,
         notes=notes,
     )
     blobs: dict[Digest, Descriptor] = {}
@@ -98,6 +104,8 @@ def plan_export(
         for digest, desc in graph.blobs.items():
             blobs.setdefault(digest, desc)
     plan.blobs = [blobs[digest] for digest in sorted(blobs, key=str)]
+    if reporter is not None:
+        reporter.start(sum(desc.size for desc in plan.blobs))
     return plan, plan.notes
 
 

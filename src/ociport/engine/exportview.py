@@ -3,15 +3,17 @@
 from __future__ import annotations
 
 import io
+import threading
 from dataclasses import dataclass, field
-from typing import BinaryIO, cast
+from typing import Any, BinaryIO, cast
 
-from ociport.content.interfaces import BlobInfo, ContentStore
+from ociport.content.interfaces import BlobInfo, ContentStore, ReadableContent
+from ociport.content.progress import Progress
 from ociport.errors import BlobNotFoundError
 from ociport.oci.descriptor import Descriptor
 from ociport.oci.digest import Digest, VerifyingReader
 
-__all__ = ["ExportView"]
+__all__ = ["ExportView", "ReportingContent"]
 
 
 @dataclass(slots=True)
@@ -46,3 +48,96 @@ class ExportView:
         if digest in self.extra:
             return BlobInfo(digest, len(self.extra[digest]))
         return self.store.info(digest)
+
+
+class ReportingContent:
+    """``content`` whose blob reads are reported to ``progress``: the export's
+    progress, the same for every driver, since every driver reads blobs through
+    :attr:`~ociport.drivers.plan.ExportPlan.content`.
+
+    A blob is announced (:meth:`Progress.blob`) when first opened, and its bytes as
+    they are read; a blob read again (a driver peeking at its first bytes, then
+    copying it) counts only the bytes beyond those read before, so the bytes reported
+    never exceed the blob's size.
+
+    :param content: what the export reads.
+    :param progress: where reports go.
+    """
+
+    def __init__(self, content: ReadableContent, progress: Progress) -> None:
+        self.content = content
+        self.progress = progress
+        self._read: dict[Digest, int] = {}
+        self._lock = threading.Lock()
+
+    def open_blob(self, descriptor: Descriptor, *, verify: bool = False) -> BinaryIO:
+        """As :meth:`Provider.open_blob`, the stream reporting what is read."""
+        stream = self.content.open_blob(descriptor, verify=verify)
+        with self._lock:
+            first = descriptor.digest not in self._read
+            self._read.setdefault(descriptor.digest, 0)
+        if first:
+            self.progress.blob(str(descriptor.digest), descriptor.size)
+        # readinto only where the store's stream has it: copy_stream reads ahead on a
+        # worker thread only into its own buffers.
+        kind = _ReportingReadInto if hasattr(stream, "readinto") else _ReportingReader
+        return cast(BinaryIO, kind(stream, self, descriptor.digest))
+
+    def info(self, digest: Digest) -> BlobInfo:
+        """As :meth:`InfoProvider.info`."""
+        return self.content.info(digest)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.content, name)
+
+    def reached(self, digest: Digest, position: int) -> None:
+        """A stream of ``digest`` has been read up to ``position``."""
+        with self._lock:
+            before = self._read[digest]
+            if position <= before:
+                return
+            self._read[digest] = position
+        self.progress.advance(position - before, str(digest))
+
+
+class _ReportingReader:
+    """A blob stream that tells :class:`ReportingContent` how far it was read."""
+
+    def __init__(
+        self, stream: BinaryIO, owner: ReportingContent, digest: Digest
+    ) -> None:
+        self._stream = stream
+        self._owner = owner
+        self._digest = digest
+        self._position = 0
+
+    def _moved(self, n: int) -> None:
+        if n > 0:
+            self._position += n
+            self._owner.reached(self._digest, self._position)
+
+    def read(self, n: int = -1) -> bytes:
+        data = self._stream.read(n)
+        self._moved(len(data))
+        return data
+
+    def readable(self) -> bool:
+        return True
+
+    def close(self) -> None:
+        self._stream.close()
+
+    def __enter__(self) -> _ReportingReader:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+
+class _ReportingReadInto(_ReportingReader):
+    """A :class:`_ReportingReader` over a stream that has ``readinto``."""
+
+    def readinto(self, buffer: Any) -> int:
+        n = int(cast(Any, self._stream).readinto(buffer) or 0)
+        self._moved(n)
+        return n

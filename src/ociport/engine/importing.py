@@ -12,15 +12,17 @@ and staged, and only then is anything published. Naming is the caller's job
 
 from __future__ import annotations
 
+import contextlib
 import io
 import logging
+import os
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import IO
 
-from ociport.content.helpers import ProgressCallback
 from ociport.content.interfaces import BlobInfo, ContentStore
 from ociport.content.leases import Lease
+from ociport.content.progress import ProgressCounter, ProgressLike, as_progress
 from ociport.content.staging import StagingArea
 from ociport.drivers.base import ImageDriver, ImageSource, SourceContext
 from ociport.engine.selection import select_roots
@@ -35,10 +37,16 @@ from ociport.oci.digest import Digest
 from ociport.oci.manifest import MAX_DOCUMENT_SIZE, Index
 from ociport.oci.validate import check_image_config
 from ociport.oci.walk import ImageGraph, PlatformSelection, walk_image
-from ociport.streams.compression import label_mismatch
+from ociport.streams.compression import detect_compression, label_mismatch
 from ociport.streams.location import Location
 
-__all__ = ["ImportReport", "ImportRequest", "import_source", "open_image_source"]
+__all__ = [
+    "ImportReport",
+    "ImportRequest",
+    "import_source",
+    "open_image_source",
+    "source_size",
+]
 
 _log = logging.getLogger(__name__)
 
@@ -52,7 +60,9 @@ class ImportRequest:
     :ivar whole_index: take the source's ``index.json`` as one image index (containerd's
         ``--index-name``) instead of one image per entry.
     :ivar max_document: cap for a JSON document, in bytes.
-    :ivar progress: called with byte counts as data is read.
+    :ivar progress: told of the expected total, of each blob and of its bytes as they
+        are read (a :class:`~ociport.content.progress.Progress`), or a callable
+        called with byte counts.
     :ivar oci_manifests: where a driver builds manifests itself (Docker archives have
         none), build OCI manifests rather than Docker schema 2 ones.
     """
@@ -61,7 +71,7 @@ class ImportRequest:
     ref_name: str | None = None
     whole_index: bool = False
     max_document: int = MAX_DOCUMENT_SIZE
-    progress: ProgressCallback | None = None
+    progress: ProgressLike | None = None
     oci_manifests: bool = False
 
 
@@ -92,8 +102,13 @@ def open_image_source(
     label: str,
 ) -> ImageSource:
     """Have ``driver`` open ``source``, staging into ``stage``."""
+    progress = as_progress(request.progress)
     context = SourceContext(
-        stage, request.max_document, label, request.oci_manifests, request.progress
+        stage,
+        request.max_document,
+        label,
+        request.oci_manifests,
+        progress.advance if progress is not None else None,
     )
     return driver.open_source(source, context)
 
@@ -126,11 +141,15 @@ def import_source(
         directory format, ``whole_index`` for a format without an index).
     :raises BlobRemovedError: a gc removed a re-used blob the source cannot supply.
     """
+    progress = ProgressCounter.wrap(request.progress)
+    if progress is not None:
+        request = replace(request, progress=progress)
+        progress.start(source_size(source))
     with (
         StagingArea(
             store,
             max_document=request.max_document,
-            progress=request.progress,
+            progress=progress,
             on_commit=on_commit,
             lease=lease,
         ) as staging,
@@ -255,6 +274,9 @@ class SourceReader:
             for digest, desc in graph.blobs.items():
                 if digest not in todo and not self.staging.has(digest):
                     todo[digest] = (digest, desc.size, self._opener(desc), str(digest))
+        progress = self.staging.progress
+        if progress is not None:  # now known exactly: what was read, and the rest
+            progress.start(progress.done + sum(item[1] for item in todo.values()))
         self.staging.add_many(list(todo.values()), threads=self.source.blob_threads)
 
     def restage(self, gone: list[Digest], graphs: Iterable[ImageGraph]) -> None:
@@ -280,6 +302,29 @@ class SourceReader:
             return self.source.provider.open_blob(desc)
 
         return open_blob
+
+
+def source_size(source: IO[bytes] | Location) -> int | None:
+    """The bytes a one-pass read of ``source`` will move, roughly (its tar headers
+    and layout files are not blobs), for progress reports: the size of an
+    uncompressed file or object, or of what is left of a seekable stream; ``None`` for
+    a pipe, a directory, or a compressed source (whose blobs are larger than it)."""
+    if isinstance(source, Location):
+        with contextlib.suppress(OSError, ValueError, KeyError):
+            info = source.fs.info(source.path)
+            if info.get("type") == "file":
+                head = source.fs.cat_file(source.path, start=0, end=8)
+                if detect_compression(head) is None:
+                    return int(info["size"])
+        return None
+    # A stream from choose_driver: a decompressing one is not seekable.
+    with contextlib.suppress(OSError, ValueError, AttributeError):
+        if source.seekable():
+            here = source.tell()
+            end = source.seek(0, os.SEEK_END)
+            source.seek(here)
+            return max(0, end - here)
+    return None
 
 
 def _label_notes(graph: ImageGraph, staging: StagingArea) -> list[str]:
