@@ -20,6 +20,7 @@ from ociport.api import ImageStore, open_store
 from ociport.cli.options import key_values
 from ociport.cli.output import note
 from ociport.errors import OciportError, StoreNotFoundError
+from ociport.streams.storage_errors import is_unresponsive
 
 __all__ = ["CliContext", "add_store_options", "cli", "fail", "main", "pass_ctx"]
 
@@ -74,9 +75,10 @@ class CliContext:
             return
         try:
             yield store
-        except BaseException:
-            with contextlib.suppress(Exception):
-                getattr(store.content, "remove_if_unused", lambda: None)()
+        except BaseException as exc:
+            if not is_unresponsive(exc):  # else removing would wait as long again
+                with contextlib.suppress(Exception):
+                    getattr(store.content, "remove_if_unused", lambda: None)()
             raise
         note(f"created image store {store.content.location.url}")
 

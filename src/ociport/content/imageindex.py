@@ -61,6 +61,15 @@ def read_oci_layout(raw: bytes, *, where: str) -> None:
         )
 
 
+def _kind(target: Location) -> str | None:
+    """``"file"``, ``"directory"`` or ``None`` when nothing is there; every other
+    failure of the filesystem is raised."""
+    try:
+        return str(target.fs.info(target.path).get("type"))
+    except FileNotFoundError:
+        return None
+
+
 def _process_lock(key: str) -> threading.Lock:
     with _LOCKS_MUTEX:
         return _LOCKS.setdefault(key, threading.Lock())
@@ -116,9 +125,11 @@ class LayoutIndexFile:
 
     def _ensure(self, create: bool) -> None:
         fs = self._root.fs
-        if fs.isfile(self._root.path):
+        # info(), not isfile()/exists(): those answer False for any error, so a server
+        # that does not answer would be asked again (and waited for) before failing.
+        if _kind(self._root) == "file":
             raise FormatError("is a file, not an image store", location=self._root.url)
-        if fs.exists(self._index.path) and fs.exists(self._layout.path):
+        if _kind(self._index) is not None and _kind(self._layout) is not None:
             return
         bucketed = bucket_of(self._root) is not None
         if bucketed:

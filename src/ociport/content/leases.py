@@ -224,6 +224,7 @@ class Lease:
         self._ttl = ttl
         self._mutex = threading.Lock()
         self._stop = threading.Event()
+        self._abandoned = False
         self._renewer = threading.Thread(
             target=self._renew_loop, name="ociport-lease", daemon=True
         )
@@ -266,7 +267,14 @@ class Lease:
         it expire instead)."""
         self._stop.set()
         with self._mutex, contextlib.suppress(Exception):
-            self._files.remove(self._record.id)
+            if not self._abandoned:
+                self._files.remove(self._record.id)
+
+    def abandon(self) -> None:
+        """Stop renewing and leave the lease to expire (its store stopped answering:
+        removing it would wait as long again); gc removes it then."""
+        self._abandoned = True
+        self._stop.set()
 
     def __enter__(self) -> Lease:
         return self

@@ -7,8 +7,8 @@ written straight to ``blobs/<alg>/<encoded>`` through a file opened with
 size or digest mismatch) aborts it. No partial or unverified object is ever visible,
 and no copy is needed afterwards (the ingest path's ``mv`` is a server-side copy plus a
 delete on S3). A process killed mid-write leaves an incomplete multipart upload:
-never visible as an object, and removed by a bucket lifecycle rule
-(``AbortIncompleteMultipartUpload``) rather than by ``content gc``.
+never visible as an object, and aborted by ``content gc`` once older than its grace
+period (or by a bucket lifecycle rule, ``AbortIncompleteMultipartUpload``).
 
 Not every fsspec backend honours ``autocommit=False`` (``memory://`` publishes at once);
 :func:`honours_deferred_commit` finds out, and the store falls back to the ingest path

@@ -215,8 +215,15 @@ class StagingArea:
         captured: _Capture,
         progress: ProgressCallback | None,
     ) -> Digest:
-        # With the digest known the store may write straight to the final key (S3).
+        # With the digest known the store may write straight to the final key (S3):
+        # held first, so that gc spares the upload (and the blob once committed).
         known = Descriptor("", expected, size) if expected is not None else None
+        if (
+            known is not None
+            and self._lease is not None
+            and getattr(self._store, "direct_writes", False)
+        ):
+            self._lease.hold([known.digest])
         writer = self._writer(known)
         try:
 
@@ -308,6 +315,11 @@ class StagingArea:
         if self._store is not None and exists(self._store, digest):
             return read_blob(self._store, descriptor, max_size=self._max_document)
         raise BlobNotFoundError(digest)
+
+    def hold(self, digests: Iterable[Digest]) -> None:
+        """Hold ``digests`` in the lease (if any) before they are written or relied on."""
+        if self._lease is not None:
+            self._lease.hold(digests)
 
     def protect(self, digests: Iterable[Digest]) -> list[Digest]:
         """Hold ``digests`` in the lease, then check that each is staged here or

@@ -13,7 +13,9 @@ manifests, configs, layers, subjects) and deletes the rest, sparing
 
 Temporary ingest files left by processes that died are removed: at once for a dead
 process of this machine, else after the grace period; leases of dead processes, and
-expired ones, are removed too.
+expired ones, are removed too, and on S3 the store's incomplete multipart uploads older
+than the grace period are aborted, but for those of blobs a live lease holds (imports
+hold a blob before uploading it).
 """
 
 from __future__ import annotations
@@ -33,6 +35,8 @@ from ociport.oci.descriptor import Descriptor
 from ociport.oci.digest import CHUNK_SIZE, Digest
 from ociport.oci.validate import validate_image
 from ociport.oci.walk import reachable
+from ociport.streams.location import Location
+from ociport.streams.uploads import abort_stale_uploads
 
 __all__ = [
     "DEFAULT_GRACE",
@@ -61,6 +65,8 @@ class GcResult:
     :ivar kept_leased: unreferenced blobs spared because a running writer holds them.
     :ivar ingests_removed: abandoned temporary ingest files removed.
     :ivar leases_removed: leases of dead processes, and expired ones, removed.
+    :ivar uploads_aborted: incomplete multipart uploads under the store (S3) older than
+        the grace period, aborted: what killed writers left.
     """
 
     removed: list[Digest] = field(default_factory=list)
@@ -69,6 +75,7 @@ class GcResult:
     kept_leased: int = 0
     ingests_removed: int = 0
     leases_removed: int = 0
+    uploads_aborted: int = 0
 
 
 class _Marks:
@@ -157,6 +164,15 @@ def collect_garbage(
         result.ingests_removed = prune(cutoff, dry_run=dry_run)
     if isinstance(content, LeasingStore):
         result.leases_removed = _remove_dead_leases(content.leases, cutoff, dry_run)
+    location = getattr(content, "location", None)
+    if isinstance(location, Location):
+        held = {digest.encoded for digest in marks.held}  # refreshed while deleting
+        result.uploads_aborted = abort_stale_uploads(
+            location,
+            cutoff,
+            dry_run=dry_run,
+            spare=lambda key: key.rsplit("/", 1)[-1] in held,
+        )
     return result
 
 

@@ -277,6 +277,7 @@ class SourceReader:
         progress = self.staging.progress
         if progress is not None:  # now known exactly: what was read, and the rest
             progress.start(progress.done + sum(item[1] for item in todo.values()))
+        self.staging.hold(todo)  # once for all, not once per blob
         self.staging.add_many(list(todo.values()), threads=self.source.blob_threads)
 
     def restage(self, gone: list[Digest], graphs: Iterable[ImageGraph]) -> None:

@@ -11,7 +11,7 @@ those under a location that were started before a cutoff; a bucket lifecycle rul
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Final
@@ -83,7 +83,11 @@ def _list(call: Any, bucket: str, prefix: str) -> Iterator[_Upload]:
 
 
 def abort_stale_uploads(
-    location: Location, cutoff: float, *, dry_run: bool = False
+    location: Location,
+    cutoff: float,
+    *,
+    dry_run: bool = False,
+    spare: Callable[[str], bool] | None = None,
 ) -> int:
     """Abort the incomplete multipart uploads under ``location`` that were started
     before ``cutoff``.
@@ -100,6 +104,8 @@ def abort_stale_uploads(
         time as the server reports it (so with the server's clock). Uploads without
         one are kept.
     :param dry_run: count them, abort nothing.
+    :param spare: called with an upload's key (``bucket``-relative); uploads it
+        answers true for are kept (the store's: blobs a live lease holds).
     :returns: how many uploads were aborted (would be, on a dry run); uploads that
         vanished meanwhile (completed or aborted by another process) do not count.
         Costs one listing request per 1,000 uploads and one request per abort.
@@ -116,7 +122,9 @@ def abort_stale_uploads(
         stale = [
             upload
             for upload in _list(call, bucket, prefix)
-            if upload.initiated is not None and upload.initiated < cutoff
+            if upload.initiated is not None
+            and upload.initiated < cutoff
+            and not (spare is not None and spare(upload.key))
         ]
         if dry_run:
             return len(stale)
