@@ -281,3 +281,52 @@ def test_completion_completes_commands_and_options(tmp_path: Path) -> None:
             ["bash", "-n"], input=script, text=True, capture_output=True
         )
         assert checked.returncode == 0, checked.stderr
+
+
+_LOADED = """
+import sys
+from ociport.cli import main
+try:
+    main(sys.argv[1:])
+except SystemExit:
+    pass
+heavy = {heavy!r}
+print(sorted(m for m in sys.modules if m in heavy), file=sys.stderr)
+"""
+
+
+@pytest.mark.parametrize(
+    "command", [["--help"], ["images", "ls"], ["content", "ls"]], ids=" ".join
+)
+def test_short_commands_load_no_heavy_module(
+    tmp_path: Path, command: list[str]
+) -> None:
+    """Start-up stays fast (bench/startup.py measures it): what a short command does not
+    need is not imported."""
+    store = tmp_path / "store"
+    assert _run(tmp_path, "--store", store, "import", HELLO).returncode == 0
+    heavy = {
+        "rich",
+        "s3fs",
+        "ociport.streams.compression",
+        "ociport.engine.importing",
+        "ociport.engine.exporting",
+        "ociport.drivers.kit",
+        "ociport.drivers.oci_archive",
+        "ociport_docker_archive.driver",
+        "ociport_zip_archive.driver",
+    }
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            _LOADED.format(heavy=heavy),
+            "--store",
+            str(store),
+            *command,
+        ],
+        capture_output=True,
+        text=True,
+        env=_env(tmp_path),
+    )
+    assert result.stderr.strip().splitlines()[-1] == "[]", result.stderr

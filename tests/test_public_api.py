@@ -7,6 +7,8 @@ import __future__
 import importlib
 import inspect
 import pkgutil
+import subprocess
+import sys
 import types
 
 import ociport
@@ -32,7 +34,22 @@ def test_all_has_no_duplicates_and_no_private_names() -> None:
 
 
 def test_all_is_complete() -> None:
+    # Most names are imported on first use (PEP 562): every one of __all__ resolves,
+    # and then the module holds exactly those.
+    for name in ociport.__all__:
+        getattr(ociport, name)
     assert set(ociport.__all__) == _public_names()
+    assert set(dir(ociport)) >= set(ociport.__all__)
+
+
+def test_import_ociport_is_light() -> None:
+    code = "import sys, ociport; print(sorted(m for m in sys.modules if m in {0!r}))"
+    heavy = {"fsspec", "pluggy", "rich", "zstandard", "s3fs", "ociport.api"}
+    out = subprocess.run(
+        [sys.executable, "-c", code.format(heavy)], capture_output=True, text=True
+    )
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == "[]"
 
 
 def test_star_import_gives_exactly_all() -> None:

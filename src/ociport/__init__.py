@@ -11,32 +11,11 @@ Quick use::
 
 from __future__ import annotations
 
-from ociport.api import (
-    ExportResult,
-    GcResult,
-    Image,
-    ImageStore,
-    ImageSummary,
-    ImportResult,
-    inspect_source,
-    open_store,
-)
-from ociport.content.fsstore import FsspecContentStore
-from ociport.content.interfaces import (
-    BlobInfo,
-    BlobWriter,
-    ContentStore,
-    ImageIndexStore,
-    InfoProvider,
-    Ingester,
-    Manager,
-    Provider,
-)
-from ociport.content.progress import Progress
-from ociport.drivers.base import ImageDriver
-from ociport.drivers.registry import DriverRegistry
-from ociport.engine.importing import ImportReport, ImportRequest
-from ociport.engine.naming import ImportNaming
+import importlib
+import typing
+
+# Errors are light and always there; everything else is imported on first use
+# (PEP 562), so that `import ociport` and short commands start fast.
 from ociport.errors import (
     BlobExistsError,
     BlobNotFoundError,
@@ -72,13 +51,122 @@ from ociport.errors import (
     UnsupportedMediaTypeError,
     UnsupportedSourceError,
 )
-from ociport.oci.descriptor import Descriptor, Platform
-from ociport.oci.digest import Digest
-from ociport.oci.manifest import Index, Manifest
-from ociport.oci.reference import Reference
-from ociport.oci.walk import PlatformSelection
-from ociport.plugins import hookimpl, make_plugin_manager
-from ociport.streams.location import Location
+
+if typing.TYPE_CHECKING:
+    from ociport.api import (
+        ExportResult,
+        GcResult,
+        Image,
+        ImageStore,
+        ImageSummary,
+        ImportResult,
+        inspect_source,
+        open_store,
+    )
+    from ociport.content.fsstore import (
+        FsspecContentStore,
+    )
+    from ociport.content.interfaces import (
+        BlobInfo,
+        BlobWriter,
+        ContentStore,
+        ImageIndexStore,
+        InfoProvider,
+        Ingester,
+        Manager,
+        Provider,
+    )
+    from ociport.content.progress import (
+        Progress,
+    )
+    from ociport.drivers.base import (
+        ImageDriver,
+    )
+    from ociport.drivers.registry import (
+        DriverRegistry,
+    )
+    from ociport.engine.importing import (
+        ImportReport,
+        ImportRequest,
+    )
+    from ociport.engine.naming import (
+        ImportNaming,
+    )
+    from ociport.oci.descriptor import (
+        Descriptor,
+        Platform,
+    )
+    from ociport.oci.digest import (
+        Digest,
+    )
+    from ociport.oci.manifest import (
+        Index,
+        Manifest,
+    )
+    from ociport.oci.reference import (
+        Reference,
+    )
+    from ociport.oci.walk import (
+        PlatformSelection,
+    )
+    from ociport.plugins import (
+        hookimpl,
+        make_plugin_manager,
+    )
+    from ociport.streams.location import (
+        Location,
+    )
+
+#: Where each lazily imported public name lives.
+_LAZY: typing.Final = {
+    "BlobInfo": "ociport.content.interfaces",
+    "BlobWriter": "ociport.content.interfaces",
+    "ContentStore": "ociport.content.interfaces",
+    "Descriptor": "ociport.oci.descriptor",
+    "Digest": "ociport.oci.digest",
+    "DriverRegistry": "ociport.drivers.registry",
+    "ExportResult": "ociport.api",
+    "FsspecContentStore": "ociport.content.fsstore",
+    "GcResult": "ociport.engine.gc",
+    "Image": "ociport.api",
+    "ImageDriver": "ociport.drivers.base",
+    "ImageIndexStore": "ociport.content.interfaces",
+    "ImageStore": "ociport.api",
+    "ImageSummary": "ociport.engine.summary",
+    "ImportNaming": "ociport.engine.naming",
+    "ImportReport": "ociport.engine.importing",
+    "ImportRequest": "ociport.engine.importing",
+    "ImportResult": "ociport.api",
+    "Index": "ociport.oci.manifest",
+    "InfoProvider": "ociport.content.interfaces",
+    "Ingester": "ociport.content.interfaces",
+    "Location": "ociport.streams.location",
+    "Manager": "ociport.content.interfaces",
+    "Manifest": "ociport.oci.manifest",
+    "Platform": "ociport.oci.descriptor",
+    "PlatformSelection": "ociport.oci.walk",
+    "Progress": "ociport.content.progress",
+    "Provider": "ociport.content.interfaces",
+    "Reference": "ociport.oci.reference",
+    "hookimpl": "ociport.plugins",
+    "inspect_source": "ociport.api",
+    "make_plugin_manager": "ociport.plugins",
+    "open_store": "ociport.api",
+}
+
+
+def __getattr__(name: str) -> typing.Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'ociport' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *_LAZY})
+
 
 __all__ = [
     "BlobExistsError",

@@ -6,42 +6,12 @@ import contextlib
 import os
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, final
+from typing import TYPE_CHECKING, Any, final
 
 import pluggy
 
 from ociport.config import resolve_store
-from ociport.content.helpers import ContentDocuments
-from ociport.content.interfaces import BlobInfo, ContentStore
-from ociport.content.leases import Lease, lease_for
 from ociport.content.progress import ProgressLike
-from ociport.drivers.base import ImageDriver
-from ociport.engine.convert import (
-    Compression,
-    ConvertResult,
-    ManifestFormat,
-    convert_image,
-)
-from ociport.engine.detect import choose_driver
-from ociport.engine.exporting import plan_export, write_plan
-from ociport.engine.gc import (
-    DEFAULT_GRACE,
-    GcResult,
-    collect_garbage,
-    remove_unnamed,
-    verify_blobs,
-    verify_images,
-)
-from ociport.engine.importing import ImportRequest, import_source
-from ociport.engine.inspection import config_platform, describe_source
-from ociport.engine.naming import (
-    ImportNaming,
-    RefNameStyle,
-    export_entries,
-    name_roots,
-    ref_entry,
-)
-from ociport.engine.summary import ImageSummary, summarize_image
 from ociport.errors import (
     ImageNotFoundError,
     InvalidLocationError,
@@ -57,12 +27,31 @@ from ociport.oci.descriptor import (
 from ociport.oci.digest import Digest
 from ociport.oci.manifest import MAX_DOCUMENT_SIZE
 from ociport.oci.reference import Reference
-from ociport.oci.walk import PlatformSelection, walk_image
 from ociport.plugins import driver_registry, get_plugin_manager
 from ociport.streams.location import SINGLE_WRITER_OPTION, Location, split_options
-from ociport.streams.sources import Sink, Source, describe, resolve
 from ociport.streams.storage_errors import is_unresponsive, storage_errors
-from ociport.streams.transports import Transports, apply_reference
+
+if TYPE_CHECKING:
+    from ociport.content.interfaces import BlobInfo, ContentStore
+    from ociport.content.leases import Lease
+    from ociport.drivers.base import ImageDriver
+    from ociport.engine.convert import (
+        Compression,
+        ConvertResult,
+        ManifestFormat,
+    )
+    from ociport.engine.gc import GcResult
+    from ociport.engine.naming import (
+        ImportNaming,
+        RefNameStyle,
+    )
+    from ociport.engine.summary import ImageSummary
+    from ociport.oci.walk import PlatformSelection
+    from ociport.streams.sources import Sink, Source
+    from ociport.streams.transports import Transports
+
+# Everything else is imported where it is used: `open_store` and the name commands
+# start without loading the engine (bench/README.md, start-up).
 
 __all__ = [
     "ExportResult",
@@ -141,6 +130,11 @@ def inspect_source(
     :raises InvalidLocationError: a malformed transport reference, or one whose
         transport or REF disagrees with ``format`` or ``ref_name``.
     """
+    from ociport.engine.detect import choose_driver
+    from ociport.engine.inspection import describe_source
+    from ociport.streams.sources import describe, resolve
+    from ociport.streams.transports import apply_reference
+
     pm = pm or get_plugin_manager()
     source, format, ref_name = apply_reference(
         source, _transports(pm), format=format, ref=ref_name
@@ -215,6 +209,8 @@ class ExportResult:
 def _selection(
     platforms: Sequence[Platform | str], all_platforms: bool
 ) -> PlatformSelection:
+    from ociport.oci.walk import PlatformSelection
+
     return PlatformSelection(
         tuple(p if isinstance(p, Platform) else Platform.parse(p) for p in platforms),
         all_platforms,
@@ -371,6 +367,13 @@ class ImageStore:
         :raises InvalidLocationError: a malformed transport reference, or one whose
             transport or REF disagrees with ``format`` or ``ref_name``.
         """
+        from ociport.content.leases import lease_for
+        from ociport.engine.detect import choose_driver
+        from ociport.engine.importing import ImportRequest, import_source
+        from ociport.engine.naming import ImportNaming, name_roots
+        from ociport.streams.sources import describe, resolve
+        from ociport.streams.transports import apply_reference
+
         source, format, ref_name = apply_reference(
             source, _transports(self.pm), format=format, ref=ref_name
         )
@@ -434,6 +437,8 @@ class ImageStore:
         """After a failed import: remove the blobs it committed that nothing names and
         no other writer holds. Best effort: what cannot be removed now (the store is
         unreachable) is left to ``content gc`` once the lease expires."""
+        from ociport.engine.gc import remove_unnamed
+
         with contextlib.suppress(Exception):
             remove_unnamed(
                 self.content, committed, own_lease=lease.id if lease else None
@@ -489,6 +494,10 @@ class ImageStore:
         :raises MissingContentError, DigestMismatchError: the store lacks or has corrupt
             content; a path or URL sink is then left untouched.
         """
+        from ociport.engine.exporting import plan_export, write_plan
+        from ociport.engine.naming import export_entries, ref_entry
+        from ociport.streams.transports import apply_reference
+
         given = sink
         sink, format, ref = apply_reference(
             sink, _transports(self.pm), format=format, ref=None
@@ -557,6 +566,9 @@ class ImageStore:
         :raises InvalidReferenceError: ``new_name`` is not a valid reference.
         :raises FormatError: a layer does not decompress to its diff ID.
         """
+        from ociport.content.leases import lease_for
+        from ociport.engine.convert import convert_image
+
         Reference.parse(new_name)
         with lease_for(self.content, "convert") as lease:
             result = convert_image(
@@ -579,6 +591,8 @@ class ImageStore:
         :param image: an image of :meth:`images`, or its name.
         :raises ImageNotFoundError: no image of that name.
         """
+        from ociport.engine.summary import summarize_image
+
         target = (self.get(image) if isinstance(image, str) else image).target
         return summarize_image(self.content, target)
 
@@ -587,6 +601,9 @@ class ImageStore:
 
         :raises ImageNotFoundError: no such name.
         """
+        from ociport.content.helpers import ContentDocuments
+        from ociport.oci.walk import config_platform, walk_image
+
         image = self.get(name)
         documents = ContentDocuments(self.content)
         graph = walk_image(image.target, documents)
@@ -615,6 +632,8 @@ class ImageStore:
 
     def verify(self) -> list[tuple[Digest, str]]:
         """Re-hash every blob; returns ``(digest, problem)`` for each corrupt one."""
+        from ociport.engine.gc import verify_blobs
+
         return verify_blobs(self.content)
 
     def verify_images(self, corrupt: Iterable[Digest] = ()) -> list[tuple[str, str]]:
@@ -625,16 +644,24 @@ class ImageStore:
             are not reported again.
         :returns: ``(name, problem)`` for each incomplete image.
         """
+        from ociport.engine.gc import verify_images
+
         return verify_images(self.content, set(corrupt))
 
-    def gc(self, *, grace: float = DEFAULT_GRACE, dry_run: bool = False) -> GcResult:
+    def gc(self, *, grace: float | None = None, dry_run: bool = False) -> GcResult:
         """Delete blobs that no named image reaches and that are older than ``grace``.
 
-        :param grace: seconds; younger unreferenced blobs are kept, so that an import
-            running elsewhere (which commits blobs before naming them) keeps its blobs.
+        :param grace: seconds (default: :data:`~ociport.engine.gc.DEFAULT_GRACE`, one
+            hour); younger unreferenced blobs are kept (a writer without a lease).
         :param dry_run: report only.
         """
-        return collect_garbage(self.content, grace=grace, dry_run=dry_run)
+        from ociport.engine.gc import DEFAULT_GRACE, collect_garbage
+
+        return collect_garbage(
+            self.content,
+            grace=DEFAULT_GRACE if grace is None else grace,
+            dry_run=dry_run,
+        )
 
 
 def _sink_location(
@@ -644,3 +671,16 @@ def _sink_location(
     if isinstance(sink, str | os.PathLike) and os.fspath(sink) != "-":
         return Location.from_url(os.fspath(sink), storage_options)
     return None
+
+
+def __getattr__(name: str) -> Any:
+    """``GcResult`` and ``ImageSummary``, re-exported from the engine on first use."""
+    if name == "GcResult":
+        from ociport.engine.gc import GcResult
+
+        return GcResult
+    if name == "ImageSummary":
+        from ociport.engine.summary import ImageSummary
+
+        return ImageSummary
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

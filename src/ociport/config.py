@@ -10,7 +10,6 @@ config file wins over plugins.
 from __future__ import annotations
 
 import os
-import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -58,6 +57,8 @@ def config_path() -> Path:
 
 def _from_file(path: Path) -> dict[str, StoreConfig]:
     try:
+        import tomllib  # only when there is a file to read
+
         doc = tomllib.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
         return {}

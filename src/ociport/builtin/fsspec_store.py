@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from ociport.content.fsstore import FsspecContentStore
 from ociport.plugins import hookimpl
-from ociport.streams.location import Location
+
+if TYPE_CHECKING:
+    from ociport.content.fsstore import FsspecContentStore
+    from ociport.streams.location import Location
 
 
 @hookimpl(trylast=True)
@@ -17,6 +19,8 @@ def ociport_open_content_store(
     """Open the fsspec store at ``location``, creating it unless ``options["create"]``
     is false; ``options["single_writer"]`` (the storage option
     ``ociport_single_writer``) accepts a server that ignores conditional writes."""
+    from ociport.content.fsstore import FsspecContentStore
+
     return FsspecContentStore(
         location,
         create=bool(options.get("create", True)),

@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
-from ociport.drivers.oci_archive import OciArchiveDriver
-from ociport.drivers.registry import DriverRegistry
+from typing import TYPE_CHECKING
+
 from ociport.plugins import hookimpl
+
+if TYPE_CHECKING:
+    from ociport.drivers.registry import DriverRegistry
 
 
 @hookimpl
 def ociport_register_drivers(registry: DriverRegistry) -> None:
-    """Add :class:`~ociport.drivers.oci_archive.OciArchiveDriver`."""
+    """Add :class:`~ociport.drivers.oci_archive.OciArchiveDriver` (imported here:
+    plugin modules load at every start-up, drivers only when a command needs them)."""
+    from ociport.drivers.oci_archive import OciArchiveDriver
+
     registry.add(OciArchiveDriver)

@@ -7,20 +7,20 @@ traceback); usage errors exit 2.
 from __future__ import annotations
 
 import contextlib
-import importlib.metadata
 import logging
 import sys
 import traceback
 from collections.abc import Iterable, Iterator
-from typing import Any, Final, NoReturn
+from typing import TYPE_CHECKING, Any, Final, NoReturn
 
 import click
 
-from ociport.api import ImageStore, open_store
 from ociport.cli.options import key_values
 from ociport.cli.output import note
 from ociport.errors import OciportError, StoreNotFoundError
-from ociport.streams.storage_errors import is_unresponsive
+
+if TYPE_CHECKING:
+    from ociport.api import ImageStore
 
 __all__ = ["CliContext", "add_store_options", "cli", "fail", "main", "pass_ctx"]
 
@@ -32,6 +32,8 @@ def _print_version(ctx: click.Context, param: click.Parameter, value: bool) -> N
     """``--version``: ociport's version, then each plugin distribution's."""
     if not value or ctx.resilient_parsing:
         return
+    import importlib.metadata
+
     from ociport.plugins import get_plugin_manager, list_plugins
 
     click.echo(f"ociport {importlib.metadata.version('ociport')}")
@@ -76,6 +78,8 @@ class CliContext:
         try:
             yield store
         except BaseException as exc:
+            from ociport.streams.storage_errors import is_unresponsive
+
             if not is_unresponsive(exc):  # else removing would wait as long again
                 with contextlib.suppress(Exception):
                     getattr(store.content, "remove_if_unused", lambda: None)()
@@ -98,6 +102,10 @@ class CliContext:
 
     def _open(self, *, create: bool) -> ImageStore:
         if self._store is None:
+            # Imported here, like every heavy module of a command: short commands start
+            # fast (bench/README.md, start-up).
+            from ociport.api import open_store
+
             self._store = open_store(
                 self.store_url, storage_options=self.options, create=create
             )

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import json
+from typing import TYPE_CHECKING
 
 import click
 
 from ociport.cli.app import CliContext, cli, pass_ctx
 from ociport.cli.output import human_size, note
-from ociport.engine.convert import ManifestFormat
+
+if TYPE_CHECKING:
+    from ociport.engine.convert import ManifestFormat
 
 __all__ = ["convert", "images"]
 

@@ -7,12 +7,6 @@ import json
 import click
 
 from ociport.cli.app import cli
-from ociport.plugins import (
-    distribution_of,
-    driver_registry,
-    get_plugin_manager,
-    list_plugins,
-)
 
 __all__ = ["plugins"]
 
@@ -21,6 +15,13 @@ __all__ = ["plugins"]
 @click.option("--json", "as_json", is_flag=True, help="One JSON document.")
 def plugins(as_json: bool) -> None:
     """List registered drivers and plugins with their distributions."""
+    from ociport.plugins import (
+        distribution_of,
+        driver_registry,
+        get_plugin_manager,
+        list_plugins,
+    )
+
     pm = get_plugin_manager()
     drivers = []
     for cls in driver_registry(pm).drivers():

@@ -8,7 +8,6 @@ from typing import Any
 
 import click
 
-from ociport.api import inspect_source
 from ociport.cli.app import CliContext, cli, pass_ctx
 from ociport.cli.options import (
     check_output_choice,
@@ -30,11 +29,8 @@ from ociport.cli.output import (
     print_json,
 )
 from ociport.cli.progress import ProgressMode, progress_report
-from ociport.engine.naming import ImportNaming, default_base_name
 from ociport.errors import InvalidLocationError
 from ociport.oci.descriptor import Platform
-from ociport.plugins import driver_registry, get_plugin_manager
-from ociport.streams.transports import parse_reference
 
 __all__ = ["export", "import_", "inspect_"]
 
@@ -52,6 +48,9 @@ def _transport_ref(
     :raises click.UsageError: an empty PATH or REF, or a transport or REF that
         disagrees with ``--format`` or ``--ref``.
     """
+    from ociport.plugins import driver_registry, get_plugin_manager
+    from ociport.streams.transports import parse_reference
+
     try:
         parsed = parse_reference(
             text, lambda: driver_registry(get_plugin_manager()).names()
@@ -169,6 +168,8 @@ def import_(
     if skip_digest_for_named and not digests:
         raise click.UsageError("--skip-digest-for-named goes with --digests")
     check_output_choice(as_json, quiet)
+    from ociport.engine.naming import ImportNaming, default_base_name
+
     naming = ImportNaming(
         base_name or default_base_name(), digests, skip_digest_for_named
     )
@@ -387,6 +388,8 @@ def inspect_(
     image).
     """
     _transport_ref(source, "SOURCE", format_)
+    from ociport.api import inspect_source
+
     records = inspect_source(
         source,
         format=format_,

@@ -30,8 +30,6 @@ import uuid
 from collections.abc import Callable, Iterator, Sequence
 from typing import Final
 
-import filelock
-
 from ociport.content.locks import STALE_AFTER, ObjectLock, check_conditional_writes
 from ociport.errors import FormatError, StoreNotFoundError
 from ociport.oci import mediatypes as mt
@@ -113,6 +111,8 @@ class LayoutIndexFile:
         before writing), ``None`` where ``flock`` holds."""
         with _process_lock(self._index.url):
             if self._root.is_local:
+                import filelock  # writers only: not at a listing's start-up
+
                 with filelock.FileLock(self._lock.path):
                     yield None
             else:

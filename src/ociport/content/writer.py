@@ -6,15 +6,17 @@ import contextlib
 import os
 import threading
 from collections.abc import Callable
-from concurrent.futures import Future
 from contextlib import AbstractContextManager
-from typing import IO, Any, Final, Self
+from typing import IO, TYPE_CHECKING, Any, Final, Self
 
 from ociport.content.interfaces import BlobInfo
 from ociport.errors import BlobExistsError, ContentError, IngestLockedError
 from ociport.oci.digest import Digest, Hasher
 from ociport.streams.background import submit
 from ociport.streams.location import Location
+
+if TYPE_CHECKING:
+    from concurrent.futures import Future
 
 __all__ = ["FsspecBlobWriter", "IngestLocks", "WriterLifecycle"]
 

@@ -39,11 +39,11 @@ from typing import IO, TYPE_CHECKING, ClassVar, Protocol
 from ociport.content.helpers import ProgressCallback
 from ociport.oci.descriptor import Descriptor
 from ociport.oci.digest import Digest
-from ociport.streams.location import Location
 
 if TYPE_CHECKING:
     from ociport.content.staging import StagingArea
     from ociport.drivers.plan import ExportPlan
+    from ociport.streams.location import Location
 
 __all__ = ["ImageDriver", "ImageSource", "SourceContext", "SourceProvider"]
 

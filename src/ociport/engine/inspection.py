@@ -7,21 +7,19 @@ listed as missing rather than raised, since telling what is missing is the point
 
 from __future__ import annotations
 
-import json
 from typing import IO, Any
 
 from ociport.content.staging import StagingArea
 from ociport.drivers.base import ImageDriver
 from ociport.engine.importing import ImportRequest, SourceReader, open_image_source
 from ociport.engine.selection import root_names, select_roots
-from ociport.errors import OciportError
-from ociport.oci.descriptor import Descriptor, Platform
+from ociport.oci.descriptor import Descriptor
 from ociport.oci.digest import Digest
 from ociport.oci.manifest import Manifest
-from ociport.oci.walk import DocumentProvider, walk_image
+from ociport.oci.walk import config_platform, walk_image
 from ociport.streams.location import Location
 
-__all__ = ["config_platform", "describe_source"]
+__all__ = ["describe_source"]
 
 
 def describe_source(
@@ -93,14 +91,3 @@ def _describe_manifest(
         "layers": [layer.to_json() for layer in manifest.layers],
         "size": desc.size + sum(present),
     }
-
-
-def config_platform(reader: DocumentProvider, config: Descriptor) -> str | None:
-    """The platform an image config names (``os/architecture[/variant]``), if any."""
-    if not reader.has(config.digest):
-        return None
-    try:
-        doc = json.loads(reader.read_document(config))
-        return str(Platform(doc["os"], doc["architecture"], doc.get("variant")))
-    except (OciportError, ValueError, KeyError, TypeError):
-        return None

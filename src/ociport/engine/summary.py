@@ -7,11 +7,10 @@ from dataclasses import dataclass
 
 from ociport.content.helpers import ContentDocuments
 from ociport.content.interfaces import ReadableContent
-from ociport.engine.inspection import config_platform
 from ociport.oci import mediatypes as mt
 from ociport.oci.descriptor import Descriptor
 from ociport.oci.digest import Digest
-from ociport.oci.walk import is_attestation, walk_image
+from ociport.oci.walk import config_platform, is_attestation, walk_image
 
 __all__ = ["ImageSummary", "summarize_image"]
 

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import base64
 import binascii
-import platform as _host
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from types import MappingProxyType
@@ -90,8 +89,10 @@ class Platform:
     @classmethod
     def host(cls) -> Platform:
         """The platform of this machine (``linux/amd64`` on a typical server)."""
+        import platform  # the standard module, only when the host is asked for
+
         return cls(
-            _host.system().lower() or "linux", _host.machine().lower()
+            platform.system().lower() or "linux", platform.machine().lower()
         ).normalized()
 
     @classmethod

@@ -8,6 +8,7 @@ staging area and an archive being read are walked the same way.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Final, Protocol
@@ -31,6 +32,7 @@ __all__ = [
     "ImageGraph",
     "PlatformSelection",
     "choose_children",
+    "config_platform",
     "is_attestation",
     "reachable",
     "walk_image",
@@ -297,3 +299,14 @@ def reachable(roots: Sequence[Descriptor], provider: DocumentProvider) -> set[Di
             graph = walk_image(root, provider, tolerate_missing=True, subjects=True)
             seen.update(graph.blobs)
     return seen
+
+
+def config_platform(reader: DocumentProvider, config: Descriptor) -> str | None:
+    """The platform an image config names (``os/architecture[/variant]``), if any."""
+    if not reader.has(config.digest):
+        return None
+    try:
+        doc = json.loads(reader.read_document(config))
+        return str(Platform(doc["os"], doc["architecture"], doc.get("variant")))
+    except (OciportError, ValueError, KeyError, TypeError):
+        return None

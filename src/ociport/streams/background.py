@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable
-from concurrent.futures import Future, ThreadPoolExecutor
-from typing import Final, TypeVar
+from typing import TYPE_CHECKING, Final, TypeVar
+
+if TYPE_CHECKING:
+    from concurrent.futures import Future, ThreadPoolExecutor
 
 __all__ = ["submit"]
 
@@ -27,6 +29,8 @@ def submit(fn: Callable[..., _T], /, *args: object) -> Future[_T]:
     """Run ``fn(*args)`` on one of this process's worker threads (started on first use)."""
     global _pool
     if _pool is None:
+        from concurrent.futures import ThreadPoolExecutor  # ~20 ms: not at start-up
+
         _pool = ThreadPoolExecutor(_WORKERS, thread_name_prefix="ociport-io")
     return _pool.submit(fn, *args)
 

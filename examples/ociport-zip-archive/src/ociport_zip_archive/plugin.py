@@ -2,11 +2,17 @@
 
 from __future__ import annotations
 
-from ociport.drivers.kit import DriverRegistry, hookimpl
-from ociport_zip_archive.driver import ZipArchiveDriver
+from typing import TYPE_CHECKING
+
+from ociport import hookimpl
+
+if TYPE_CHECKING:
+    from ociport.drivers.kit import DriverRegistry
 
 
 @hookimpl
 def ociport_register_drivers(registry: DriverRegistry) -> None:
-    """Add the ``oci-zip`` format."""
+    """Add the ``oci-zip`` format (the driver imported only when drivers are needed)."""
+    from ociport_zip_archive.driver import ZipArchiveDriver
+
     registry.add(ZipArchiveDriver)

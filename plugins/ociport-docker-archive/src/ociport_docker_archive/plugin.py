@@ -3,20 +3,22 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
-from ociport.drivers.kit import (
-    DriverRegistry,
-    ExportPlan,
-    blob_member_name,
-    hookimpl,
-)
-from ociport_docker_archive.driver import DockerArchiveDriver
-from ociport_docker_archive.export import image_views, manifest_json
+from ociport import hookimpl
+
+if TYPE_CHECKING:
+    from ociport.drivers.kit import DriverRegistry, ExportPlan
+
+# The driver and the toolkit are imported in the hooks, when a command needs them: a
+# plugin module is loaded at every start-up, so it stays light.
 
 
 @hookimpl
 def ociport_register_drivers(registry: DriverRegistry) -> None:
     """Add :class:`~ociport_docker_archive.driver.DockerArchiveDriver`."""
+    from ociport_docker_archive.driver import DockerArchiveDriver
+
     registry.add(DockerArchiveDriver)
 
 
@@ -27,6 +29,9 @@ def ociport_archive_members(
     """``manifest.json`` for OCI archive exports, so ``docker load`` reads them too."""
     if driver_name != "oci-archive":
         return []
+    from ociport.drivers.kit import blob_member_name
+    from ociport_docker_archive.export import image_views, manifest_json
+
     views = image_views(plan, plan.manifest_for)
     if not views:
         return []
