@@ -21,7 +21,6 @@ import contextlib
 import functools
 import hashlib
 import itertools
-import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import AbstractContextManager
 from typing import IO, Any, BinaryIO, Final, cast, final
@@ -239,10 +238,7 @@ class FsspecContentStore:
             if (modified_time(details) or cutoff) >= cutoff:
                 continue
             if leased is None:
-                now = time.time()
-                leased = {
-                    r.owner for _, _, r in self._leases.records() if r and r.live(now)
-                }
+                leased = {record.owner for record in self._leases.live()}
             if owner not in leased:
                 stale.append(path)
         for path in stale if not dry_run else ():

@@ -201,14 +201,10 @@ class LeaseFiles:
             )
         return result
 
-    def held(self, now: float | None = None) -> set[Digest]:
-        """The digests every live lease holds."""
-        now = time.time() if now is None else now
-        held: set[Digest] = set()
-        for _, _, record in self.records():
-            if record is not None and record.live(now):
-                held |= record.digests
-        return held
+    def live(self) -> list[LeaseRecord]:
+        """The records of the leases gc must respect now (:meth:`LeaseRecord.live`)."""
+        now = time.time()
+        return [r for _, _, r in self.records() if r is not None and r.live(now)]
 
 
 class Lease:

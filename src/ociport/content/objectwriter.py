@@ -52,8 +52,11 @@ def part_size(size: int) -> int:
 def _discard(upload: IO[bytes]) -> None:
     """Abort an upload. Never inside the file's own ``with`` block: s3fs's exit would
     then try to upload the discarded buffer and fail. The file is marked closed
-    afterwards so that its ``close`` (at garbage collection) does not try either."""
-    upload.discard()  # type: ignore[attr-defined]
+    afterwards so that its ``close`` (at garbage collection) does not try either. An
+    upload that is gone already (``NoSuchUpload``: ``content gc`` aborted it as stale)
+    is as discarded as it gets."""
+    with contextlib.suppress(FileNotFoundError):
+        upload.discard()  # type: ignore[attr-defined]
     with contextlib.suppress(AttributeError):
         upload.closed = True  # type: ignore[misc]
 

@@ -203,7 +203,7 @@ class StagingArea:
             return False
         if self._lease is None:
             return True
-        self._lease.hold([digest])
+        self.hold([digest])
         return exists(self._store, digest)  # gone if a gc deleted it before the hold
 
     def _write(
@@ -223,7 +223,7 @@ class StagingArea:
             and self._lease is not None
             and getattr(self._store, "direct_writes", False)
         ):
-            self._lease.hold([known.digest])
+            self.hold([known.digest])
         writer = self._writer(known)
         try:
 
@@ -326,8 +326,7 @@ class StagingArea:
         committed in the store; returns those that are neither (a gc removed them
         before the hold), forgotten so that :meth:`add` writes them again."""
         wanted = sorted(set(digests))
-        if self._lease is not None:
-            self._lease.hold(wanted)
+        self.hold(wanted)
         gone = [
             digest
             for digest in wanted

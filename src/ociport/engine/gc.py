@@ -23,7 +23,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import time
-from collections.abc import Collection, Iterable
+from collections.abc import Callable, Collection, Iterable
 from dataclasses import dataclass, field
 from typing import Final
 
@@ -96,10 +96,9 @@ class _Marks:
             self._index = index
             self.reached = reachable(index, ContentDocuments(self._content))
         if self._leases is not None:
-            now = time.time()
             self.held = set()
-            for lease_id, _, record in self._leases.records():
-                if record is not None and record.live(now) and lease_id != self._ignore:
+            for record in self._leases.live():
+                if record.id != self._ignore:
                     self.held |= record.digests
 
     def locked(self) -> contextlib.AbstractContextManager[object]:
@@ -166,14 +165,26 @@ def collect_garbage(
         result.leases_removed = _remove_dead_leases(content.leases, cutoff, dry_run)
     location = getattr(content, "location", None)
     if isinstance(location, Location):
-        held = {digest.encoded for digest in marks.held}  # refreshed while deleting
         result.uploads_aborted = abort_stale_uploads(
-            location,
-            cutoff,
-            dry_run=dry_run,
-            spare=lambda key: key.rsplit("/", 1)[-1] in held,
+            location, cutoff, dry_run=dry_run, spare=_leased_upload(marks)
         )
     return result
+
+
+def _leased_upload(marks: _Marks) -> Callable[[str], bool]:
+    """Whether an upload's key names a blob a live lease holds. The leases are read at
+    the first call, after the uploads were listed: a writer holds a blob before it
+    starts uploading it, so every upload listed is covered by what is read then."""
+    held: set[str] | None = None
+
+    def leased(key: str) -> bool:
+        nonlocal held
+        if held is None:
+            marks.refresh()
+            held = {digest.encoded for digest in marks.held}
+        return key.rsplit("/", 1)[-1] in held
+
+    return leased
 
 
 def _remove_dead_leases(leases: LeaseFiles, cutoff: float, dry_run: bool) -> int:

@@ -104,8 +104,9 @@ def abort_stale_uploads(
         time as the server reports it (so with the server's clock). Uploads without
         one are kept.
     :param dry_run: count them, abort nothing.
-    :param spare: called with an upload's key (``bucket``-relative); uploads it
-        answers true for are kept (the store's: blobs a live lease holds).
+    :param spare: called with an upload's key (``bucket``-relative) once the whole
+        listing is in; uploads it answers true for are kept (the store's: blobs a live
+        lease holds, read after the listing, since writers hold before uploading).
     :returns: how many uploads were aborted (would be, on a dry run); uploads that
         vanished meanwhile (completed or aborted by another process) do not count.
         Costs one listing request per 1,000 uploads and one request per abort.
@@ -119,13 +120,12 @@ def abort_stale_uploads(
         return 0
     with storage_errors(location, "store"):
         bucket, prefix = _bucket_and_prefix(location)
-        stale = [
+        old = [
             upload
-            for upload in _list(call, bucket, prefix)
-            if upload.initiated is not None
-            and upload.initiated < cutoff
-            and not (spare is not None and spare(upload.key))
+            for upload in _list(call, bucket, prefix)  # every page before ``spare``
+            if upload.initiated is not None and upload.initiated < cutoff
         ]
+        stale = [u for u in old if not (spare is not None and spare(u.key))]
         if dry_run:
             return len(stale)
         aborted = 0
