@@ -23,6 +23,7 @@ from ociport.errors import (
     RefNameNotFoundError,
     UnknownDriverError,
 )
+from ociport.streams.address import ImageAddress
 from ociport.streams.transports import (
     SKOPEO_TRANSPORTS,
     TransportReference,
@@ -153,6 +154,34 @@ def test_driver_names_are_asked_for_only_when_needed() -> None:
     assert calls == []
     assert parse_reference("oci:dir", names).transport == "oci"
     assert calls == [1]
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "docker://127.0.0.1:5000/app:v1",
+        "docker://registry.example/a/b@sha256:" + "0" * 64,
+        "docker://alpine",
+    ],
+)
+def test_an_addressed_transport_takes_the_rest_whole(text: str) -> None:
+    parsed = parse_reference(text, NAMES | {"docker"}, {"docker"})
+    assert parsed == TransportReference("docker", text[len("docker:") :])
+    assert str(parsed) == text
+    target, format, ref = apply_reference(
+        text, NAMES | {"docker"}, format=None, ref=None, addressed={"docker"}
+    )
+    assert (target, format, ref) == (
+        ImageAddress("docker", text[len("docker:") :]),
+        "docker",
+        None,
+    )
+    assert str(target) == text
+
+
+def test_an_addressed_transport_needs_an_address() -> None:
+    with pytest.raises(InvalidLocationError, match="nothing after docker:"):
+        parse_reference("docker:", {"docker"}, {"docker"})
 
 
 #: A PATH without a colon (not ``//...`` either: ``oci://`` is fsspec's protocol).

@@ -47,6 +47,7 @@ if TYPE_CHECKING:
     )
     from ociport.engine.summary import ImageSummary
     from ociport.oci.walk import PlatformSelection
+    from ociport.streams.address import ImageAddress
     from ociport.streams.sources import Sink, Source
     from ociport.streams.transports import Transports
 
@@ -136,17 +137,21 @@ def inspect_source(
     from ociport.streams.transports import apply_reference
 
     pm = pm or get_plugin_manager()
-    source, format, ref_name = apply_reference(
-        source, _transports(pm), format=format, ref=ref_name
+    parsed, format, ref_name = apply_reference(
+        source,
+        _transports(pm),
+        format=format,
+        ref=ref_name,
+        addressed=_addressed(pm),
     )
-    resolved = resolve(source, storage_options)
+    resolved = resolve(parsed, storage_options)
     with storage_errors(resolved, "source"):
-        driver_cls, target = choose_driver(pm, resolved, format, describe(source))
+        driver_cls, target = choose_driver(pm, resolved, format, describe(parsed))
         return describe_source(
             driver_cls(),
             target,
             max_document=max_document,
-            label=describe(source),
+            label=describe(parsed),
             ref_name=ref_name,
         )
 
@@ -154,6 +159,12 @@ def inspect_source(
 def _transports(pm: pluggy.PluginManager) -> Transports:
     """The transport names of ``pm``'s drivers, collected only when asked for."""
     return lambda: driver_registry(pm).names()
+
+
+def _addressed(pm: pluggy.PluginManager) -> Transports:
+    """The names of ``pm``'s drivers that address images rather than files
+    (``docker``), collected only when asked for."""
+    return lambda: driver_registry(pm).addressed_names()
 
 
 @dataclass(frozen=True, slots=True)
@@ -374,8 +385,12 @@ class ImageStore:
         from ociport.streams.sources import describe, resolve
         from ociport.streams.transports import apply_reference
 
-        source, format, ref_name = apply_reference(
-            source, _transports(self.pm), format=format, ref=ref_name
+        parsed, format, ref_name = apply_reference(
+            source,
+            _transports(self.pm),
+            format=format,
+            ref=ref_name,
+            addressed=_addressed(self.pm),
         )
         naming = naming or ImportNaming()
         selection = _selection(platforms, all_platforms)
@@ -389,8 +404,8 @@ class ImageStore:
             progress,
             oci_manifests,
         )
-        label = describe(source)
-        resolved = resolve(source, storage_options)
+        label = describe(parsed)
+        resolved = resolve(parsed, storage_options)
         committed: list[Digest] = []
 
         def on_commit(info: BlobInfo) -> None:
@@ -498,16 +513,19 @@ class ImageStore:
         from ociport.engine.naming import export_entries, ref_entry
         from ociport.streams.transports import apply_reference
 
-        given = sink
-        sink, format, ref = apply_reference(
-            sink, _transports(self.pm), format=format, ref=None
+        target, format, ref = apply_reference(
+            sink,
+            _transports(self.pm),
+            format=format,
+            ref=None,
+            addressed=_addressed(self.pm),
         )
         driver_cls = self.driver(format or "oci-archive")
         selection = _selection(platforms, all_platforms)
         unique = list(dict.fromkeys(names))
         if ref is not None and len(unique) != 1:
             raise InvalidLocationError(
-                str(given),
+                str(sink),
                 f"a :REF names one image, not the {len(unique)} given "
                 f"({', '.join(unique)})",
             )
@@ -534,8 +552,8 @@ class ImageStore:
                 plan=plan,
             ):
                 plan.members.extend(contributed)
-        with storage_errors(_sink_location(sink, storage_options), "destination"):
-            write_plan(driver_cls(), plan, sink, storage_options)
+        with storage_errors(_sink_location(target, storage_options), "destination"):
+            write_plan(driver_cls(), plan, target, storage_options)
         self.pm.hook.ociport_image_exported(
             store=self.content, driver_name=driver_cls.name, roots=plan.entries
         )
@@ -665,7 +683,7 @@ class ImageStore:
 
 
 def _sink_location(
-    sink: Sink, storage_options: Mapping[str, Any] | None
+    sink: Sink | ImageAddress, storage_options: Mapping[str, Any] | None
 ) -> Location | None:
     """The location a path or URL sink names (for error messages), else ``None``."""
     if isinstance(sink, str | os.PathLike) and os.fspath(sink) != "-":

@@ -53,7 +53,9 @@ def _transport_ref(
 
     try:
         parsed = parse_reference(
-            text, lambda: driver_registry(get_plugin_manager()).names()
+            text,
+            lambda: driver_registry(get_plugin_manager()).names(),
+            lambda: driver_registry(get_plugin_manager()).addressed_names(),
         )
     except InvalidLocationError as exc:
         raise click.BadParameter(str(exc), param_hint=argument) from None

@@ -27,6 +27,11 @@ Export: the engine plans (names, the platform-filtered or whole index, the blob 
 files from plugins) into an :class:`~ociport.drivers.plan.ExportPlan`, opens the
 target (atomically, for paths and URLs) and calls :meth:`ImageDriver.write`, which only
 lays the bytes out.
+
+A driver whose transport names images rather than files (:attr:`ImageDriver.addressed`:
+a registry's ``docker://HOST/REPO:TAG``) is never given a path or stream: the engine
+calls :meth:`ImageDriver.open_address` and :meth:`ImageDriver.write_address` with an
+:class:`~ociport.streams.address.ImageAddress` instead, and the rest is the same.
 """
 
 from __future__ import annotations
@@ -37,12 +42,14 @@ from dataclasses import dataclass, field
 from typing import IO, TYPE_CHECKING, ClassVar, Protocol
 
 from ociport.content.helpers import ProgressCallback
+from ociport.errors import UnsupportedSourceError
 from ociport.oci.descriptor import Descriptor
 from ociport.oci.digest import Digest
 
 if TYPE_CHECKING:
     from ociport.content.staging import StagingArea
     from ociport.drivers.plan import ExportPlan
+    from ociport.streams.address import ImageAddress
     from ociport.streams.location import Location
 
 __all__ = ["ImageDriver", "ImageSource", "SourceContext", "SourceProvider"]
@@ -144,6 +151,10 @@ class ImageDriver(ABC):
     #: Whether a round trip keeps manifest digests (``False`` where the format has no
     #: manifests and they are rebuilt on import).
     preserves_digests: ClassVar[bool] = True
+    #: Whether the transport names images rather than files (``docker://HOST/REPO``):
+    #: the engine then calls :meth:`open_address` and :meth:`write_address`, never
+    #: :meth:`sniff`, and ``TRANSPORT:`` is followed by one address, not PATH[:REF].
+    addressed: ClassVar[bool] = False
 
     @classmethod
     @abstractmethod
@@ -184,3 +195,22 @@ class ImageDriver(ABC):
         :raises MissingContentError, DigestMismatchError: a blob is absent or corrupt.
         :raises FormatError: the plan cannot be written in this format.
         """
+
+    def open_address(
+        self, address: ImageAddress, context: SourceContext
+    ) -> ImageSource:
+        """As :meth:`open_source`, for an :attr:`addressed` driver: read what
+        ``address`` names (only its documents here; the provider reads blobs on
+        demand).
+
+        :raises UnsupportedSourceError: the driver is not addressed.
+        """
+        raise UnsupportedSourceError(self.name, f"an image address ({address})")
+
+    def write_address(self, plan: ExportPlan, address: ImageAddress) -> None:
+        """As :meth:`write`, for an :attr:`addressed` driver: store ``plan`` at
+        ``address``, blobs before the documents that name them.
+
+        :raises UnsupportedSourceError: the driver is not addressed.
+        """
+        raise UnsupportedSourceError(self.name, f"an image address ({address})")

@@ -14,7 +14,8 @@ name leaves it only with a major version.
   :func:`member_path`, :class:`TarWriter` (deterministic archives);
 - OCI image layout members: :func:`blob_member_name`, :func:`blob_member_digest`,
   :func:`parse_layout`, :func:`layout_files`, :func:`add_blob_member`;
-- bytes: :class:`Location`, :class:`RangeReader`, :func:`open_decompressed`,
+- bytes: :class:`Location`, :class:`ImageAddress` (what an addressed driver gets),
+  :class:`RangeReader`, :func:`open_decompressed`,
   :func:`detect_compression`, :func:`open_uncompressed`, :func:`copy_stream`,
   :func:`verified` (a document's bytes checked against its descriptor),
   :func:`read_threads`;
@@ -68,6 +69,7 @@ from ociport.oci.reference import Reference, familiar_name, is_tag, normalize_na
 from ociport.oci.validate import check_diff_ids
 from ociport.oci.walk import PlatformSelection, walk_image
 from ociport.plugins import hookimpl
+from ociport.streams.address import ImageAddress
 from ociport.streams.compression import detect_compression, open_decompressed
 from ociport.streams.location import Location
 from ociport.streams.ranged import RangeReader
@@ -95,6 +97,7 @@ __all__ = [
     "ExportPlan",
     "FormatError",
     "Hasher",
+    "ImageAddress",
     "ImageDriver",
     "ImageSource",
     "Index",

@@ -51,6 +51,11 @@ class DriverRegistry:
         """Registered names, sorted."""
         return sorted(self._drivers)
 
+    def addressed_names(self) -> list[str]:
+        """Registered names of drivers that address images rather than files
+        (:attr:`~ociport.drivers.base.ImageDriver.addressed`), sorted."""
+        return [name for name, cls in sorted(self._drivers.items()) if cls.addressed]
+
     def drivers(self) -> list[type[ImageDriver]]:
         """Registered driver classes, sorted by name."""
         return [self._drivers[name] for name in self.names()]

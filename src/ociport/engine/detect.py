@@ -3,7 +3,7 @@
 A directory is offered to every driver as a location; a file or stream is offered its
 first 64 KiB, decompressed (so a gzip, xz or zstd archive is recognised by what it
 holds). When nothing recognises a stream, ``oci-archive`` is assumed and ``--format``
-overrides.
+overrides. An image address (``docker://...``) goes to its transport's driver, unsniffed.
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ import pluggy
 from ociport.drivers.base import ImageDriver
 from ociport.errors import DriverDetectionError, UnsupportedSourceError
 from ociport.plugins import driver_registry
+from ociport.streams.address import ImageAddress
 from ociport.streams.compression import detect_compression, open_decompressed
 from ociport.streams.location import Location
 from ociport.streams.sources import open_source
@@ -33,22 +34,30 @@ _FALLBACK_FORMAT: Final = "oci-archive"
 
 def choose_driver(
     pm: pluggy.PluginManager,
-    target: Location | IO[bytes],
+    target: Location | IO[bytes] | ImageAddress,
     format: str | None,
     label: str,
-) -> tuple[type[ImageDriver], Location | IO[bytes]]:
+) -> tuple[type[ImageDriver], Location | IO[bytes] | ImageAddress]:
     """The driver class for ``target`` and what to hand it (a stream is wrapped so that
     reads give uncompressed bytes).
 
     :raises UnknownDriverError: ``format`` is not registered.
     :raises DriverDetectionError: no driver recognises the source.
-    :raises UnsupportedSourceError: the driver needs a location but got a stream.
+    :raises UnsupportedSourceError: the driver needs a location but got a stream, or
+        an address is given to a driver that is not addressed (or the reverse).
     """
     registry = driver_registry(pm)
+    if isinstance(target, ImageAddress):
+        driver_cls = registry.get(format or target.transport)
+        if not driver_cls.addressed:
+            raise UnsupportedSourceError(driver_cls.name, f"an image address ({label})")
+        return driver_cls, target
     if isinstance(target, Location):
         driver_cls = (
             registry.get(format) if format else _detect_location(pm, target, label)
         )
+        if driver_cls.addressed:
+            raise UnsupportedSourceError(driver_cls.name, f"a path or URL ({label})")
         return driver_cls, target
     stream, _ = open_decompressed(target)
     driver_cls = (

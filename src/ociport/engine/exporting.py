@@ -32,6 +32,7 @@ from ociport.oci.digest import Digest
 from ociport.oci.manifest import dump_json
 from ociport.oci.walk import ImageGraph, PlatformSelection, walk_image
 from ociport.processes import is_dead, owner_token
+from ociport.streams.address import ImageAddress
 from ociport.streams.location import Location
 from ociport.streams.sources import Sink, open_sink, resolve
 
@@ -112,7 +113,7 @@ def plan_export(
 def write_plan(
     driver: ImageDriver,
     plan: ExportPlan,
-    sink: Sink | Location,
+    sink: Sink | Location | ImageAddress,
     storage_options: Mapping[str, Any] | None = None,
 ) -> None:
     """Have ``driver`` write ``plan`` to ``sink``.
@@ -122,7 +123,9 @@ def write_plan(
     formats get the location: a new local directory is built under a temporary name
     beside it (``.NAME.<pid>-<hex>.tmp``, left-overs of dead processes are removed) and
     renamed into place when complete; a new remote one is removed when the driver
-    raises; an existing one is added to (the driver writes blobs before names).
+    raises; an existing one is added to (the driver writes blobs before names). An
+    image address goes to the driver's :meth:`~ImageDriver.write_address`, with
+    ``storage_options`` as its options.
 
     What the plan holds for the write (layers the driver had re-encoded, see
     :meth:`ExportPlan.reencode_layers`) is released when it returns or raises.
@@ -145,9 +148,12 @@ def write_plan(
 def _write(
     driver: ImageDriver,
     plan: ExportPlan,
-    sink: Sink | Location,
+    sink: Sink | Location | ImageAddress,
     storage_options: Mapping[str, Any] | None,
 ) -> None:
+    if isinstance(sink, ImageAddress):
+        driver.write_address(plan, replace(sink, options=dict(storage_options or {})))
+        return
     if driver.accepts_stream:
         with open_sink(sink, storage_options) as stream:
             driver.write(plan, stream)

@@ -37,6 +37,7 @@ from ociport.oci.digest import Digest
 from ociport.oci.manifest import MAX_DOCUMENT_SIZE, Index
 from ociport.oci.validate import check_image_config
 from ociport.oci.walk import ImageGraph, PlatformSelection, walk_image
+from ociport.streams.address import ImageAddress
 from ociport.streams.compression import detect_compression, label_mismatch
 from ociport.streams.location import Location
 
@@ -96,7 +97,7 @@ class ImportReport:
 
 def open_image_source(
     driver: ImageDriver,
-    source: IO[bytes] | Location,
+    source: IO[bytes] | Location | ImageAddress,
     stage: StagingArea,
     request: ImportRequest,
     label: str,
@@ -110,12 +111,14 @@ def open_image_source(
         request.oci_manifests,
         progress.advance if progress is not None else None,
     )
+    if isinstance(source, ImageAddress):
+        return driver.open_address(source, context)
     return driver.open_source(source, context)
 
 
 def import_source(
     driver: ImageDriver,
-    source: IO[bytes] | Location,
+    source: IO[bytes] | Location | ImageAddress,
     store: ContentStore,
     request: ImportRequest,
     *,
@@ -305,11 +308,14 @@ class SourceReader:
         return open_blob
 
 
-def source_size(source: IO[bytes] | Location) -> int | None:
+def source_size(source: IO[bytes] | Location | ImageAddress) -> int | None:
     """The bytes a one-pass read of ``source`` will move, roughly (its tar headers
     and layout files are not blobs), for progress reports: the size of an
     uncompressed file or object, or of what is left of a seekable stream; ``None`` for
-    a pipe, a directory, or a compressed source (whose blobs are larger than it)."""
+    a pipe, a directory, an image address, or a compressed source (whose blobs are
+    larger than it)."""
+    if isinstance(source, ImageAddress):
+        return None
     if isinstance(source, Location):
         with contextlib.suppress(OSError, ValueError, KeyError):
             info = source.fs.info(source.path)

@@ -17,6 +17,7 @@ from ociport.oci.descriptor import Descriptor
 from ociport.oci.digest import Digest
 from ociport.oci.manifest import Manifest
 from ociport.oci.walk import config_platform, walk_image
+from ociport.streams.address import ImageAddress
 from ociport.streams.location import Location
 
 __all__ = ["describe_source"]
@@ -24,7 +25,7 @@ __all__ = ["describe_source"]
 
 def describe_source(
     driver: ImageDriver,
-    source: IO[bytes] | Location,
+    source: IO[bytes] | Location | ImageAddress,
     *,
     max_document: int,
     label: str,

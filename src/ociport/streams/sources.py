@@ -14,6 +14,7 @@ import uuid
 from collections.abc import Iterator, Mapping
 from typing import IO, Any, BinaryIO
 
+from ociport.streams.address import ImageAddress
 from ociport.streams.compression import open_decompressed
 from ociport.streams.location import Location
 
@@ -35,13 +36,16 @@ Sink = str | os.PathLike[str] | IO[bytes] | BinaryIO
 
 
 def resolve(
-    target: Source | Location, storage_options: Mapping[str, Any] | None = None
-) -> Location | IO[bytes]:
+    target: Source | Location | ImageAddress,
+    storage_options: Mapping[str, Any] | None = None,
+) -> Location | IO[bytes] | ImageAddress:
     """A :class:`Location` for a path or URL (or a location), the stream itself for a
-    stream or ``-``.
+    stream or ``-``, an image address with ``storage_options`` as its options.
 
     ``-`` stands for stdin; :func:`open_sink` maps it to stdout.
     """
+    if isinstance(target, ImageAddress):
+        return ImageAddress(target.transport, target.reference, storage_options or {})
     if isinstance(target, str | os.PathLike):
         text = os.fspath(target)
         if text == "-":
@@ -50,10 +54,10 @@ def resolve(
     return target
 
 
-def describe(target: Source | Location) -> str:
-    """A short label for messages: the URL, ``-``, or the stream's name."""
-    if isinstance(target, Location):
-        return target.url
+def describe(target: Source | Location | ImageAddress) -> str:
+    """A short label for messages: the URL, ``-``, the address, or the stream's name."""
+    if isinstance(target, Location | ImageAddress):
+        return str(target)
     if isinstance(target, str | os.PathLike):
         return os.fspath(target)
     return str(getattr(target, "name", "<stream>"))

@@ -24,6 +24,11 @@ may be anything a plain source or destination may be: a path, an fsspec URL or `
 - skopeo transports ociport has no driver for (``docker://``, ``dir:``,
   ``containers-storage:``, ``docker-archive:`` without the Docker plugin, ...) are an
   unknown format rather than a path that does not exist.
+- A transport whose driver addresses images rather than files
+  (:attr:`~ociport.drivers.base.ImageDriver.addressed`, e.g. ``docker`` from the
+  registry plugin) takes the rest whole, unsplit: ``docker://host:5000/app:v1`` is
+  ``docker`` and ``//host:5000/app:v1``, and the driver parses it. Such a source or
+  destination becomes an :class:`~ociport.streams.address.ImageAddress`.
 
 What REF means belongs to the caller: an import takes only the image with that ref
 name or image name, an export gives its one image that name.
@@ -37,6 +42,7 @@ from dataclasses import dataclass
 from typing import Final
 
 from ociport.errors import InvalidLocationError, UnknownDriverError
+from ociport.streams.address import ImageAddress
 from ociport.streams.sources import Source
 
 __all__ = [
@@ -92,11 +98,15 @@ class TransportReference:
         return f"{self.transport}:{self.path}{ref}"
 
 
-def parse_reference(text: str, transports: Transports) -> TransportReference:
+def parse_reference(
+    text: str, transports: Transports, addressed: Transports = ()
+) -> TransportReference:
     """Split ``TRANSPORT:PATH[:REF]`` (containers-transports(5)) or take ``text`` as a
     plain path, fsspec URL or ``-``; see the module's documentation for the rules.
 
     :param transports: the registered driver names (or a function giving them).
+    :param addressed: those of them whose transport is followed by one image address,
+        taken whole as PATH (no REF), or a function giving them.
     :raises InvalidLocationError: an empty PATH or REF.
     :raises UnknownDriverError: a skopeo transport with no driver here (``docker://``).
     """
@@ -109,11 +119,15 @@ def parse_reference(text: str, transports: Transports) -> TransportReference:
         return TransportReference(None, text)
     if rest.startswith("//") and _is_fsspec_protocol(prefix):
         return TransportReference(None, text)
-    names = transports() if callable(transports) else transports
+    names = _names(transports)
     if prefix not in names:
         if prefix in SKOPEO_TRANSPORTS:
             raise UnknownDriverError(prefix, sorted(names))
         return TransportReference(None, text)
+    if prefix in _names(addressed):
+        if not rest:
+            raise InvalidLocationError(text, f"nothing after {prefix}:")
+        return TransportReference(prefix, rest)
     path, ref = _split_path(rest)
     form = f"{prefix}:PATH[:REF]"
     if not path:
@@ -131,11 +145,13 @@ def apply_reference(
     ref: str | None,
     ref_label: str = "ref_name",
     format_label: str = "format",
-) -> tuple[Source, str | None, str | None]:
+    addressed: Transports = (),
+) -> tuple[Source | ImageAddress, str | None, str | None]:
     """A source or sink with its transport reference resolved: ``(target, format,
-    ref)``, where a string target is replaced by its PATH, ``format`` by the transport
-    and ``ref`` by REF. Anything but a string (a stream, an ``os.PathLike``) is returned
-    as it is.
+    ref)``, where a string target is replaced by its PATH (an
+    :class:`~ociport.streams.address.ImageAddress` for an ``addressed`` transport),
+    ``format`` by the transport and ``ref`` by REF. Anything but a string (a stream, an
+    ``os.PathLike``) is returned as it is.
 
     :param format: the format asked for besides; it must agree with the transport.
     :param ref: the ref asked for besides; it must agree with REF.
@@ -146,7 +162,7 @@ def apply_reference(
     """
     if not isinstance(target, str):
         return target, format, ref
-    parsed = parse_reference(target, transports)
+    parsed = parse_reference(target, transports, addressed)
     if parsed.transport is None:
         return target, format, ref
     if format is not None and format != parsed.transport:
@@ -158,7 +174,13 @@ def apply_reference(
         raise InvalidLocationError(
             target, f"its REF {parsed.ref} disagrees with {ref_label} {ref}"
         )
+    if parsed.ref is None and parsed.transport in _names(addressed):
+        return ImageAddress(parsed.transport, parsed.path), parsed.transport, ref
     return parsed.path, parsed.transport, parsed.ref if parsed.ref is not None else ref
+
+
+def _names(transports: Transports) -> Collection[str]:
+    return transports() if callable(transports) else transports
 
 
 def _is_fsspec_protocol(name: str) -> bool:
