@@ -184,6 +184,9 @@ class ImportResult:
     """What :meth:`ImageStore.import_image` did.
 
     :ivar images: the images named, in source order.
+    :ivar referrers: the referrers (signatures, SBOMs, attestations) imported with
+        them, as the store records them: unnamed ``index.json`` entries (media type,
+        digest, size, artifact type, annotations).
     :ivar missing: content absent from the source and skipped (other platforms).
     :ivar notes: things the user should hear (digest names given, ...).
     :ivar blobs_committed: blobs newly added to the store.
@@ -193,6 +196,7 @@ class ImportResult:
     images: list[Image] = field(default_factory=list)
     missing: list[tuple[Descriptor, Digest]] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    referrers: list[Descriptor] = field(default_factory=list)
     blobs_committed: int = 0
     bytes_committed: int = 0
 
@@ -201,7 +205,9 @@ class ImportResult:
 class ExportResult:
     """What :meth:`ImageStore.export_images` wrote.
 
-    :ivar entries: the ``index.json`` entries written.
+    :ivar entries: the ``index.json`` entries written for the images.
+    :ivar referrers: the referrers written with them, as unnamed ``index.json``
+        entries (a cosign-tagged one named by its tag).
     :ivar missing: content absent from the store and left out (partial images).
     :ivar notes: things the user should hear (a knowingly partial archive, ...).
     :ivar blobs_exported: blobs the export holds (manifests, configs, layers, each
@@ -215,6 +221,7 @@ class ExportResult:
     notes: list[str] = field(default_factory=list)
     blobs_exported: int = 0
     bytes_exported: int = 0
+    referrers: list[Descriptor] = field(default_factory=list)
 
 
 def _selection(
@@ -292,8 +299,13 @@ class ImageStore:
         )
         return wanted
 
-    def _set_names(self, named: Sequence[tuple[str, Descriptor]]) -> list[Image]:
-        """Point each name at its root (the last root wins for a repeated name).
+    def _set_names(
+        self,
+        named: Sequence[tuple[str, Descriptor]],
+        referrers: Sequence[Descriptor] = (),
+    ) -> list[Image]:
+        """Point each name at its root (the last root wins for a repeated name), and
+        record ``referrers`` as unnamed entries (once each), in one update.
 
         :raises InvalidReferenceError: a name's ``@digest`` is not its root's digest.
         """
@@ -317,9 +329,17 @@ class ImageStore:
             for name, root in named
         }
 
+        added = {r.digest for r in referrers}
+
         def change(entries: list[Descriptor]) -> list[Descriptor]:
-            kept = [e for e in entries if e.ref_name not in new]
-            return sorted([*kept, *new.values()], key=lambda e: e.ref_name or "")
+            kept = [
+                e
+                for e in entries
+                if e.ref_name not in new and (e.ref_name or e.digest not in added)
+            ]
+            return sorted(
+                [*kept, *new.values(), *referrers], key=lambda e: e.ref_name or ""
+            )
 
         self.content.update_index(change)
         return [Image(name, entry) for name, entry in new.items()]
@@ -349,6 +369,7 @@ class ImageStore:
         oci_manifests: bool = False,
         storage_options: Mapping[str, Any] | None = None,
         progress: ProgressLike | None = None,
+        referrers: bool = True,
     ) -> ImportResult:
         """Import the images of an archive or layout and name them in the store.
 
@@ -371,6 +392,11 @@ class ImageStore:
             expected total in bytes (an estimate, then exactly once the selection is
             walked; ``None`` while unknown, as from a pipe), each blob as it begins and
             its bytes as they are read; or a callable called with byte counts.
+        :param referrers: also import the referrers of the images (signatures, SBOMs,
+            attestations: manifests whose ``subject`` is in an image's closure, or
+            tagged ``sha256-<hex>.sig|.att|.sbom``), recursively, whether the source
+            lists them in ``index.json`` or only holds their blobs; the store records
+            them as unnamed ``index.json`` entries (:meth:`referrers` lists them).
         :raises FormatError, ContentError: bad source; the store is left as it was.
         :raises DriverDetectionError, UnknownDriverError: format unknown.
         :raises RefNameNotFoundError: ``ref_name`` names no root; lists the names there
@@ -403,6 +429,7 @@ class ImageStore:
             max_document,
             progress,
             oci_manifests,
+            referrers,
         )
         label = describe(parsed)
         resolved = resolve(parsed, storage_options)
@@ -428,7 +455,7 @@ class ImageStore:
                     )
                 named, notes = name_roots(report.roots, naming, index_name)
                 # The images carry their store names, as index.json and the hook say.
-                images = self._set_names(named)
+                images = self._set_names(named, report.referrers)
             except BaseException as exc:
                 if not is_unresponsive(exc):
                     self._discard(committed, lease)
@@ -444,6 +471,7 @@ class ImageStore:
             images=images,
             missing=report.missing,
             notes=[*report.notes, *notes],
+            referrers=report.referrers,
             blobs_committed=len(report.committed),
             bytes_committed=sum(info.size for info in report.committed),
         )
@@ -475,6 +503,8 @@ class ImageStore:
         extra_members: bool = True,
         storage_options: Mapping[str, Any] | None = None,
         progress: ProgressLike | None = None,
+        referrers: bool = True,
+        artifact_types: Sequence[str] = (),
     ) -> ExportResult:
         """Write the named images to an archive or layout.
 
@@ -501,6 +531,13 @@ class ImageStore:
         :param progress: a :class:`~ociport.content.progress.Progress`, told the total
             bytes of the blobs to export, then each blob and its bytes as they are
             read from the store; or a callable called with byte counts.
+        :param referrers: also write the store's referrers of every manifest and index
+            exported (recursively: a signature of an SBOM), as unnamed ``index.json``
+            entries, the shape ``oras`` and containerd read; platforms left out take
+            theirs along. Formats without room for them (docker-archive) leave them
+            out with a note.
+        :param artifact_types: write only the direct referrers of these artifact
+            types (``application/spdx+json``); the referrers of those come along.
         :raises ImageNotFoundError: a name is not in the store.
         :raises RefNameConflictError: two images would share a ref name.
         :raises InvalidLocationError: a malformed transport reference, one whose
@@ -541,6 +578,9 @@ class ImageStore:
             keep_index=keep_index,
             skip_non_distributable=skip_non_distributable,
             progress=progress,
+            referrers=referrers,
+            artifact_types=artifact_types,
+            holds_referrers=driver_cls.holds_referrers,
         )
         if extra_members:
             first = selection.platforms[0] if selection.platforms else None
@@ -563,6 +603,7 @@ class ImageStore:
             notes,
             blobs_exported=len(plan.blobs),
             bytes_exported=sum(desc.size for desc in plan.blobs),
+            referrers=plan.referrers,
         )
 
     # -- conversion -----------------------------------------------------------------------
@@ -613,6 +654,32 @@ class ImageStore:
 
         target = (self.get(image) if isinstance(image, str) else image).target
         return summarize_image(self.content, target)
+
+    def referrers(
+        self, subject: str | Digest, *, artifact_types: Sequence[str] = ()
+    ) -> list[Descriptor]:
+        """The referrers the store records for a manifest, as the distribution-spec's
+        referrers API lists them ("Listing Referrers"): one descriptor each (media
+        type, digest, size in bytes, artifact type, annotations), sorted by digest;
+        only direct referrers (list a signature of an SBOM by the SBOM's digest).
+        :func:`ociport.oci.referrers.referrers_index` makes the API's image index.
+
+        :param subject: an image name (its root manifest or index), or a digest
+            (``sha256:...``) of any manifest in the store.
+        :param artifact_types: only referrers of these artifact types.
+        :raises ImageNotFoundError: no image of that name.
+        :raises InvalidDigestError: ``subject`` looks like a digest but is not one.
+        """
+        from ociport.engine.referrers import referrers_of
+
+        digest = subject if isinstance(subject, Digest) else self._subject(subject)
+        return referrers_of(self.content, digest, artifact_types)
+
+    def _subject(self, text: str) -> Digest:
+        """An image name's root digest, or a digest given as such."""
+        if text.startswith(("sha256:", "sha512:")):
+            return Digest.parse(text)
+        return self.get(text).target.digest
 
     def inspect(self, name: str) -> dict[str, Any]:
         """Descriptor, manifests, platforms and total size of an image, as JSON data.

@@ -1,4 +1,4 @@
-"""``images ls|inspect|tag|rm`` and ``convert``: the store's named images."""
+"""``images ls|inspect|tag|rm|referrers`` and ``convert``: the store's named images."""
 
 from __future__ import annotations
 
@@ -57,7 +57,7 @@ def convert(
 
 @cli.group()
 def images() -> None:
-    """List, inspect, tag and remove named images."""
+    """List, inspect, tag and remove named images; list their referrers."""
 
 
 @images.command("ls")
@@ -137,3 +137,45 @@ def images_rm(ctx: CliContext, names: tuple[str, ...]) -> None:
     """Remove image names (blobs stay until 'content gc')."""
     for name in ctx.store.remove(names):
         click.echo(name)
+
+
+@images.command("referrers")
+@click.argument("name")
+@click.option(
+    "--artifact-type",
+    "artifact_types",
+    multiple=True,
+    metavar="TYPE",
+    help="Only referrers of this artifact type (repeatable).",
+)
+@click.option(
+    "--json",
+    "as_json",
+    is_flag=True,
+    help="The image index the OCI referrers API answers with.",
+)
+@pass_ctx
+def images_referrers(
+    ctx: CliContext, name: str, artifact_types: tuple[str, ...], as_json: bool
+) -> None:
+    """List the referrers (signatures, SBOMs, attestations) of image NAME.
+
+    \b
+    NAME is an image name, or the digest of any manifest in the store
+    (sha256:...: the signatures of an SBOM are the SBOM's referrers).
+    Lists digest, artifact type, size in bytes and annotations of each manifest
+    whose subject is NAME's manifest or index, as the distribution-spec's
+    referrers API does; --json prints the image index that API answers with.
+    """
+    from ociport.oci.referrers import referrers_index
+
+    found = ctx.store.referrers(name, artifact_types=artifact_types)
+    if as_json:
+        index = referrers_index(found, artifact_types)
+        click.echo(json.dumps(json.loads(index.raw), indent=2))
+        return
+    for desc in found:
+        annotations = ",".join(f"{k}={v}" for k, v in sorted(desc.annotations.items()))
+        click.echo(
+            f"{desc.digest}\t{desc.artifact_type or '-'}\t{desc.size}\t{annotations}"
+        )

@@ -277,6 +277,11 @@ class StagingArea:
         the store)."""
         return digest in self._sizes
 
+    def blob_sizes(self) -> list[tuple[Digest, int]]:
+        """Every blob that went through this area, with its size in bytes."""
+        with self._mutex:
+            return list(self._sizes.items())
+
     def has(self, digest: Digest) -> bool:
         """Whether ``digest`` was staged or is already committed in the store."""
         return digest in self._sizes or (

@@ -37,7 +37,7 @@ calls :meth:`ImageDriver.open_address` and :meth:`ImageDriver.write_address` wit
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import IO, TYPE_CHECKING, ClassVar, Protocol
 
@@ -114,6 +114,10 @@ class ImageSource:
     :ivar rebuilds_manifests: the manifests were built by the driver, so their digests
         differ from those of the images that were saved (``docker save`` archives).
     :ivar blob_threads: how many blobs the engine may read from the provider at once.
+    :ivar list_blobs: every blob the source holds, as ``(digest, size in bytes)``, for
+        finding referrers no ``index.json`` entry lists (image-spec 1.1 ``subject``:
+        a layout may hold a signature only as a blob); ``None`` when the format keeps
+        no such blobs.
     :ivar on_close: releases what the source holds open.
     """
 
@@ -123,6 +127,7 @@ class ImageSource:
     notes: list[str] = field(default_factory=list)
     rebuilds_manifests: bool = False
     blob_threads: int = 1
+    list_blobs: Callable[[], Iterable[tuple[Digest, int]]] | None = None
     on_close: Callable[[], None] = lambda: None
 
     def close(self) -> None:
@@ -151,6 +156,10 @@ class ImageDriver(ABC):
     #: Whether a round trip keeps manifest digests (``False`` where the format has no
     #: manifests and they are rebuilt on import).
     preserves_digests: ClassVar[bool] = True
+    #: Whether the format holds referrers (signatures, SBOMs: image-spec 1.1
+    #: ``subject``) as unnamed ``index.json`` entries: :meth:`write` then writes
+    #: ``plan.referrers`` too; otherwise the engine leaves them out with a note.
+    holds_referrers: ClassVar[bool] = False
     #: Whether the transport names images rather than files (``docker://HOST/REPO``):
     #: the engine then calls :meth:`open_address` and :meth:`write_address`, never
     #: :meth:`sniff`, and ``TRANSPORT:`` is followed by one address, not PATH[:REF].
@@ -182,7 +191,9 @@ class ImageDriver(ABC):
 
     @abstractmethod
     def write(self, plan: ExportPlan, target: IO[bytes] | Location) -> None:
-        """Lay out ``plan.entries`` and ``plan.blobs`` in this format.
+        """Lay out ``plan.entries`` and ``plan.blobs`` in this format (and
+        ``plan.referrers``, as unnamed ``index.json`` entries, in formats that
+        :attr:`holds_referrers`: :meth:`ExportPlan.index_entries` lists both).
 
         Read blobs from ``plan.content`` (verified while copied: see
         :func:`~ociport.drivers.kit.add_blob_member`). Drivers with ``accepts_stream``

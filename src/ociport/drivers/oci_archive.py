@@ -12,8 +12,9 @@ archive has ``oci-layout``; a Docker ``manifest.json`` beside it (Docker 25+'s
 and that file is there, a note says that ``--format docker-archive`` reads its
 ``RepoTags``.
 
-Writing: ``oci-layout`` and ``index.json`` first, then files from plugins, then every
-blob once, sorted by name, each verified against its digest while it is copied.
+Writing: ``oci-layout`` and ``index.json`` (the images, then their referrers as
+unnamed entries) first, then files from plugins, then every blob once, sorted by name,
+each verified against its digest while it is copied.
 """
 
 from __future__ import annotations
@@ -173,6 +174,7 @@ class OciArchiveDriver(ImageDriver):
     name = "oci-archive"
     summary = "OCI image layout in a tar archive (skopeo oci-archive:, ctr export)"
     accepts_stream = True
+    holds_referrers = True
 
     @classmethod
     def sniff(cls, head: bytes | None, location: Location | None) -> bool:
@@ -223,6 +225,7 @@ class OciArchiveDriver(ImageDriver):
             index_document=files["index.json"],
             notes=_notes(index, others),
             blob_threads=read_threads(reader.location),
+            list_blobs=lambda: [(d, h.size) for d, h in provider.blobs.items()],
             on_close=reader.close,
         )
 
@@ -248,6 +251,7 @@ class OciArchiveDriver(ImageDriver):
             context.stage,
             index_document=files["index.json"],
             notes=_notes(index, others),
+            list_blobs=context.stage.blob_sizes,
         )
 
     @staticmethod
@@ -258,7 +262,7 @@ class OciArchiveDriver(ImageDriver):
     def write(self, plan: ExportPlan, target: IO[bytes] | Location) -> None:
         assert not isinstance(target, Location), "the engine opens stream targets"
         tar = TarWriter(target)
-        for name, data in [*layout_files(plan.entries), *sorted(plan.members)]:
+        for name, data in [*layout_files(plan.index_entries()), *sorted(plan.members)]:
             tar.add_bytes(name, data)
         tar.add_directory("blobs")
         for algorithm in sorted({d.digest.algorithm for d in plan.blobs}):

@@ -6,7 +6,8 @@ Reading opens ``oci-layout`` and ``index.json``, then only the blobs the engine 
 
 Export writes into a new or existing layout (like skopeo's ``oci:DIR:NAME``): blobs
 already there are skipped, the others are written concurrently, each verified, and
-``index.json`` is updated last, atomically, adding or replacing names.
+``index.json`` is updated last, atomically, adding or replacing names, and adding the
+referrers as unnamed entries (once each).
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from ociport.errors import (
     BlobNotFoundError,
     DocumentTooLargeError,
     FormatError,
+    InvalidDigestError,
     UnsupportedSourceError,
 )
 from ociport.oci.descriptor import Descriptor
@@ -94,6 +96,26 @@ class LayoutReader:
             data = stream.read(desc.size + 1)
         return verified(desc, data, self.blob_path(desc.digest))
 
+    def blob_sizes(self) -> list[tuple[Digest, int]]:
+        """Every regular blob file of the layout, as ``(digest, size in bytes)``;
+        files whose names are not digests are passed over."""
+        found = []
+        for algorithm in ("sha256", "sha512"):
+            folder = self.root.join("blobs", algorithm).path
+            try:
+                listing = self.root.fs.ls(folder, detail=True)
+            except (FileNotFoundError, NotADirectoryError):
+                continue
+            for details in listing:
+                name = str(details["name"]).rstrip("/").rsplit("/", 1)[-1]
+                if details.get("type") != "file" or details.get("islink"):
+                    continue
+                try:
+                    found.append((Digest(algorithm, name), int(details["size"])))
+                except InvalidDigestError:
+                    continue
+        return found
+
     def read_file(self, name: str, limit: int) -> bytes:
         """``oci-layout`` or ``index.json``, capped at ``limit`` bytes.
 
@@ -117,6 +139,7 @@ class OciLayoutDriver(ImageDriver):
     name = "oci"
     summary = "OCI image layout directory, local or remote (skopeo oci:)"
     accepts_stream = False
+    holds_referrers = True
 
     @classmethod
     def sniff(cls, head: bytes | None, location: Location | None) -> bool:
@@ -137,6 +160,7 @@ class OciLayoutDriver(ImageDriver):
             reader,
             index_document=index_raw,
             blob_threads=read_threads(reader.root),
+            list_blobs=reader.blob_sizes,
         )
 
     def write(self, plan: ExportPlan, target: IO[bytes] | Location) -> None:
@@ -170,9 +194,15 @@ def _write(plan: ExportPlan, layout: FsspecContentStore) -> None:
     with concurrent.futures.ThreadPoolExecutor(EXPORT_THREADS) as pool:
         list(pool.map(copy, plan.blobs))
     names = {e.ref_name for e in plan.entries}
+    referrers = {e.digest for e in plan.referrers}
     layout.update_index(
         lambda current: (
-            [e for e in current if e.ref_name not in names] + list(plan.entries)
+            [
+                e
+                for e in current
+                if e.ref_name not in names and (e.ref_name or e.digest not in referrers)
+            ]
+            + plan.index_entries()
         )
     )
 

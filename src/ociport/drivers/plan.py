@@ -59,6 +59,10 @@ class ExportPlan:
         ``add_blob_member`` need not change).
     :ivar notes: remarks for the user, reported with the export's result (the engine's,
         and those :meth:`reencode_layers` adds while the driver writes).
+    :ivar referrers: the referrers (signatures, SBOMs, attestations) of what the
+        entries reach, as unnamed ``index.json`` entries (image-spec 1.1 ``subject``;
+        the shape ``oras`` and containerd write); their blobs are in :attr:`blobs`.
+        Empty for formats that do not :attr:`~ImageDriver.holds_referrers`.
     """
 
     entries: list[Descriptor]
@@ -71,12 +75,18 @@ class ExportPlan:
     members: list[tuple[str, bytes]] = field(default_factory=list)
     progress: ProgressCallback | None = None
     notes: list[str] = field(default_factory=list)
+    referrers: list[Descriptor] = field(default_factory=list)
     _reencoded: ReencodedContent | None = field(
         default=None, init=False, repr=False, compare=False
     )
     _noted: set[Digest] = field(
         default_factory=set, init=False, repr=False, compare=False
     )
+
+    def index_entries(self) -> list[Descriptor]:
+        """What an ``index.json`` of this export lists: :attr:`entries`, then
+        :attr:`referrers`."""
+        return [*self.entries, *self.referrers]
 
     def image_manifests(self, entry: Descriptor) -> list[tuple[Descriptor, Manifest]]:
         """The image manifests (not artifacts, not attestations) ``entry`` reaches in

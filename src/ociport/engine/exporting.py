@@ -25,11 +25,13 @@ from ociport.content.progress import ProgressLike, as_progress
 from ociport.drivers.base import ImageDriver
 from ociport.drivers.plan import ExportPlan
 from ociport.engine.exportview import ExportView, ReportingContent
+from ociport.engine.referrers import attach_referrers, store_referrers
 from ociport.errors import UnsupportedSourceError
 from ociport.oci import mediatypes as mt
 from ociport.oci.descriptor import Descriptor
 from ociport.oci.digest import Digest
 from ociport.oci.manifest import dump_json
+from ociport.oci.referrers import export_entry
 from ociport.oci.walk import ImageGraph, PlatformSelection, walk_image
 from ociport.processes import is_dead, owner_token
 from ociport.streams.address import ImageAddress
@@ -49,6 +51,9 @@ def plan_export(
     keep_index: bool = False,
     skip_non_distributable: bool = False,
     progress: ProgressLike | None = None,
+    referrers: bool = True,
+    artifact_types: Sequence[str] = (),
+    holds_referrers: bool = True,
 ) -> tuple[ExportPlan, list[str]]:
     """The plan for exporting ``entries`` (annotated with their names), and notes: the
     plan's own list (:attr:`ExportPlan.notes`), so that notes added while the driver
@@ -59,6 +64,13 @@ def plan_export(
         (see :mod:`ociport.content.progress`; a plain callable hears byte counts);
         the plan's own ``progress`` is then ``None``, so that drivers passing it on
         count nothing twice.
+    :param referrers: carry the store's referrers of every manifest and index the
+        export holds, recursively (:attr:`ExportPlan.referrers`); those of platforms
+        left out stay behind.
+    :param artifact_types: carry only the direct referrers of these artifact types
+        (the referrers of those carried all come along).
+    :param holds_referrers: whether the format holds referrers; when not, they are
+        left out with a note.
     :raises MissingContentError: a selected manifest (every one with ``all_platforms``)
         or its config or layers are absent.
     :raises FormatError: an index has no manifest for the selected platforms.
@@ -104,10 +116,45 @@ def plan_export(
         plan.missing.extend(graph.missing)
         for digest, desc in graph.blobs.items():
             blobs.setdefault(digest, desc)
+    if referrers:
+        for graph in _add_referrers(plan, store, view, artifact_types, holds_referrers):
+            plan.missing.extend(graph.missing)
+            for digest, desc in graph.blobs.items():
+                blobs.setdefault(digest, desc)
     plan.blobs = [blobs[digest] for digest in sorted(blobs, key=str)]
     if reporter is not None:
         reporter.start(sum(desc.size for desc in plan.blobs))
     return plan, plan.notes
+
+
+def _add_referrers(
+    plan: ExportPlan,
+    store: ContentStore,
+    view: ExportView,
+    artifact_types: Sequence[str],
+    holds: bool,
+) -> list[ImageGraph]:
+    """Put the store's referrers of what the plan's entries reach in the plan (as
+    unnamed ``index.json`` entries, :func:`~ociport.oci.referrers.export_entry`);
+    returns their walks. A format that cannot hold them gets a note instead."""
+    attached = attach_referrers(
+        list(plan.graphs.values()),
+        store_referrers(store),
+        ContentDocuments(view),
+        artifact_types,
+        on_incomplete=lambda referrer, exc: plan.notes.append(
+            f"referrer {referrer.descriptor.digest} left out: {exc}"
+        ),
+    )
+    if not holds:
+        if attached.taken:
+            plan.notes.append(
+                f"{len(attached.taken)} referrers (signatures, SBOMs, attestations) "
+                "left out: this format cannot hold them (oci-archive and oci can)"
+            )
+        return []
+    plan.referrers = [export_entry(desc) for desc in attached.taken]
+    return attached.graphs
 
 
 def write_plan(

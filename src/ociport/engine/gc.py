@@ -1,7 +1,11 @@
 """Garbage collection and verification of a content store.
 
-Collection marks every blob reachable from the store's ``index.json`` (indexes,
-manifests, configs, layers, subjects) and deletes the rest, sparing
+Collection marks every blob reachable from the store's images (the named entries of
+its ``index.json``, and unnamed ones that refer to nothing: indexes, manifests,
+configs, layers, subjects) and from the referrers of what they reach, recursively (a
+signature of a kept SBOM is kept); it removes the unnamed referrer entries whose
+subject is no longer reached (:func:`~ociport.engine.referrers.live_entries`), then
+deletes the unmarked blobs, sparing
 
 - every blob a live lease holds (:mod:`ociport.content.leases`): an import running in
   another process or on another machine relies on blobs before it names them. The
@@ -30,11 +34,12 @@ from typing import Final
 from ociport.content.helpers import ContentDocuments
 from ociport.content.interfaces import BlobInfo, ContentStore
 from ociport.content.leases import LeaseFiles, LeasingStore
+from ociport.engine.referrers import live_entries
 from ociport.errors import ContentError, DigestMismatchError, OciportError
 from ociport.oci.descriptor import Descriptor
 from ociport.oci.digest import CHUNK_SIZE, Digest
+from ociport.oci.referrers import is_named
 from ociport.oci.validate import validate_image
-from ociport.oci.walk import reachable
 from ociport.streams.location import Location
 from ociport.streams.uploads import abort_stale_uploads
 
@@ -67,6 +72,8 @@ class GcResult:
     :ivar leases_removed: leases of dead processes, and expired ones, removed.
     :ivar uploads_aborted: incomplete multipart uploads under the store (S3) older than
         the grace period, aborted: what killed writers left.
+    :ivar referrers_removed: referrer entries of ``index.json`` removed because their
+        subject is gone (their blobs are among ``removed``).
     """
 
     removed: list[Digest] = field(default_factory=list)
@@ -76,6 +83,7 @@ class GcResult:
     ingests_removed: int = 0
     leases_removed: int = 0
     uploads_aborted: int = 0
+    referrers_removed: int = 0
 
 
 class _Marks:
@@ -94,7 +102,7 @@ class _Marks:
         index = self._content.read_index()
         if index != self._index:
             self._index = index
-            self.reached = reachable(index, ContentDocuments(self._content))
+            self.reached, _ = live_entries(index, ContentDocuments(self._content))
         if self._leases is not None:
             self.held = set()
             for record in self._leases.live():
@@ -144,10 +152,11 @@ def collect_garbage(
         malformed, over :data:`~ociport.content.helpers.STORED_DOCUMENT_LIMIT`);
         nothing is deleted then.
     """
+    result = GcResult()
+    result.referrers_removed = _remove_orphan_referrers(content, dry_run)
     marks = _Marks(content)
     marks.refresh()
     cutoff = time.time() - grace
-    result = GcResult()
     candidates = []
     for info in list(content.walk()):
         if info.digest in marks.reached:
@@ -169,6 +178,25 @@ def collect_garbage(
             location, cutoff, dry_run=dry_run, spare=_leased_upload(marks)
         )
     return result
+
+
+def _remove_orphan_referrers(content: ContentStore, dry_run: bool) -> int:
+    """Remove the referrer entries of ``index.json`` whose subject no image reaches
+    (decided again on the entries current under the lock); returns how many."""
+    documents = ContentDocuments(content)
+    found = len(live_entries(content.read_index(), documents)[1])
+    if dry_run or not found:
+        return found
+    removed = 0
+
+    def change(entries: list[Descriptor]) -> list[Descriptor]:
+        nonlocal removed
+        orphans = {d.digest for d in live_entries(entries, documents)[1]}
+        removed = len(orphans)
+        return [e for e in entries if is_named(e) or e.digest not in orphans]
+
+    content.update_index(change)
+    return removed
 
 
 def _leased_upload(marks: _Marks) -> Callable[[str], bool]:

@@ -25,6 +25,12 @@ from ociport.content.leases import Lease
 from ociport.content.progress import ProgressCounter, ProgressLike, as_progress
 from ociport.content.staging import StagingArea
 from ociport.drivers.base import ImageDriver, ImageSource, SourceContext
+from ociport.engine.referrers import (
+    AttachedReferrers,
+    attach_referrers,
+    classify_roots,
+    scan_blobs,
+)
 from ociport.engine.selection import select_roots
 from ociport.errors import (
     BlobRemovedError,
@@ -35,6 +41,7 @@ from ociport.oci import mediatypes as mt
 from ociport.oci.descriptor import Descriptor
 from ociport.oci.digest import Digest
 from ociport.oci.manifest import MAX_DOCUMENT_SIZE, Index
+from ociport.oci.referrers import Referrer
 from ociport.oci.validate import check_image_config
 from ociport.oci.walk import ImageGraph, PlatformSelection, walk_image
 from ociport.streams.address import ImageAddress
@@ -66,6 +73,8 @@ class ImportRequest:
         called with byte counts.
     :ivar oci_manifests: where a driver builds manifests itself (Docker archives have
         none), build OCI manifests rather than Docker schema 2 ones.
+    :ivar referrers: also import the referrers (signatures, SBOMs, attestations) of
+        what the selected roots reach (:mod:`ociport.engine.referrers`).
     """
 
     selection: PlatformSelection = field(default_factory=PlatformSelection)
@@ -74,6 +83,7 @@ class ImportRequest:
     max_document: int = MAX_DOCUMENT_SIZE
     progress: ProgressLike | None = None
     oci_manifests: bool = False
+    referrers: bool = True
 
 
 @dataclass(slots=True)
@@ -81,6 +91,8 @@ class ImportReport:
     """What an import did.
 
     :ivar roots: the imported roots, each with the annotations its source gave it.
+    :ivar referrers: the referrers imported with them, as the store's unnamed
+        ``index.json`` entries (:func:`~ociport.oci.referrers.referrer_entry`).
     :ivar missing: content the source lacked and the selection allowed to skip, with the
         digest that referenced it.
     :ivar committed: blobs newly committed to the store, in commit order.
@@ -89,6 +101,7 @@ class ImportReport:
     """
 
     roots: list[Descriptor] = field(default_factory=list)
+    referrers: list[Descriptor] = field(default_factory=list)
     missing: list[tuple[Descriptor, Digest]] = field(default_factory=list)
     committed: list[BlobInfo] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
@@ -159,12 +172,18 @@ def import_source(
         open_image_source(driver, source, staging, request, label) as opened,
     ):
         reader = SourceReader(opened, staging)
-        roots, notes = _roots(driver, opened, reader, request)
+        images, listed = (
+            ([], []) if request.whole_index else classify_roots(opened.roots, reader)
+        )
+        roots, notes = _roots(driver, opened, reader, request, images)
         graphs = [walk_image(root, reader, request.selection) for root in roots]
+        attached = _referrers(opened, reader, graphs, listed, request, notes)
+        graphs += attached.graphs
         _log.info(
-            "%s: %d image(s), %d blob(s) needed",
+            "%s: %d image(s), %d referrer(s), %d blob(s) needed",
             label,
             len(roots),
+            len(attached.taken),
             len({d for g in graphs for d in g.blobs}),
         )
         reader.check_sizes(graphs)
@@ -174,10 +193,12 @@ def import_source(
                 check_image_config(reader, desc, manifest)
         reader.restage(staging.protect(d for g in graphs for d in g.blobs), graphs)
         report = ImportReport(
-            notes=[*opened.notes, *notes], rebuilt=opened.rebuilds_manifests
+            referrers=attached.taken,
+            notes=[*opened.notes, *notes],
+            rebuilt=opened.rebuilds_manifests,
         )
+        report.roots = [graph.root for graph in graphs[: len(roots)]]
         for graph in graphs:
-            report.roots.append(graph.root)
             report.missing.extend(graph.missing)
             report.notes.extend(_label_notes(graph, staging))
             report.committed.extend(staging.commit(graph.blobs))
@@ -195,9 +216,10 @@ def _roots(
     opened: ImageSource,
     reader: SourceReader,
     request: ImportRequest,
+    images: list[Descriptor],
 ) -> tuple[list[Descriptor], list[str]]:
     if not request.whole_index:
-        return select_roots(opened.roots, request.ref_name)
+        return select_roots(images, request.ref_name)
     raw = opened.index_document
     if raw is None:
         raise UnsupportedSourceError(
@@ -207,6 +229,54 @@ def _roots(
     whole = Descriptor(media_type, Digest.of(raw), len(raw))
     reader.add_document(whole, raw)
     return [whole], []
+
+
+def _referrers(
+    opened: ImageSource,
+    reader: SourceReader,
+    graphs: list[ImageGraph],
+    listed: list[Referrer],
+    request: ImportRequest,
+    notes: list[str],
+) -> AttachedReferrers:
+    """The referrers of what ``graphs`` reach: those ``index.json`` lists (``listed``)
+    and those among the source's other blobs; notes what is left out."""
+    if not request.referrers:
+        if listed:
+            notes.append(f"{len(listed)} referrers not imported (--no-referrers)")
+        return AttachedReferrers()
+    candidates = list(listed)
+    if opened.list_blobs is not None:
+        # What the source's entries reach is no unlisted referrer: walking them reads
+        # their manifests and indexes only, where reading every small blob would
+        # read configs and layers too.
+        known = {d for graph in graphs for d in graph.blobs}
+        listed_roots = [*opened.roots, *(r.descriptor for r in listed)]
+        for root in listed_roots:
+            known.update(
+                walk_image(
+                    root, reader, tolerate_missing=True, tolerate_errors=True
+                ).blobs
+            )
+        candidates += scan_blobs(opened.list_blobs(), reader, known)
+    attached = attach_referrers(
+        graphs,
+        candidates,
+        reader,
+        on_incomplete=lambda referrer, exc: notes.append(
+            f"referrer {referrer.descriptor.digest} of {referrer.subject} "
+            f"not imported: {exc}"
+        ),
+    )
+    taken = {d.digest for d in attached.taken}
+    reached = {d for graph in graphs for d in graph.blobs}
+    left = {r.descriptor.digest for r in listed} - taken - reached
+    if left and request.ref_name is None:
+        notes.append(
+            f"{len(left)} referrers in the source not imported: they refer to "
+            "nothing imported"
+        )
+    return attached
 
 
 class SourceReader:

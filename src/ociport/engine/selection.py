@@ -21,18 +21,15 @@ def select_roots(
 ) -> tuple[list[Descriptor], list[str]]:
     """The roots to import, and notes for the user.
 
+    ``roots`` are the source's images, its referrers already set apart
+    (:func:`~ociport.engine.referrers.classify_roots`: they follow their subject).
     With ``ref_name``, only the roots it names (as ``ctr`` does: a ref name or a
-    containerd image name). Without, every root; but where some roots are named and
-    others not, only the named ones: the unnamed entries of a layout used as a
-    repository are its untagged referrers (signatures, SBOMs), not images.
+    containerd image name). Without, every root, unnamed ones too (as ``ctr`` does:
+    naming gives them digest names, with a note), whatever the format.
 
     :raises RefNameNotFoundError: ``ref_name`` names no root; lists the names there are.
     """
     if ref_name is None:
-        named = [root for root in roots if root_names(root)]
-        if named and len(named) < len(roots):
-            left = len(roots) - len(named)
-            return named, [f"{left} unnamed entries of index.json not imported"]
         return list(roots), []
     chosen = [root for root in roots if ref_name in root_names(root)]
     if not chosen:
