@@ -12,12 +12,14 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pluggy
 
 from ociport.errors import FormatError
+
+if TYPE_CHECKING:
+    from pathlib import Path
 
 __all__ = [
     "StoreConfig",
@@ -45,12 +47,16 @@ def default_store_url() -> str:
     explicit = os.environ.get("OCIPORT_STORE")
     if explicit:
         return explicit
-    data_home = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
-    return str(Path(data_home) / "ociport" / "store")
+    data_home = os.environ.get("XDG_DATA_HOME") or os.path.join(
+        os.path.expanduser("~"), ".local", "share"
+    )
+    return os.path.join(data_home, "ociport", "store")
 
 
 def config_path() -> Path:
     """``$XDG_CONFIG_HOME/ociport/config.toml`` (``~/.config/ociport/config.toml``)."""
+    from pathlib import Path
+
     config_home = os.environ.get("XDG_CONFIG_HOME") or str(Path.home() / ".config")
     return Path(config_home) / "ociport" / "config.toml"
 

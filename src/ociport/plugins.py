@@ -7,12 +7,17 @@ Environment:
 
 - ``OCIPORT_DISABLE_PLUGINS=a,b``: entry-point names not to load (built-ins included);
 - ``OCIPORT_DISABLE_PLUGIN_AUTOLOAD=1``: load no entry points at all.
+
+The process-wide manager (:func:`get_plugin_manager`, which the command line and the
+API use) finds the entry points through :mod:`ociport.entrypoints`, whose cache spares
+each start the cost of :mod:`importlib.metadata`; other managers ask importlib.metadata
+directly, through pluggy.
 """
 
 from __future__ import annotations
 
 import functools
-import importlib.metadata
+import importlib
 import os
 import weakref
 from collections.abc import Iterable
@@ -23,6 +28,7 @@ import pluggy
 
 from ociport import hookspecs
 from ociport.drivers.registry import DriverRegistry
+from ociport.entrypoints import EntryPoint, cached_entry_points
 from ociport.errors import PluginError
 
 __all__ = [
@@ -42,18 +48,26 @@ hookimpl = pluggy.HookimplMarker(PROJECT)
 _REGISTRIES: Final[weakref.WeakKeyDictionary[pluggy.PluginManager, DriverRegistry]] = (
     weakref.WeakKeyDictionary()
 )
+#: For managers loaded from cached entry points: plugin name -> (distribution, version)
+#: (pluggy's ``list_plugin_distinfo`` knows only the plugins it loaded itself).
+_DISTRIBUTIONS: Final[
+    weakref.WeakKeyDictionary[pluggy.PluginManager, dict[str, tuple[str, str]]]
+] = weakref.WeakKeyDictionary()
 
 
 def make_plugin_manager(
-    *, autoload: bool = True, blocked: Iterable[str] = ()
+    *, autoload: bool = True, blocked: Iterable[str] = (), cached: bool = False
 ) -> pluggy.PluginManager:
     """A plugin manager with ociport's hook specs and, unless disabled, every plugin of
     the ``ociport`` entry-point group.
 
     :param autoload: load entry points (off also with ``OCIPORT_DISABLE_PLUGIN_AUTOLOAD``).
     :param blocked: entry-point names not to load (added to ``OCIPORT_DISABLE_PLUGINS``).
+    :param cached: find the entry points through :mod:`ociport.entrypoints`' cache
+        rather than asking importlib.metadata (the same plugins, found faster).
     :raises pluggy.PluginValidationError: a plugin implements an unknown hook or one with
         wrong arguments.
+    :raises ImportError: a plugin's module cannot be imported.
     """
     pm = pluggy.PluginManager(PROJECT)
     pm.add_hookspecs(hookspecs)
@@ -62,15 +76,60 @@ def make_plugin_manager(
         if name.strip():
             pm.set_blocked(name.strip())
     if autoload and not os.environ.get("OCIPORT_DISABLE_PLUGIN_AUTOLOAD"):
-        pm.load_setuptools_entrypoints(PROJECT)
+        if cached:
+            _load_cached_entry_points(pm)
+        else:
+            pm.load_setuptools_entrypoints(PROJECT)
     pm.check_pending()
     return pm
 
 
+def _load_cached_entry_points(pm: pluggy.PluginManager) -> None:
+    """Register the plugins of the cached entry points, as pluggy's
+    ``load_setuptools_entrypoints`` does (the first of a name wins; blocked names are
+    skipped). When a cached entry point no longer loads (a distribution changed in a
+    way the fingerprint missed), the entry points are read again once."""
+    distributions = _DISTRIBUTIONS.setdefault(pm, {})
+    for refresh in (False, True):
+        try:
+            for entry in cached_entry_points(PROJECT, refresh=refresh):
+                if pm.has_plugin(entry.name) or pm.is_blocked(entry.name):
+                    continue
+                pm.register(_load(entry), name=entry.name)
+                distributions[entry.name] = (entry.distribution, entry.version)
+            return
+        except (ImportError, AttributeError):
+            if refresh:
+                raise
+
+
+def _load(entry: EntryPoint) -> object:
+    """The object an entry point's ``module[:attribute.path]`` value names."""
+    module, _, attributes = entry.value.partition(":")
+    found: object = importlib.import_module(module.strip())
+    for attribute in filter(None, attributes.strip().split(".")):
+        found = getattr(found, attribute)
+    return found
+
+
 @functools.lru_cache(maxsize=1)
 def get_plugin_manager() -> pluggy.PluginManager:
-    """The process-wide default plugin manager, built on first use."""
-    return make_plugin_manager()
+    """The process-wide default plugin manager, built on first use from the cached
+    entry points."""
+    return make_plugin_manager(cached=True)
+
+
+def _distributions(pm: pluggy.PluginManager) -> list[tuple[object, str, str]]:
+    """``(plugin, distribution, version)`` of each plugin loaded from an entry point."""
+    found: list[tuple[object, str, str]] = [
+        (plugin, dist.metadata["Name"], dist.version)
+        for plugin, dist in pm.list_plugin_distinfo()
+    ]
+    for name, (dist_name, version) in _DISTRIBUTIONS.get(pm, {}).items():
+        plugin = pm.get_plugin(name)
+        if plugin is not None:
+            found.append((plugin, dist_name, version))
+    return found
 
 
 def driver_registry(pm: pluggy.PluginManager) -> DriverRegistry:
@@ -100,17 +159,15 @@ class PluginInfo:
 
 def list_plugins(pm: pluggy.PluginManager) -> list[PluginInfo]:
     """Every registered plugin with its distribution, sorted by name."""
-    dists = {id(plugin): dist for plugin, dist in pm.list_plugin_distinfo()}
+    dists = {
+        id(plugin): (name, version) for plugin, name, version in _distributions(pm)
+    }
     infos = []
     for name, plugin in pm.list_name_plugin():
         if plugin is None:
             continue
-        dist = dists.get(id(plugin))
         module = getattr(plugin, "__name__", type(plugin).__name__)
-        if dist is None:
-            dist_name, version = distribution_of(module)
-        else:
-            dist_name, version = dist.metadata["Name"], dist.version
+        dist_name, version = dists.get(id(plugin)) or distribution_of(module)
         infos.append(PluginInfo(name, module, dist_name, version))
     return sorted(infos, key=lambda info: info.name)
 
@@ -120,10 +177,12 @@ def distribution_of(
 ) -> tuple[str | None, str | None]:
     """The installed distribution providing ``module``: that of a plugin of ``pm`` from the
     same top-level package, else the one the import system maps the package to."""
+    import importlib.metadata
+
     top = module.split(".", 1)[0]
-    for plugin, dist in pm.list_plugin_distinfo() if pm is not None else ():
+    for plugin, name, version in _distributions(pm) if pm is not None else ():
         if getattr(plugin, "__name__", "").split(".", 1)[0] == top:
-            return dist.metadata["Name"], dist.version
+            return name, version
     names = importlib.metadata.packages_distributions().get(top) or []
     if not names:
         return None, None

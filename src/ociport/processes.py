@@ -12,13 +12,23 @@ from __future__ import annotations
 
 import hashlib
 import os
-import socket
 from typing import Final
 
-__all__ = ["HOST", "is_dead", "is_local", "owner_token"]
+__all__ = ["HOST", "hostname", "is_dead", "is_local", "owner_token"]
+
+
+def hostname() -> str:
+    """This machine's host name, as ``socket.gethostname()`` gives it (from
+    ``uname`` where there is one, sparing short commands the socket module)."""
+    if hasattr(os, "uname"):
+        return os.uname().nodename
+    import socket
+
+    return socket.gethostname()
+
 
 #: This machine, as owner tokens carry it.
-HOST: Final = hashlib.sha256(socket.gethostname().encode()).hexdigest()[:8]
+HOST: Final = hashlib.sha256(hostname().encode()).hexdigest()[:8]
 
 
 def owner_token(pid: int | None = None) -> str:

@@ -7,9 +7,7 @@ traceback); usage errors exit 2.
 from __future__ import annotations
 
 import contextlib
-import logging
 import sys
-import traceback
 from collections.abc import Iterable, Iterator
 from typing import TYPE_CHECKING, Any, Final, NoReturn
 
@@ -160,6 +158,8 @@ def cli(
     """Move container images between OCI/Docker archives, layouts and an OCI content
     store (local, NFS, S3): `ctr images import/export` and `skopeo copy` for stores."""
     if verbose:
+        import logging
+
         logging.basicConfig(
             stream=sys.stderr,
             level=logging.DEBUG if verbose > 1 else logging.INFO,
@@ -213,6 +213,8 @@ def add_store_options(group: click.Group, *, skip: Iterable[str] = ()) -> None:
 def fail(message: str, debug: bool, status: int = 1) -> NoReturn:
     """Print ``ociport: error: MESSAGE`` (and the traceback with ``--debug``) and exit."""
     if debug:
+        import traceback
+
         traceback.print_exc()
     click.echo(f"ociport: error: {message}", err=True)
     sys.exit(status)

@@ -10,7 +10,6 @@ from typing import Any, TypeVar
 import click
 
 from ociport.errors import InvalidDescriptorError
-from ociport.oci.descriptor import Platform
 
 __all__ = [
     "check_output_choice",
@@ -62,6 +61,9 @@ def key_values(
 def platforms_callback(
     ctx: click.Context, param: click.Parameter, values: tuple[str, ...]
 ) -> tuple[str, ...]:
+    """Check each ``--platform`` value (``os/arch[/variant]``) when it is given."""
+    from ociport.oci.descriptor import Platform
+
     for value in values:
         try:
             Platform.parse(value)

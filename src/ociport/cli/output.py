@@ -5,12 +5,13 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
-from typing import Any, Final
+from typing import TYPE_CHECKING, Any, Final
 
 import click
 
-from ociport.oci.descriptor import ANNOTATION_IMAGE_NAME, Descriptor
-from ociport.oci.digest import Digest
+if TYPE_CHECKING:
+    from ociport.oci.descriptor import Descriptor
+    from ociport.oci.digest import Digest
 
 __all__ = [
     "describe_missing",
@@ -69,6 +70,8 @@ def image_record(name: str, target: Descriptor) -> dict[str, Any]:
 def entry_record(entry: Descriptor) -> dict[str, Any]:
     """An exported ``index.json`` entry: :func:`image_record` with the image's full
     name, plus ``refName``, its ``org.opencontainers.image.ref.name`` as written."""
+    from ociport.oci.descriptor import ANNOTATION_IMAGE_NAME
+
     name = entry.annotations.get(ANNOTATION_IMAGE_NAME) or entry.ref_name or ""
     return {**image_record(name, entry), "refName": entry.ref_name}
 

@@ -30,7 +30,6 @@ from ociport.cli.output import (
 )
 from ociport.cli.progress import ProgressMode, progress_report
 from ociport.errors import InvalidLocationError
-from ociport.oci.descriptor import Platform
 
 __all__ = ["export", "import_", "inspect_"]
 
@@ -433,6 +432,7 @@ def inspect_(
     """
     _transport_ref(source, "SOURCE", format_)
     from ociport.api import inspect_source
+    from ociport.oci.descriptor import Platform
 
     records = inspect_source(
         source,

@@ -33,7 +33,6 @@ from __future__ import annotations
 
 import contextlib
 import json
-import logging
 import threading
 import time
 import uuid
@@ -59,7 +58,6 @@ __all__ = [
     "lease_for",
 ]
 
-_log = logging.getLogger(__name__)
 
 #: Seconds a lease lives without renewal (15 minutes).
 LEASE_TTL: Final = 900.0
@@ -158,7 +156,9 @@ class LeaseFiles:
             uuid.uuid4().hex, purpose, owner_token(), now, now + ttl, frozenset()
         )
         self.store(record)
-        _log.debug("lease %s (%s) created", record.id, purpose)
+        import logging  # only for writes: short commands do without it
+
+        logging.getLogger(__name__).debug("lease %s (%s) created", record.id, purpose)
         return Lease(self, record, ttl)
 
     def store(self, record: LeaseRecord) -> None:

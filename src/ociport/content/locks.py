@@ -52,7 +52,6 @@ import json
 import os
 import posixpath
 import random
-import socket
 import threading
 import time
 import uuid
@@ -60,6 +59,7 @@ from collections.abc import Iterator
 from typing import Final
 
 from ociport.errors import LockTimeoutError, OciportError
+from ociport.processes import hostname
 from ociport.streams.location import SINGLE_WRITER_OPTION, Location
 from ociport.streams.storage_errors import (
     describe_error,
@@ -137,7 +137,7 @@ class ObjectLock:
         self._body = json.dumps(
             {
                 "token": uuid.uuid4().hex,
-                "host": socket.gethostname(),
+                "host": hostname(),
                 "pid": os.getpid(),
                 "time": time.time(),
             }

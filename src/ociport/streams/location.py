@@ -7,14 +7,13 @@ import os
 import posixpath
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, Final
-
-import fsspec
-from fsspec.core import split_protocol, url_to_fs
-from fsspec.implementations.local import LocalFileSystem
+from typing import TYPE_CHECKING, Any, Final, cast
 
 from ociport.errors import InvalidLocationError
-from ociport.streams.s3http import http_config
+from ociport.streams.localfs import LOCAL_FILES, absolute_path, is_local_filesystem
+
+if TYPE_CHECKING:
+    import fsspec
 
 __all__ = [
     "OCIPORT_OPTIONS",
@@ -126,6 +125,8 @@ def _s3_options(options: dict[str, Any], url: str) -> tuple[dict[str, Any], int]
         raise InvalidLocationError(
             url, f"storage option config_kwargs must be a mapping, not {given!r}"
         )
+    from ociport.streams.s3http import http_config
+
     config = dict(given or {})
     for name, default in (
         ("connect_timeout", S3_CONNECT_TIMEOUT),
@@ -162,7 +163,9 @@ def _s3_options(options: dict[str, Any], url: str) -> tuple[dict[str, Any], int]
 class Location:
     """A path on an fsspec filesystem (local disk, NFS mount, ``memory://``, ``s3://``).
 
-    :ivar fs: the filesystem instance.
+    :ivar fs: the filesystem instance (for a plain local path,
+        :data:`~ociport.streams.localfs.LOCAL_FILES`: fsspec's local filesystem,
+        imported when first needed).
     :ivar path: the path in that filesystem's own form (no protocol for local paths).
     """
 
@@ -215,6 +218,12 @@ class Location:
         """
         text = os.fspath(url)
         options = split_options(storage_options)[0]
+        local = None if options else absolute_path(text)
+        if local is not None:
+            fs = cast("fsspec.AbstractFileSystem", LOCAL_FILES)
+            return cls(fs, local)
+        from fsspec.core import split_protocol, url_to_fs
+
         tries: int | None = None
         if split_protocol(text)[0] in _S3_PROTOCOLS:
             options, tries = _s3_options(options, text)
@@ -232,7 +241,7 @@ class Location:
     @property
     def is_local(self) -> bool:
         """Whether this is a path on the local filesystem (rename and flock work)."""
-        return isinstance(self.fs, LocalFileSystem)
+        return is_local_filesystem(self.fs)
 
     @property
     def url(self) -> str:

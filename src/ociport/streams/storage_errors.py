@@ -210,8 +210,10 @@ def is_remote(location: Location) -> bool:
 
 def bucket_of(location: Location) -> str | None:
     """The bucket (container) of a location on an object store, else ``None``."""
+    if location.is_local:
+        return None
     split = getattr(location.fs, "split_path", None)
-    if location.is_local or split is None:
+    if split is None:
         return None
     try:
         bucket = split(location.path)[0]
