@@ -105,7 +105,11 @@ def content_verify(ctx: CliContext, as_json: bool, quiet: bool) -> None:
 def content_gc(
     ctx: CliContext, grace: float, dry_run: bool, as_json: bool, quiet: bool
 ) -> None:
-    """Delete blobs that no named image reaches."""
+    """Delete blobs that no named image reaches.
+
+    Referrers (signatures, SBOMs, attestations) are kept while what they refer to
+    is; those of images no longer named go, their index.json entries too.
+    """
     check_output_choice(as_json, quiet)
     result = ctx.store.gc(grace=grace, dry_run=dry_run)
     if as_json:
@@ -117,6 +121,7 @@ def content_gc(
                     "bytes": result.bytes_removed,
                     "ingests": result.ingests_removed,
                     "leases": result.leases_removed,
+                    "referrers": result.referrers_removed,
                 },
                 "kept": {"young": result.kept_young, "leased": result.kept_leased},
             }
@@ -130,7 +135,8 @@ def content_gc(
     note(
         f"{verb} {len(result.removed)} blob(s), {result.bytes_removed} bytes, and "
         f"{result.ingests_removed} abandoned ingest file(s) and "
-        f"{result.leases_removed} dead lease(s), aborted {result.uploads_aborted} "
+        f"{result.leases_removed} dead lease(s), {result.referrers_removed} "
+        f"referrer(s) of images gone, aborted {result.uploads_aborted} "
         f"stale upload(s); kept {result.kept_young} younger "
         f"than the grace period and {result.kept_leased} held by running imports"
     )
