@@ -130,6 +130,7 @@ def _given(parameter: str) -> bool:
     "oci_manifests",
     is_flag=True,
     help="Docker archives: build OCI manifests, not Docker schema 2.",
+)
 @click.option(
     "--no-referrers",
     is_flag=True,
@@ -137,7 +138,6 @@ def _given(parameter: str) -> bool:
         "Leave out the images' referrers (signatures, SBOMs, attestations) "
         "[default: import them]."
     ),
-)
 )
 @max_document_option
 @source_option
@@ -156,8 +156,8 @@ def import_(
     index_name: str | None,
     platforms: tuple[str, ...],
     all_platforms: bool,
-    no_referrers: bool,
     oci_manifests: bool,
+    no_referrers: bool,
     max_document: int,
     source_options: dict[str, Any],
     as_json: bool,
@@ -171,11 +171,11 @@ def import_(
     TRANSPORT:PATH[:REF] as skopeo takes it, with a format as TRANSPORT:
       oci-archive:a.tar  oci-archive:a.tar:v1  oci:DIR:example.com/app:v1
       docker-archive:a.tar  oci-archive:s3://bucket/a.tar:v1
+    TRANSPORT chooses the format; :REF takes only that image, as --ref does.
 
     The referrers of the images come along (manifests whose subject is in an
     image, or tagged sha256-<hex>.sig/.att/.sbom as cosign does), whether
     index.json lists them or not; 'images referrers' lists them.
-    TRANSPORT chooses the format; :REF takes only that image, as --ref does.
     """
     _transport_ref(source, "SOURCE", format_, ref)
     check_platform_choice(platforms, all_platforms)
@@ -204,8 +204,8 @@ def import_(
             max_document=max_document,
             oci_manifests=oci_manifests,
             storage_options=source_options,
-            referrers=not no_referrers,
             progress=progress,
+            referrers=not no_referrers,
         )
     warnings = []
     if result.missing:
@@ -214,8 +214,8 @@ def import_(
     if as_json:
         print_json(
             {
-                "referrers": [d.to_json() for d in result.referrers],
                 "images": [image_record(i.name, i.target) for i in result.images],
+                "referrers": [d.to_json() for d in result.referrers],
                 "blobs": {
                     "committed": result.blobs_committed,
                     "bytes": result.bytes_committed,
@@ -291,6 +291,7 @@ def _mode(progress_mode: ProgressMode, quiet: bool) -> ProgressMode:
     "--skip-manifest-json",
     is_flag=True,
     help="Leave out files plugins add (Docker's manifest.json).",
+)
 @click.option(
     "--no-referrers",
     is_flag=True,
@@ -305,7 +306,6 @@ def _mode(progress_mode: ProgressMode, quiet: bool) -> ProgressMode:
     multiple=True,
     metavar="TYPE",
     help="Only referrers of this artifact type (repeatable); theirs come along.",
-)
 )
 @click.option(
     "--dest-option",
@@ -329,9 +329,9 @@ def export(
     all_platforms: bool,
     keep_index: bool,
     skip_non_distributable: bool,
+    skip_manifest_json: bool,
     no_referrers: bool,
     artifact_types: tuple[str, ...],
-    skip_manifest_json: bool,
     dest_options: dict[str, Any],
     as_json: bool,
     quiet: bool,
@@ -345,21 +345,21 @@ def export(
       oci-archive:out.tar  oci:DIR:v2  docker-archive:out.tar:example.com/app:v2
       oci-archive:s3://bucket/out.tar:example.com/app:v2
     TRANSPORT chooses the format; :REF is the name of the one image exported
+    (its org.opencontainers.image.ref.name, as written).
 
     The referrers of what is exported (signatures, SBOMs, attestations of the
     images and of the platforms kept) are written as unnamed index.json entries,
     as oras and containerd read them; docker-archive cannot hold them (a note
     says so).
-    (its org.opencontainers.image.ref.name, as written).
     """
     ref = _transport_ref(dest, "DEST", format_)
     if ref is not None and _given("ref_name_style"):
         raise click.UsageError(f"--ref-name does not apply to DEST's :{ref}")
     check_platform_choice(platforms, all_platforms)
     if keep_index and not platforms:
+        raise click.UsageError("--keep-index goes with --platform")
     if no_referrers and artifact_types:
         raise click.UsageError("--artifact-type and --no-referrers exclude each other")
-        raise click.UsageError("--keep-index goes with --platform")
     check_output_choice(as_json, quiet)
     if as_json and dest == "-":
         raise click.UsageError("--json prints on stdout, where 'export -' writes")
@@ -379,9 +379,9 @@ def export(
             skip_non_distributable=skip_non_distributable,
             extra_members=not skip_manifest_json,
             storage_options=dest_options,
+            progress=progress,
             referrers=not no_referrers,
             artifact_types=artifact_types,
-            progress=progress,
         )
     warnings = []
     if result.missing:
@@ -391,8 +391,8 @@ def export(
         print_json(
             {
                 "destination": dest,
-                "referrers": [d.to_json() for d in result.referrers],
                 "images": [entry_record(entry) for entry in result.entries],
+                "referrers": [d.to_json() for d in result.referrers],
                 "blobs": {
                     "exported": result.blobs_exported,
                     "bytes": result.bytes_exported,
