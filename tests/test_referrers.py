@@ -32,7 +32,17 @@ from helpers import PUBLIC, ROOT, need_tool
 from ociport.builtin import oci_layout
 from ociport.content.fsstore import FsspecContentStore
 from ociport.errors import ImageNotFoundError, InvalidDigestError
-from ociport.oci.referrers import ANNOTATION_FILTERS_APPLIED
+from ociport.oci.descriptor import Descriptor
+from ociport.oci.digest import Digest
+from ociport.oci.referrers import (
+    ANNOTATION_FILTERS_APPLIED,
+    ANNOTATION_REFERRER_TAG,
+    Referrer,
+    export_entry,
+    follow_referrers,
+    parse_link_tag,
+    referrers_index,
+)
 from ociport.streams.location import Location
 from ociport.testing.factories import random_image
 
@@ -752,3 +762,164 @@ def test_regclient_testrepo(tmp_path: Path, pm: pluggy.PluginManager) -> None:
     )
     assert len(sboms) >= 2
     assert store.verify_images() == []
+
+
+# -- the OCI rules, on their own --------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("tag", "expected"),
+    [
+        ("sha256-" + "a" * 64 + ".sig", ("sha256:" + "a" * 64, ".sig")),
+        ("sha256-" + "b" * 64 + ".att", ("sha256:" + "b" * 64, ".att")),
+        ("sha256-" + "c" * 64 + ".sbom", ("sha256:" + "c" * 64, ".sbom")),
+        ("sha256-" + "d" * 64, ("sha256:" + "d" * 64, "")),
+        ("sha512-" + "e" * 128 + ".sig", ("sha512:" + "e" * 128, ".sig")),
+        ("sha256-" + "a" * 63 + ".sig", None),  # too short
+        ("sha256-" + "A" * 64 + ".sig", None),  # upper case
+        ("sha256-" + "a" * 64 + ".meta", None),
+        ("v1.0", None),
+        ("example.com/app:sha256-" + "a" * 64 + ".sig", None),
+        (None, None),
+    ],
+)
+def test_parse_link_tag(tag: str | None, expected: tuple[str, str] | None) -> None:
+    link = parse_link_tag(tag)
+    if expected is None:
+        assert link is None
+    else:
+        assert link is not None
+        assert (str(link.subject), link.suffix) == expected
+        assert link.is_referrers_index == (expected[1] == "")
+
+
+def _referrer(n: int, subject: int, artifact_type: str = SPDX) -> Referrer:
+    desc = Descriptor(MANIFEST, Digest.of(b"%d" % n), 10, artifact_type=artifact_type)
+    return Referrer(desc, Digest.of(b"%d" % subject))
+
+
+def test_follow_referrers_recursively_with_a_filter() -> None:
+    image = Digest.of(b"0")
+    sbom, signature = _referrer(1, 0), _referrer(2, 1, NOTATION)
+    vex, loop_a, loop_b = (
+        _referrer(3, 0, "application/vex+json"),
+        _referrer(4, 5),
+        _referrer(5, 4),
+    )
+    reached = {image}
+    taken = follow_referrers(
+        reached,
+        [signature, loop_a, vex, sbom, loop_b],  # a signature listed before its SBOM
+        lambda r: {r.descriptor.digest},
+        [SPDX],
+    )
+    assert taken == [sbom, signature]
+    assert reached == {image, sbom.descriptor.digest, signature.descriptor.digest}
+    incomplete = follow_referrers({image}, [sbom, signature], lambda r: None)
+    assert incomplete == []
+
+
+def test_referrers_index_and_export_entry() -> None:
+    tagged = Descriptor(
+        MANIFEST,
+        Digest.of(b"s"),
+        5,
+        annotations={ANNOTATION_REFERRER_TAG: "sha256-" + "a" * 64 + ".sig", "k": "v"},
+        artifact_type="application/vnd.oci.image.config.v1+json",
+    )
+    index = json.loads(referrers_index([tagged]).raw)
+    assert index == {
+        "schemaVersion": 2,
+        "mediaType": INDEX,
+        "manifests": [
+            {
+                "mediaType": MANIFEST,
+                "digest": str(tagged.digest),
+                "size": 5,
+                "annotations": {"k": "v"},
+                "artifactType": "application/vnd.oci.image.config.v1+json",
+            }
+        ],
+    }
+    filtered = json.loads(referrers_index([], [SPDX]).raw)
+    assert filtered["annotations"] == {ANNOTATION_FILTERS_APPLIED: "artifactType"}
+    written = export_entry(tagged)
+    assert written.ref_name == "sha256-" + "a" * 64 + ".sig"
+    assert ANNOTATION_REFERRER_TAG not in written.annotations
+
+
+# -- any store, no external tool -------------------------------------------------------
+
+
+def test_referrers_in_any_store(
+    store: ociport.ImageStore, tmp_path: Path, pm: pluggy.PluginManager
+) -> None:
+    """The same flow into a local and an in-memory store, from a layout built here."""
+    path = tmp_path / "layout"
+    image = random_image(FsspecContentStore(Location.from_url(str(path))), seed=11)
+    layout = Layout(path)
+    layout.add_entry(
+        image.with_annotations({"org.opencontainers.image.ref.name": NAME}).to_json()
+    )
+    sbom = layout.attach(image.to_json(), SPDX, b"{}")
+    signature = layout.attach(sbom, NOTATION, b"sig")
+    result = store.import_image(f"oci:{path}")
+    assert digests(result.referrers) == {sbom["digest"], signature["digest"]}
+    assert digests(store.referrers(NAME)) == {sbom["digest"]}
+    assert store.gc(grace=0).removed == []
+    assert store.verify_images() == []
+    store.remove([NAME])
+    assert store.gc(grace=0).referrers_removed == 2
+    assert store.content.read_index() == ()
+
+
+def test_export_into_an_existing_layout_twice_lists_each_referrer_once(
+    tmp_path: Path, pm: pluggy.PluginManager
+) -> None:
+    layout = skopeo_layout(tmp_path / "layout")
+    image = layout.entry(NAME)
+    layout.attach(image, SPDX, b"{}")
+    layout.cosign_sign(image)
+    store = open_at(tmp_path / "store", pm)
+    store.import_image(f"oci:{layout.path}")
+    out = tmp_path / "out"
+    store.export_images([NAME], f"oci:{out}")
+    first = Layout(out).index["manifests"]
+    store.export_images([NAME], f"oci:{out}")
+    again = Layout(out).index["manifests"]
+    assert len(first) == 3
+    assert sorted(map(json.dumps, again)) == sorted(map(json.dumps, first))
+
+
+def test_inspect_marks_referrers(
+    signed: tuple[Layout, dict[str, Any], dict[str, Any]], pm: pluggy.PluginManager
+) -> None:
+    layout, sbom, signature = signed
+    records = ociport.inspect_source(f"oci:{layout.path}", pm=pm)
+    subjects = {r["descriptor"]["digest"]: r.get("subject") for r in records}
+    assert subjects[sbom["digest"]] == layout.entry(NAME)["digest"]
+    assert subjects[signature["digest"]] == sbom["digest"]
+    assert subjects[layout.entry(NAME)["digest"]] is None
+
+
+def test_cli_gc_and_verify_name_referrers(
+    signed: tuple[Layout, dict[str, Any], dict[str, Any]], tmp_path: Path
+) -> None:
+    layout, _, _ = signed
+    assert run_cli(tmp_path, "import", f"oci:{layout.path}").returncode == 0
+    blob = (
+        tmp_path
+        / "store"
+        / "blobs"
+        / "sha256"
+        / hashlib.sha256(b"signature-bytes").hexdigest()
+    )
+    blob.unlink()
+    verify = run_cli(tmp_path, "content", "verify", "--json")
+    assert verify.returncode != 0
+    incomplete = json.loads(verify.stdout)["incomplete"]
+    assert any("referrer sha256:" in json.dumps(item) for item in incomplete)
+    assert run_cli(tmp_path, "images", "rm", NAME).returncode == 0
+    gc = run_cli(tmp_path, "content", "gc", "--json", "--grace", "0")
+    assert gc.returncode == 0, gc.stderr
+    assert json.loads(gc.stdout)["removed"]["referrers"] == 2

@@ -428,7 +428,8 @@ def inspect_(
     """Describe the images of an archive or layout without importing them.
 
     SOURCE is given as to import, TRANSPORT:PATH[:REF] too (:REF describes only that
-    image).
+    image). Referrers the source lists (signatures, SBOMs) are marked with the
+    digest they refer to.
     """
     _transport_ref(source, "SOURCE", format_)
     from ociport.api import inspect_source
@@ -446,6 +447,8 @@ def inspect_(
     for record in records:
         descriptor = record["descriptor"]
         names = ", ".join(record["names"]) or "(unnamed)"
+        if "subject" in record:
+            names += f" (referrer of {record['subject']})"
         click.echo(
             f"{names}\t{descriptor['digest']}\t{descriptor.get('mediaType', '')}"
         )

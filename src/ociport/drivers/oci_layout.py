@@ -193,16 +193,17 @@ def _write(plan: ExportPlan, layout: FsspecContentStore) -> None:
 
     with concurrent.futures.ThreadPoolExecutor(EXPORT_THREADS) as pool:
         list(pool.map(copy, plan.blobs))
-    names = {e.ref_name for e in plan.entries}
-    referrers = {e.digest for e in plan.referrers}
+    written = plan.index_entries()
+    names = {e.ref_name for e in written if e.ref_name}
+    unnamed = {e.digest for e in written if not e.ref_name}
     layout.update_index(
         lambda current: (
             [
                 e
                 for e in current
-                if e.ref_name not in names and (e.ref_name or e.digest not in referrers)
+                if (e.ref_name not in names if e.ref_name else e.digest not in unnamed)
             ]
-            + plan.index_entries()
+            + written
         )
     )
 

@@ -258,21 +258,23 @@ def verify_blobs(content: ContentStore) -> list[tuple[Digest, str]]:
 def verify_images(
     content: ContentStore, corrupt: Collection[Digest] = ()
 ) -> list[tuple[str, str]]:
-    """Check that every named image is whole (:func:`~ociport.oci.validate.validate_image`
-    without re-hashing layers): each blob it needs is present with its size, and each
-    config lists one diff ID per layer.
+    """Check that every named image, and every referrer the store records, is whole
+    (:func:`~ociport.oci.validate.validate_image` without re-hashing layers): each blob
+    it needs is present with its size, and each config lists one diff ID per layer.
 
     :param corrupt: blobs already reported corrupt (by :func:`verify_blobs`); an image
         that fails only on one of them is not reported again.
-    :returns: ``(name, problem)`` for each incomplete or malformed image.
+    :returns: ``(name, problem)`` for each incomplete or malformed image (``referrer
+        <digest>`` for a referrer).
     """
     problems = []
     for entry in content.read_index():
+        label = entry.ref_name or f"referrer {entry.digest}"
         try:
             validate_image(content, entry, hash_blobs=False)
         except DigestMismatchError as exc:
             if exc.expected not in corrupt:
-                problems.append((entry.ref_name or str(entry.digest), str(exc)))
+                problems.append((label, str(exc)))
         except OciportError as exc:
-            problems.append((entry.ref_name or str(entry.digest), str(exc)))
+            problems.append((label, str(exc)))
     return problems

@@ -12,6 +12,7 @@ from typing import IO, Any
 from ociport.content.staging import StagingArea
 from ociport.drivers.base import ImageDriver
 from ociport.engine.importing import ImportRequest, SourceReader, open_image_source
+from ociport.engine.referrers import classify_roots
 from ociport.engine.selection import root_names, select_roots
 from ociport.oci.descriptor import Descriptor
 from ociport.oci.digest import Digest
@@ -36,7 +37,9 @@ def describe_source(
     Each record has ``names`` (ref name and containerd image name, when given), the root
     ``descriptor``, its ``manifests`` (platform, media type, config, layers, size in
     bytes of what is present), ``missing`` (descriptors the source lacks, each with
-    the digest that referenced it) and, when a document is unreadable, ``errors``.
+    the digest that referenced it), when a document is unreadable, ``errors``, and for a
+    root that is a referrer (imported with the image it refers to, not as an image:
+    :func:`~ociport.engine.referrers.classify_roots`) its ``subject`` digest.
 
     :param ref_name: describe only the roots with this ref name or image name.
     :raises FormatError: the source itself is malformed.
@@ -53,7 +56,13 @@ def describe_source(
             if ref_name is None
             else select_roots(opened.roots, ref_name)[0]
         )
-        return [_describe_root(reader, root) for root in roots]
+        _, referrers = classify_roots(roots, reader)
+        subjects = {r.descriptor.digest: r.subject for r in referrers}
+        records = [_describe_root(reader, root) for root in roots]
+        for record, root in zip(records, roots, strict=True):
+            if root.digest in subjects:
+                record["subject"] = str(subjects[root.digest])
+        return records
 
 
 def _describe_root(reader: SourceReader, root: Descriptor) -> dict[str, Any]:
