@@ -12,9 +12,15 @@ on as in a normal installation (``PYTHONDONTWRITEBYTECODE`` is dropped, and one
 warm-up round writes the ``.pyc`` files): without it every start compiles every
 module again, which costs more than all the imports.
 
+With ``--baseline SRC`` (the ``src`` folder of another checkout, e.g. a ``git worktree``
+of an earlier revision), ``python -m ociport`` is timed both from the installed tree and
+from ``SRC`` in the same rounds, for before/after figures taken side by side.
+
 Usage::
 
     python bench/startup.py --rounds 20
+    git worktree add /tmp/before <rev>
+    python bench/startup.py --rounds 20 --baseline /tmp/before/src
 """
 
 from __future__ import annotations
@@ -43,6 +49,9 @@ def _time(argv: list[str], env: dict[str, str]) -> float:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=20)
+    parser.add_argument(
+        "--baseline", metavar="SRC", help="another ociport source tree to compare"
+    )
     args = parser.parse_args()
     ociport = str(Path(sys.executable).with_name("ociport"))
     with tempfile.TemporaryDirectory() as work:
@@ -53,25 +62,32 @@ def main() -> None:
             [ociport, "import", str(_EXAMPLE)], env=env, check=True, capture_output=True
         )
         sides = {
-            "python -c pass": [sys.executable, "-c", "pass"],
-            "ociport --help": [ociport, "--help"],
-            "ociport images ls": [ociport, "images", "ls"],
-            "ociport content ls": [ociport, "content", "ls"],
+            "python -c pass": ([sys.executable, "-c", "pass"], env),
+            "ociport --help": ([ociport, "--help"], env),
+            "ociport images ls": ([ociport, "images", "ls"], env),
+            "ociport content ls": ([ociport, "content", "ls"], env),
         }
+        if args.baseline:
+            baseline_env = {**env, "PYTHONPATH": args.baseline}
+            for command in (["--help"], ["images", "ls"]):
+                module = [sys.executable, "-m", "ociport", *command]
+                label = f"python -m ociport {' '.join(command)}"
+                sides[label] = (module, env)
+                sides[f"{label} (baseline)"] = (module, baseline_env)
         for name, argv in (
             ("ctr --help", ["ctr", "--help"]),
             ("skopeo --version", ["skopeo", "--version"]),
         ):
             if shutil.which(argv[0]):
-                sides[name] = argv
+                sides[name] = (argv, env)
         samples: dict[str, list[float]] = {name: [] for name in sides}
         names = list(sides)
-        for argv in sides.values():  # warm-up: bytecode written, files cached
-            _time(argv, env)
+        for argv, side_env in sides.values():  # warm-up: bytecode, files cached
+            _time(argv, side_env)
         for round_ in range(args.rounds):
             order = names[round_ % len(names) :] + names[: round_ % len(names)]
             for name in order:
-                samples[name].append(_time(sides[name], env))
+                samples[name].append(_time(*sides[name]))
     floor = statistics.median(samples["python -c pass"])
     print(f"{args.rounds} rounds, Python {sys.version.split()[0]}\n")
     print("| command | median ms | best ms | ratio to `python -c pass` (median) |")

@@ -242,7 +242,9 @@ print(sorted(m for m in {modules!r} if m in sys.modules), file=sys.stderr)
 """
 
 
-@pytest.mark.parametrize("command", [["--help"], ["images", "ls"]], ids=" ".join)
+@pytest.mark.parametrize(
+    "command", [["--help"], ["images", "ls"], ["content", "ls"]], ids=" ".join
+)
 def test_short_commands_on_a_local_store_import_no_fsspec(
     tmp_path: Path, command: list[str]
 ) -> None:
@@ -267,3 +269,17 @@ def test_short_commands_on_a_local_store_import_no_fsspec(
     assert result.stderr.strip().splitlines()[-1] == "[]", result.stderr
     if command == ["images", "ls"]:
         assert "example.com/ociport/hello:1.0" in result.stdout
+    if command == ["content", "ls"]:
+        assert len(result.stdout.splitlines()) >= 3  # manifest, config, layer
+
+
+@pytest.mark.parametrize("name", ["", "dir", "file", "nothing", "dangling"])
+def test_find_of_one_level_is_fsspecs(tree: Path, name: str) -> None:
+    (tree / "dir" / "inner").write_bytes(b"x")
+    (tree / "dirlink").symlink_to(tree / "dir")
+    path = str(tree / name) if name else str(tree)
+    ours = LOCAL_FILES.find(path, maxdepth=1, detail=True)
+    assert ours == LocalFileSystem().find(path, maxdepth=1, detail=True)
+    assert list(ours) == sorted(ours)
+    if not name:
+        assert {Path(p).name for p in ours} == {"file", "link", "dangling", "dirlink"}

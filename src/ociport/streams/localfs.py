@@ -2,16 +2,17 @@
 
 Importing fsspec costs more than all the rest of a short command (``ociport images
 ls``): it imports asyncio, ssl and importlib.metadata. Yet such a command only reads a
-store: ``info`` of a few paths, ``cat_file`` of ``index.json`` and ``open(..., "rb")``
-of a few blobs. :class:`LocalFiles` answers those three with plain ``os`` calls, giving
-exactly what fsspec's ``LocalFileSystem`` gives, and hands every other call (and any of
-these three with arguments it does not handle) to fsspec's ``LocalFileSystem``, imported
-on first use. :meth:`Location.from_url <ociport.streams.location.Location.from_url>`
+store: ``info`` of a few paths, ``cat_file`` of ``index.json``, ``open(..., "rb")`` of
+a few blobs, and ``find`` of the blob directories (``content ls``). :class:`LocalFiles`
+answers those four with plain ``os`` calls, giving exactly what fsspec's
+``LocalFileSystem`` gives, and hands every other call (and any of these with arguments
+it does not handle) to fsspec's ``LocalFileSystem``, imported on first use. :meth:`Location.from_url <ociport.streams.location.Location.from_url>`
 uses it for plain local paths without storage options.
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
 import stat
 import sys
@@ -54,8 +55,9 @@ def is_local_filesystem(fs: object) -> bool:
 
 
 class LocalFiles:
-    """fsspec's ``LocalFileSystem``, imported on first use; ``info``, ``cat_file`` and
-    ``open(path, "rb")`` of absolute paths are answered without it (module docstring).
+    """fsspec's ``LocalFileSystem``, imported on first use; ``info``, ``cat_file``,
+    ``open(path, "rb")`` and the one-level ``find`` of absolute paths are answered
+    without it (module docstring).
     Use the shared instance :data:`LOCAL_FILES`."""
 
     protocol: Final = ("file", "local")
@@ -83,18 +85,40 @@ class LocalFiles:
             kind = "file"
         else:
             kind = "other"
-        result: dict[str, Any] = {
-            "name": path,
-            "size": out.st_size,
-            "type": kind,
-            "created": getattr(out, "st_birthtime", out.st_ctime),
-            "islink": link,
-        }
-        for field in ("mode", "uid", "gid", "mtime", "ino", "nlink"):
-            result[field] = getattr(out, f"st_{field}")
-        if link:
-            result["destination"] = os.readlink(path)
-        return result
+        return _details(path, out, kind, out.st_size, link)
+
+    def find(
+        self,
+        path: str,
+        maxdepth: int | None = None,
+        withdirs: bool = False,
+        detail: bool = False,
+        **kwargs: Any,
+    ) -> Any:
+        """As fsspec; answered here for the listing of one directory's files with
+        their details (``maxdepth=1, detail=True``: ``{path: info}``, sorted by path,
+        everything that is not a directory, a symbolic link's ``type`` being
+        ``other``; ``{}`` for a path that cannot be listed, ``{path: info}`` for a
+        file)."""
+        if maxdepth != 1 or withdirs or not detail or kwargs or not _plain(path):
+            return _fsspec_local().find(path, maxdepth, withdirs, detail, **kwargs)
+        try:
+            top = self.info(path)
+        except OSError:
+            return {}
+        if top["type"] != "directory":
+            return {path: top}
+        found = {}
+        try:
+            with os.scandir(path) as items:
+                for item in items:
+                    with contextlib.suppress(FileNotFoundError):
+                        details = _entry_details(item)
+                        if details["type"] != "directory":
+                            found[details["name"]] = details
+        except OSError:
+            return {}
+        return dict(sorted(found.items()))
 
     def cat_file(
         self, path: str, start: int | None = None, end: int | None = None, **kwargs: Any
@@ -134,7 +158,51 @@ class LocalFiles:
 
 def _plain(path: object) -> bool:
     """Whether ``path`` is an absolute POSIX path string that needs no stripping."""
-    return isinstance(path, str) and os.sep == "/" and path.startswith("/")
+    return (
+        isinstance(path, str)
+        and os.sep == "/"
+        and path.startswith("/")
+        and (path == "/" or not path.endswith("/"))
+    )
+
+
+def _details(
+    path: str, out: os.stat_result, kind: str, size: int, link: bool
+) -> dict[str, Any]:
+    """An fsspec ``info`` record."""
+    result: dict[str, Any] = {
+        "name": path,
+        "size": size,
+        "type": kind,
+        "created": getattr(out, "st_birthtime", out.st_ctime),
+        "islink": link,
+    }
+    for field in ("mode", "uid", "gid", "mtime", "ino", "nlink"):
+        result[field] = getattr(out, f"st_{field}")
+    if link:
+        result["destination"] = os.readlink(path)
+    return result
+
+
+def _entry_details(entry: os.DirEntry[str]) -> dict[str, Any]:
+    """The ``info`` record fsspec gives for a directory entry: the entry's own kind
+    (a symbolic link is ``other``) and status, with the size of a link's target
+    (``0`` for a dangling link)."""
+    out = entry.stat(follow_symlinks=False)
+    link = entry.is_symlink()
+    if entry.is_dir(follow_symlinks=False):
+        kind = "directory"
+    elif entry.is_file(follow_symlinks=False):
+        kind = "file"
+    else:
+        kind = "other"
+    size = out.st_size
+    if link:
+        try:
+            size = entry.stat(follow_symlinks=True).st_size
+        except OSError:
+            size = 0
+    return _details(entry.path, out, kind, size, link)
 
 
 def _fsspec_local() -> Any:
