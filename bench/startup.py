@@ -2,7 +2,8 @@
 """Time how fast short ``ociport`` commands start, against a bare interpreter.
 
 Each round runs, in turn (a different order each round): ``python -c pass`` (the
-floor), ``ociport --help``, ``ociport images ls`` and ``ociport content ls`` on a small
+floor), ``python -c 'import click'`` (the floor of any click command line),
+``ociport --help``, ``ociport images ls`` and ``ociport content ls`` on a small
 local store, and, when installed, ``ctr --help`` and ``skopeo --version`` for
 comparison. Wall time is measured around each process; the report is a markdown table
 of medians and best runs, with each command's ratio to the bare interpreter (the
@@ -63,6 +64,7 @@ def main() -> None:
         )
         sides = {
             "python -c pass": ([sys.executable, "-c", "pass"], env),
+            "python -c 'import click'": ([sys.executable, "-c", "import click"], env),
             "ociport --help": ([ociport, "--help"], env),
             "ociport images ls": ([ociport, "images", "ls"], env),
             "ociport content ls": ([ociport, "content", "ls"], env),

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
-from typing import final
+from typing import TYPE_CHECKING, final
 
-from ociport.drivers.base import ImageDriver
 from ociport.errors import DuplicateDriverError, UnknownDriverError
+
+if TYPE_CHECKING:
+    from ociport.drivers.base import ImageDriver
 
 __all__ = ["DriverRegistry"]
 
