@@ -53,7 +53,7 @@ def plan_export(
     progress: ProgressLike | None = None,
     referrers: bool = True,
     artifact_types: Sequence[str] = (),
-    holds_referrers: bool = True,
+    holds_referrers: bool = False,
 ) -> tuple[ExportPlan, list[str]]:
     """The plan for exporting ``entries`` (annotated with their names), and notes: the
     plan's own list (:attr:`ExportPlan.notes`), so that notes added while the driver
@@ -69,7 +69,8 @@ def plan_export(
         left out stay behind.
     :param artifact_types: carry only the direct referrers of these artifact types
         (the referrers of those carried all come along).
-    :param holds_referrers: whether the format holds referrers; when not, they are
+    :param holds_referrers: whether the format holds referrers (the driver's
+        :attr:`~ociport.drivers.base.ImageDriver.holds_referrers`); when not, they are
         left out with a note.
     :raises MissingContentError: a selected manifest (every one with ``all_platforms``)
         or its config or layers are absent.

@@ -18,11 +18,17 @@ from ociport.testing.conformance import (  # noqa: E402
     new_targets,
     store_state,
 )
-from ociport.testing.factories import layer_tar, name_image, random_image  # noqa: E402
+from ociport.testing.factories import (  # noqa: E402
+    attach_artifact,
+    layer_tar,
+    name_image,
+    random_image,
+)
 
 __all__ = [
     "ContentStoreSuite",
     "ImageDriverSuite",
+    "attach_artifact",
     "layer_tar",
     "name_image",
     "new_targets",

@@ -6,7 +6,7 @@ import io
 import itertools
 import uuid
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO
 
@@ -32,7 +32,7 @@ from ociport.oci.validate import validate_image
 from ociport.oci.walk import ImageGraph, PlatformSelection, walk_image
 from ociport.streams.compression import open_decompressed
 from ociport.streams.location import Location
-from ociport.testing.factories import random_image
+from ociport.testing.factories import attach_artifact, random_image
 from ociport.testing.stores import (
     new_memory_store,
     remove_store,
@@ -108,6 +108,7 @@ class _Harness:
     driver_cls: type[ImageDriver]
     target_factory: Callable[[], Target]
     store_factory: Callable[[], ContentStore]
+    notes: list[str] = field(default_factory=list)
 
     def store(self) -> ContentStore:
         return self.store_factory()
@@ -125,8 +126,14 @@ class _Harness:
     ) -> Exported:
         """Export through the engine, as ``ociport export`` does."""
         target = self.target_factory() if target is None else target
-        plan, _ = plan_export(store, export_entries(images), selection)
+        plan, notes = plan_export(
+            store,
+            export_entries(images),
+            selection,
+            holds_referrers=self.driver_cls.holds_referrers,
+        )
         write_plan(self.driver_cls(), plan, target)
+        self.notes = notes
         return Exported(target, _contents(target))
 
     def import_(
@@ -264,6 +271,25 @@ class ImageDriverSuite:
         stored = {info.digest for info in fresh.walk()}
         assert {info.digest for info in report.committed} == stored
         assert stored == set(image_graph(fresh, imported).blobs)
+
+    def test_referrers_round_trip(self, harness: _Harness) -> None:
+        """A format that :attr:`~ImageDriver.holds_referrers` writes an image's SBOM
+        and the SBOM's signature (unnamed ``index.json`` entries), and they import
+        again; any other format leaves them out and says so in a note."""
+        source, fresh = harness.store(), harness.store()
+        root = random_image(source, seed=21)
+        sbom = attach_artifact(source, root, "application/spdx+json", b"{}")
+        signature = attach_artifact(source, sbom, "application/x-signature", b"s")
+        source.update_index(lambda entries: [*entries, sbom, signature])
+        exported = harness.export(source, [(self.image_name, root)])
+        report = harness.import_(exported.source(), fresh)
+        if not harness.driver_cls.holds_referrers:
+            assert report.referrers == []
+            assert any("2 referrers" in note for note in harness.notes)
+            return
+        assert {d.digest for d in report.referrers} == {sbom.digest, signature.digest}
+        for referrer in report.referrers:
+            validate_image(fresh, referrer)
 
     def test_export_is_recognised(self, harness: _Harness) -> None:
         """``sniff`` claims what the driver wrote, as format detection offers it: the

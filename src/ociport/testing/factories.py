@@ -6,6 +6,7 @@ import io
 import random
 import tarfile
 from collections.abc import Sequence
+from dataclasses import replace
 from typing import Any
 
 from ociport.content.helpers import write_blob
@@ -15,7 +16,7 @@ from ociport.oci.descriptor import ANNOTATION_REF_NAME, Descriptor, Platform
 from ociport.oci.digest import Digest
 from ociport.oci.manifest import Index, dump_json
 
-__all__ = ["layer_tar", "name_image", "random_image"]
+__all__ = ["attach_artifact", "layer_tar", "name_image", "random_image"]
 
 
 def layer_tar(payload: bytes, *, name: str = "data.bin") -> bytes:
@@ -122,6 +123,46 @@ def random_image(
         )
     index = Index.build(children)
     return _put(store, mt.OCI_IMAGE_INDEX, index.raw)
+
+
+def attach_artifact(
+    store: Ingester, subject: Descriptor, artifact_type: str, payload: bytes
+) -> Descriptor:
+    """Write an artifact manifest that refers to ``subject`` (image-spec 1.1
+    ``subject``), as ``oras attach --artifact-type`` writes one: ``payload`` as its one
+    layer (of media type ``artifact_type``, titled ``payload``), the empty config
+    ``{}`` (``application/vnd.oci.empty.v1+json``, its bytes also in ``data``) and a
+    fixed ``org.opencontainers.image.created`` annotation.
+
+    :returns: the manifest's descriptor as a store lists a referrer: media type, digest,
+        size, ``artifactType`` and the manifest's annotations.
+    """
+    layer = _put(
+        store,
+        artifact_type,
+        payload,
+        annotations={"org.opencontainers.image.title": "payload"},
+    )
+    empty = replace(_put(store, mt.OCI_EMPTY, b"{}"), data=b"{}")
+    annotations = {"org.opencontainers.image.created": "2024-01-01T00:00:00Z"}
+    manifest = {
+        "schemaVersion": 2,
+        "mediaType": mt.OCI_IMAGE_MANIFEST,
+        "artifactType": artifact_type,
+        "config": empty.to_json(),
+        "layers": [layer.to_json()],
+        "subject": Descriptor(
+            subject.media_type, subject.digest, subject.size
+        ).to_json(),
+        "annotations": annotations,
+    }
+    return _put(
+        store,
+        mt.OCI_IMAGE_MANIFEST,
+        dump_json(manifest),
+        annotations=annotations,
+        artifact_type=artifact_type,
+    )
 
 
 def name_image(store: ImageIndexStore, name: str, root: Descriptor) -> Descriptor:
