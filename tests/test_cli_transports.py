@@ -162,7 +162,8 @@ def test_paths_with_colons_and_unknown_transports(cli: Cli) -> None:
     assert _imported(relative) == [NAME]
     assert _imported(cli.ok("import", str(odd), store=fresh)) == [NAME]
     _one_error_line(
-        cli("import", "docker://alpine", store=fresh), "unknown image format 'docker'"
+        cli("import", "containers-storage:alpine", store=fresh),
+        "unknown image format 'containers-storage'",
     )
 
 

@@ -1,0 +1,1 @@
+"""The distribution-spec client: session (HTTP, retries, errors), auth, pull and push."""

@@ -1,0 +1,113 @@
+"""The ``docker`` driver: images in registries, named as skopeo names them
+(``docker://HOST[:PORT]/REPO[:TAG|@DIGEST]``).
+
+A registry is addressed, not a file (:attr:`ImageDriver.addressed`): the engine hands
+the driver an :class:`~ociport.drivers.kit.ImageAddress`, whose options are
+``tls_verify`` and ``creds`` (:class:`~ociport_registry.options.RegistryOptions`).
+Reading fetches the root manifest or index; the engine then walks it and reads, through
+:class:`~ociport_registry.source.RegistryContent`, only what the selected platforms
+need. Writing pushes the plan (:func:`~ociport_registry.export.push_plan`).
+"""
+
+from __future__ import annotations
+
+from typing import IO, TYPE_CHECKING, Final
+
+from ociport.drivers.kit import (
+    ANNOTATION_IMAGE_NAME,
+    Descriptor,
+    ExportPlan,
+    ImageAddress,
+    ImageDriver,
+    ImageSource,
+    Location,
+    SourceContext,
+    UnsupportedSourceError,
+)
+from ociport_registry.options import RegistryOptions
+from ociport_registry.reference import RegistryReference
+
+if TYPE_CHECKING:
+    from ociport_registry.client.session import RegistrySession
+
+# httpx (through the client) is imported only when a registry is used: this module is
+# imported whenever drivers are registered.
+
+__all__ = ["RegistryDriver"]
+
+#: Blobs the engine reads from a registry at once.
+PULL_THREADS: Final = 4
+_FORM: Final = "docker://HOST[:PORT]/REPO[:TAG|@DIGEST]"
+
+
+class RegistryDriver(ImageDriver):
+    """A registry speaking the OCI distribution-spec (skopeo's ``docker://``)."""
+
+    name = "docker"
+    summary = "container registry, OCI distribution-spec (skopeo docker://)"
+    accepts_stream = False
+    addressed = True
+
+    @classmethod
+    def sniff(cls, head: bytes | None, location: Location | None) -> bool:
+        return False  # never a file: only ``docker://`` names a registry
+
+    def open_source(
+        self, source: IO[bytes] | Location, context: SourceContext
+    ) -> ImageSource:
+        raise UnsupportedSourceError(self.name, f"a file or stream (write {_FORM})")
+
+    def write(self, plan: ExportPlan, target: IO[bytes] | Location) -> None:
+        raise UnsupportedSourceError(self.name, f"a file or stream (write {_FORM})")
+
+    def open_address(
+        self, address: ImageAddress, context: SourceContext
+    ) -> ImageSource:
+        from ociport_registry.source import RegistryContent
+
+        reference, session = _open(address, push=False)
+        try:
+            root, raw = _fetch_root(session, reference, context.max_document)
+        except BaseException:
+            session.close()
+            raise
+        content = RegistryContent(session, {root.digest: raw}, context.max_document)
+        named = root.with_annotations({ANNOTATION_IMAGE_NAME: str(reference)})
+        return ImageSource(
+            [named], content, blob_threads=PULL_THREADS, on_close=session.close
+        )
+
+    def write_address(self, plan: ExportPlan, address: ImageAddress) -> None:
+        from ociport_registry.export import push_plan
+
+        reference, session = _open(address, push=True)
+        with session:
+            push_plan(session, reference, plan)
+
+
+def _fetch_root(
+    session: RegistrySession, reference: RegistryReference, max_document: int
+) -> tuple[Descriptor, bytes]:
+    """The manifest or index the reference names, and its bytes."""
+    from ociport_registry.client.pull import explain_missing, fetch_manifest
+    from ociport_registry.errors import RegistryNotFoundError
+
+    try:
+        return fetch_manifest(
+            session, reference.manifest_reference, max_size=max_document
+        )
+    except RegistryNotFoundError as exc:
+        error = explain_missing(session, exc)
+        if error is exc:
+            raise
+        raise error from exc
+
+
+def _open(
+    address: ImageAddress, *, push: bool
+) -> tuple[RegistryReference, RegistrySession]:
+    from ociport_registry.client.session import RegistrySession
+
+    reference = RegistryReference.parse(address.reference)
+    options = RegistryOptions.from_mapping(address.options, str(address))
+    return reference, RegistrySession(reference, options, push=push)

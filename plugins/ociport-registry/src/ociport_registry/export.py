@@ -1,0 +1,77 @@
+"""Pushing an export plan to a registry: blobs first (those the repository has are
+skipped), then manifests, then indexes after their children, and the root last under
+the address's tag (distribution-spec "Pushing blobs", "Pushing Manifests"), so the tag
+never names an image whose content is not all there.
+"""
+
+from __future__ import annotations
+
+import concurrent.futures
+from typing import Final
+
+from ociport.drivers.kit import Descriptor, ExportPlan, FormatError, verified
+from ociport_registry.client.push import blob_exists, put_manifest, upload_blob
+from ociport_registry.client.session import RegistrySession
+from ociport_registry.reference import RegistryReference
+
+__all__ = ["UPLOAD_THREADS", "push_plan"]
+
+#: Blobs uploaded at once.
+UPLOAD_THREADS: Final = 4
+
+
+def push_plan(
+    session: RegistrySession, reference: RegistryReference, plan: ExportPlan
+) -> None:
+    """Push the plan's one image to ``reference``'s repository, under its tag (or its
+    digest, when the reference gives only a digest).
+
+    :raises FormatError: the plan holds several images, or the image's digest is not
+        the one the reference gives.
+    :raises RegistryError: the registry refused or failed a request.
+    :raises MissingContentError, DigestMismatchError: the store lacks or has corrupt
+        content (nothing is tagged then).
+    """
+    root = _one_root(plan, reference)
+    graph = plan.graphs[root.digest]
+    # Manifests before the indexes naming them; nested indexes innermost first.
+    documents = [d for d, _ in graph.manifests] + [d for d, _ in graph.indexes[::-1]]
+    named = {d.digest for d in documents}
+    blobs = [d for d in plan.blobs if d.digest not in named]
+    with concurrent.futures.ThreadPoolExecutor(UPLOAD_THREADS) as pool:
+        for done in pool.map(lambda blob: _push_blob(session, plan, blob), blobs):
+            del done
+    for document in documents:
+        if document.digest != root.digest:
+            _push_document(session, plan, document, str(document.digest))
+    _push_document(session, plan, root, reference.tag or str(root.digest))
+
+
+def _one_root(plan: ExportPlan, reference: RegistryReference) -> Descriptor:
+    if len(plan.entries) != 1:
+        raise FormatError(
+            f"docker://{reference} names one image, not {len(plan.entries)}: "
+            "export one image per registry reference"
+        )
+    root = plan.entries[0]
+    if reference.digest is not None and reference.digest != root.digest:
+        raise FormatError(
+            f"docker://{reference} names the digest {reference.digest}, but the "
+            f"image's is {root.digest}"
+        )
+    return root
+
+
+def _push_blob(session: RegistrySession, plan: ExportPlan, blob: Descriptor) -> None:
+    if blob_exists(session, blob):
+        return
+    with plan.content.open_blob(blob) as stream:
+        upload_blob(session, blob, stream)
+
+
+def _push_document(
+    session: RegistrySession, plan: ExportPlan, document: Descriptor, target: str
+) -> None:
+    with plan.content.open_blob(document) as stream:
+        raw = verified(document, stream.read(document.size + 1), str(document.digest))
+    put_manifest(session, target, document, raw)

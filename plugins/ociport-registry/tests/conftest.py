@@ -1,0 +1,77 @@
+"""Fixtures for the registry plugin's tests: real registries (Debian's docker-registry)
+open and with basic auth, started once per session and stopped at its end; a plugin
+manager with exactly the built-ins plus this plugin; stores; skopeo and the CLI."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from pathlib import Path
+
+import ociport_fixtures
+import pluggy
+import pytest
+import registry_server
+from ociport_registry import plugin as registry_plugin
+from registry_helpers import USER
+
+import ociport
+from ociport.builtin import fsspec_store, oci_archive, oci_layout
+from ociport.plugins import make_plugin_manager
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    # The repository's conftest.py does this too; this one counts when the tests run
+    # from this plugin's directory (its own pytest configuration).
+    ociport_fixtures.install(config)
+
+
+@pytest.fixture
+def registry_pm() -> pluggy.PluginManager:
+    """The built-in formats, the default store and this plugin."""
+    pm = make_plugin_manager(autoload=False)
+    pm.register(fsspec_store, name="fsspec-store")
+    pm.register(oci_archive, name="oci-archive")
+    pm.register(oci_layout, name="oci")
+    pm.register(registry_plugin, name="registry")
+    return pm
+
+
+@pytest.fixture
+def store(tmp_path: Path, registry_pm: pluggy.PluginManager) -> ociport.ImageStore:
+    """An empty local store with the plugin."""
+    return ociport.open_store(str(tmp_path / "store"), pm=registry_pm)
+
+
+def _server(
+    factory: pytest.TempPathFactory, name: str, credentials: tuple[str, str] | None
+) -> Iterator[registry_server.RegistryServer]:
+    if not registry_server.available():
+        pytest.skip("needs Debian's docker-registry and skopeo (scripts/test installs)")
+    server = registry_server.start(factory.mktemp(name), credentials)
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture(scope="session")
+def registry(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Iterator[registry_server.RegistryServer]:
+    """An open registry (anyone pulls and pushes), plain HTTP."""
+    yield from _server(tmp_path_factory, "registry", None)
+
+
+@pytest.fixture(scope="session")
+def auth_registry(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Iterator[registry_server.RegistryServer]:
+    """A registry with htpasswd basic auth for :data:`USER`, plain HTTP."""
+    yield from _server(tmp_path_factory, "auth-registry", USER)
+
+
+@pytest.fixture
+def repo(request: pytest.FixtureRequest) -> str:
+    """A repository name of this test's own (registries are shared by the session)."""
+    return "test/" + re.sub(r"[^a-z0-9]+", "-", request.node.name.lower()).strip("-")

@@ -1,0 +1,233 @@
+"""The distribution-spec client against scripted answers (httpx.MockTransport): the
+bearer-token flow, retries with Retry-After, the error for each status, and digests
+checked while reading. The real registry tests cover the rest."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+
+import httpx
+import pytest
+from ociport_registry.client import pull, session
+from ociport_registry.client.auth import parse_challenges
+from ociport_registry.client.session import RegistrySession
+from ociport_registry.credentials import Credentials
+from ociport_registry.errors import (
+    RegistryAuthError,
+    RegistryError,
+    RegistryNotFoundError,
+    RegistryUnavailableError,
+)
+from ociport_registry.options import RegistryOptions
+from ociport_registry.reference import RegistryReference
+
+from ociport.errors import DigestMismatchError, InvalidReferenceError
+from ociport.oci import mediatypes as mt
+from ociport.oci.descriptor import Descriptor
+from ociport.oci.digest import Digest
+
+MANIFEST = json.dumps(
+    {"schemaVersion": 2, "mediaType": mt.OCI_IMAGE_MANIFEST, "layers": []}
+).encode()
+MANIFEST_DIGEST = str(Digest.of(MANIFEST))
+REALM = "https://auth.example/token"
+CHALLENGE = (
+    f'Bearer realm="{REALM}",service="registry.example",scope="repository:app:pull"'
+)
+Handler = Callable[[httpx.Request], httpx.Response]
+
+
+def _session(
+    handler: Handler, credentials: Credentials | None = None
+) -> RegistrySession:
+    reference = RegistryReference.parse("//registry.example/app:v1")
+    return RegistrySession(
+        reference,
+        RegistryOptions(True, credentials),
+        transport=httpx.MockTransport(handler),
+    )
+
+
+def _manifest() -> httpx.Response:
+    return httpx.Response(
+        200,
+        content=MANIFEST,
+        headers={
+            "Content-Type": mt.OCI_IMAGE_MANIFEST,
+            "Docker-Content-Digest": MANIFEST_DIGEST,
+        },
+    )
+
+
+@pytest.fixture
+def waits(monkeypatch: pytest.MonkeyPatch) -> list[float]:
+    """The seconds the client slept, instead of sleeping."""
+    slept: list[float] = []
+    monkeypatch.setattr(session.time, "sleep", slept.append)
+    return slept
+
+
+def test_challenges_are_parsed() -> None:
+    [bearer] = parse_challenges(CHALLENGE)
+    assert bearer.scheme == "bearer"
+    assert dict(bearer.params) == {
+        "realm": REALM,
+        "service": "registry.example",
+        "scope": "repository:app:pull",
+    }
+    basic, other = parse_challenges('Basic realm="a \\"b\\", c", Negotiate')
+    assert (basic.scheme, dict(basic.params), other.scheme) == (
+        "basic",
+        {"realm": 'a "b", c'},
+        "negotiate",
+    )
+
+
+@pytest.mark.parametrize("credentials", [None, Credentials("me", "pw:d")])
+def test_bearer_tokens_are_fetched_once_per_scope(
+    credentials: Credentials | None,
+) -> None:
+    token_requests: list[httpx.Request] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        if str(request.url).startswith(REALM):
+            token_requests.append(request)
+            return httpx.Response(200, json={"token": "T1", "expires_in": 300})
+        if request.headers.get("Authorization") != "Bearer T1":
+            return httpx.Response(401, headers={"WWW-Authenticate": CHALLENGE})
+        return _manifest()
+
+    with _session(handler, credentials) as client:
+        for _ in range(3):
+            descriptor, raw = pull.fetch_manifest(client, "v1", max_size=1 << 20)
+    assert (str(descriptor.digest), raw) == (MANIFEST_DIGEST, MANIFEST)
+    [token] = token_requests
+    assert token.url.params.get_list("scope") == ["repository:app:pull"]
+    assert token.url.params["service"] == "registry.example"
+    expected = credentials.basic() if credentials else None
+    assert token.headers.get("Authorization") == expected
+
+
+def test_a_refused_token_is_an_auth_error() -> None:
+    def handler(request: httpx.Request) -> httpx.Response:
+        if str(request.url).startswith(REALM):
+            return httpx.Response(401)
+        return httpx.Response(401, headers={"WWW-Authenticate": CHALLENGE})
+
+    with (
+        _session(handler, Credentials("me", "bad")) as client,
+        pytest.raises(
+            RegistryAuthError,
+            match=f"the token service {REALM} refused the credentials",
+        ),
+    ):
+        pull.fetch_manifest(client, "v1", max_size=1 << 20)
+
+
+def test_too_many_requests_waits_as_told(waits: list[float]) -> None:
+    answers = iter([httpx.Response(429, headers={"Retry-After": "2"}), _manifest()])
+    with _session(lambda request: next(answers)) as client:
+        pull.fetch_manifest(client, "v1", max_size=1 << 20)
+    assert waits == [2.0]
+
+
+def test_server_errors_are_retried_a_bounded_number_of_times(
+    waits: list[float],
+) -> None:
+    calls: list[int] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        calls.append(1)
+        return httpx.Response(
+            503, json={"errors": [{"code": "UNAVAILABLE", "message": "busy"}]}
+        )
+
+    with _session(handler) as client, pytest.raises(RegistryUnavailableError) as caught:
+        pull.fetch_manifest(client, "v1", max_size=1 << 20)
+    assert len(calls) == 1 + session.RETRIES and len(waits) == session.RETRIES
+    assert str(caught.value) == (
+        "registry registry.example, repository app: manifest v1: the registry failed, "
+        "4 attempts (HTTP 503 UNAVAILABLE: busy)"
+    )
+
+
+@pytest.mark.parametrize(
+    ("status", "error"),
+    [
+        (401, RegistryAuthError),
+        (403, RegistryAuthError),
+        (404, RegistryNotFoundError),
+        (400, RegistryError),
+    ],
+)
+def test_each_status_has_its_error(status: int, error: type[RegistryError]) -> None:
+    with (
+        _session(lambda request: httpx.Response(status)) as client,
+        pytest.raises(error) as caught,
+    ):
+        pull.fetch_manifest(client, "v1", max_size=1 << 20)
+    assert caught.value.status == status
+    assert str(caught.value).startswith("registry registry.example, repository app: ")
+
+
+def test_a_manifest_not_the_one_the_registry_names_is_refused() -> None:
+    def handler(request: httpx.Request) -> httpx.Response:
+        answer = _manifest()
+        answer.headers["Docker-Content-Digest"] = "sha256:" + "0" * 64
+        return answer
+
+    with _session(handler) as client, pytest.raises(DigestMismatchError):
+        pull.fetch_manifest(client, "v1", max_size=1 << 20)
+
+
+def test_a_manifest_asked_for_by_digest_must_be_that_digest() -> None:
+    wanted = "sha256:" + "1" * 64
+    with (
+        _session(lambda request: _manifest()) as client,
+        pytest.raises(DigestMismatchError),
+    ):
+        pull.fetch_manifest(client, wanted, max_size=1 << 20)
+
+
+def test_a_blob_is_checked_as_it_streams() -> None:
+    blob = b"x" * 300_000
+    descriptor = Descriptor("application/octet-stream", Digest.of(blob), len(blob))
+    corrupt = blob[:-1] + b"y"
+
+    for body, error in ((blob, None), (corrupt, DigestMismatchError)):
+        client = _session(lambda request, body=body: httpx.Response(200, content=body))
+        with client, pull.open_blob(client, descriptor) as stream:
+            if error is None:
+                assert stream.read() == blob
+            else:
+                with pytest.raises(error):
+                    stream.read()
+
+
+@pytest.mark.parametrize(
+    ("address", "expected"),
+    [
+        ("//busybox", ("docker.io", "library/busybox", "latest", None)),
+        ("//127.0.0.1:5000/a/b:v1", ("127.0.0.1:5000", "a/b", "v1", None)),
+        (
+            "//localhost/app@sha256:" + "2" * 64,
+            ("localhost", "app", None, "sha256:" + "2" * 64),
+        ),
+    ],
+)
+def test_references(
+    address: str, expected: tuple[str, str, str | None, str | None]
+) -> None:
+    reference = RegistryReference.parse(address)
+    digest = str(reference.digest) if reference.digest else None
+    assert (reference.registry, reference.repository, reference.tag, digest) == expected
+
+
+def test_docker_hub_is_reached_at_its_api_host() -> None:
+    assert RegistryReference.parse("//busybox").api_host == "registry-1.docker.io"
+
+
+def test_a_reference_needs_its_slashes() -> None:
+    with pytest.raises(InvalidReferenceError, match="docker://HOST"):
+        RegistryReference.parse("busybox")

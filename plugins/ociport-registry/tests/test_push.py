@@ -1,0 +1,199 @@
+"""Pushing (``export docker://... NAME``): what ociport pushes, skopeo reads with the
+same digests; blobs the repository has are not sent again; large blobs go in chunks."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from ociport_fixtures import ROOT
+from ociport_registry.client import push
+from ociport_registry.client.session import RegistrySession
+from registry_helpers import run_cli, skopeo
+from registry_server import RegistryServer
+
+import ociport
+from ociport.errors import FormatError
+from ociport.oci.digest import Digest
+from ociport.testing.factories import name_image, random_image
+
+HELLO = ROOT / "examples" / "hello.oci-archive.tar"
+HELLO_NAME = "example.com/ociport/hello:1.0"
+INSECURE = {"tls_verify": False}
+PLATFORMS = ["linux/amd64", "linux/arm64", "linux/arm/v7"]
+
+
+def skopeo_digest(reference: str) -> str:
+    """The digest of the manifest bytes skopeo reads at ``docker://reference``."""
+    raw = skopeo("inspect", "--raw", "--tls-verify=false", f"docker://{reference}")
+    return str(Digest.of(raw.encode()))
+
+
+@pytest.fixture
+def methods(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """``METHOD kind`` of every request sessions send (kind: manifests, blobs, uploads)."""
+    sent: list[str] = []
+    original: Callable[..., httpx.Response] = RegistrySession.request
+
+    def recording(
+        self: RegistrySession, method: str, url: str, **kwargs: Any
+    ) -> httpx.Response:
+        kind = "uploads" if "/uploads/" in url else url.split("/")[-2]
+        sent.append(f"{method} {kind}")
+        return original(self, method, url, **kwargs)
+
+    monkeypatch.setattr(RegistrySession, "request", recording)
+    return sent
+
+
+def test_push_then_skopeo_sees_the_same_digest(
+    store: ociport.ImageStore, registry: RegistryServer, repo: str, tmp_path: Path
+) -> None:
+    [image] = store.import_image(str(HELLO)).images
+    reference = f"{registry.host}/{repo}:v1"
+    store.export_images([HELLO_NAME], f"docker://{reference}", storage_options=INSECURE)
+    assert skopeo_digest(reference) == str(image.target.digest)
+    # skopeo copies it back out, checking every blob against its digest.
+    skopeo(
+        "copy",
+        "-q",
+        "--src-tls-verify=false",
+        f"docker://{reference}",
+        f"oci:{tmp_path / 'out'}:x",
+    )
+
+
+def test_push_a_multi_platform_index(
+    store: ociport.ImageStore, registry: RegistryServer, repo: str, tmp_path: Path
+) -> None:
+    root = random_image(store.content, platforms=PLATFORMS, layer_size=4096, seed=3)
+    name_image(store.content, "example.com/multi:1", root)
+    reference = f"{registry.host}/{repo}:multi"
+    store.export_images(
+        ["example.com/multi:1"], f"docker://{reference}", storage_options=INSECURE
+    )
+    assert skopeo_digest(reference) == str(root.digest)
+    listed = json.loads(
+        skopeo("inspect", "--raw", "--tls-verify=false", f"docker://{reference}")
+    )
+    assert [m["platform"]["architecture"] for m in listed["manifests"]] == [
+        "amd64",
+        "arm64",
+        "arm",
+    ]
+    skopeo(
+        "copy",
+        "-q",
+        "--all",
+        "--src-tls-verify=false",
+        f"docker://{reference}",
+        f"oci:{tmp_path / 'out'}:x",
+    )
+
+
+def test_manifests_after_their_blobs_and_the_tag_last(
+    store: ociport.ImageStore, registry: RegistryServer, repo: str, methods: list[str]
+) -> None:
+    root = random_image(store.content, platforms=PLATFORMS[:2], seed=4)
+    name_image(store.content, "example.com/order:1", root)
+    store.export_images(
+        ["example.com/order:1"],
+        f"docker://{registry.host}/{repo}:o",
+        storage_options=INSECURE,
+    )
+    puts = [i for i, m in enumerate(methods) if m == "PUT manifests"]
+    assert len(puts) == 3  # two manifests, then the index
+    assert max(i for i, m in enumerate(methods) if "uploads" in m) < puts[0]
+
+
+def test_blobs_the_repository_has_are_not_sent_again(
+    store: ociport.ImageStore, registry: RegistryServer, repo: str, methods: list[str]
+) -> None:
+    store.import_image(str(HELLO))
+    store.export_images(
+        [HELLO_NAME], f"docker://{registry.host}/{repo}:a", storage_options=INSECURE
+    )
+    assert methods.count("POST uploads") == 2  # the config and the layer
+    methods.clear()
+    store.export_images(
+        [HELLO_NAME], f"docker://{registry.host}/{repo}:b", storage_options=INSECURE
+    )
+    assert methods.count("POST uploads") == 0
+    assert methods.count("HEAD blobs") == 2
+    assert skopeo_digest(f"{registry.host}/{repo}:b") == skopeo_digest(
+        f"{registry.host}/{repo}:a"
+    )
+
+
+def test_a_large_blob_goes_in_chunks(
+    store: ociport.ImageStore,
+    registry: RegistryServer,
+    repo: str,
+    methods: list[str],
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+) -> None:
+    monkeypatch.setattr(push, "CHUNK_SIZE", 1 << 20)
+    root = random_image(store.content, layers=1, layer_size=(5 << 20) // 2, seed=5)
+    name_image(store.content, "example.com/large:1", root)
+    reference = f"{registry.host}/{repo}:large"
+    store.export_images(
+        ["example.com/large:1"], f"docker://{reference}", storage_options=INSECURE
+    )
+    assert methods.count("PATCH uploads") == 3  # 2.5 MiB in 1 MiB chunks
+    assert skopeo_digest(reference) == str(root.digest)
+    skopeo(
+        "copy",
+        "-q",
+        "--src-tls-verify=false",
+        f"docker://{reference}",
+        f"oci:{tmp_path / 'out'}:x",
+    )
+
+
+def test_a_registry_reference_names_one_image(
+    store: ociport.ImageStore, registry: RegistryServer, repo: str
+) -> None:
+    store.import_image(str(HELLO))
+    name_image(store.content, "example.com/other:1", store.get(HELLO_NAME).target)
+    with pytest.raises(FormatError, match="names one image, not 2"):
+        store.export_images(
+            [HELLO_NAME, "example.com/other:1"],
+            f"docker://{registry.host}/{repo}:two",
+            storage_options=INSECURE,
+        )
+
+
+def test_push_and_pull_back_from_the_command_line(
+    tmp_path: Path, registry: RegistryServer, repo: str
+) -> None:
+    first, second = str(tmp_path / "first"), str(tmp_path / "second")
+    reference = f"{registry.host}/{repo}:cli"
+    assert run_cli(tmp_path, "--store", first, "import", str(HELLO)).returncode == 0
+    pushed = run_cli(
+        tmp_path,
+        "--store",
+        first,
+        "export",
+        "--dest-option",
+        "tls_verify=false",
+        f"docker://{reference}",
+        HELLO_NAME,
+    )
+    assert pushed.returncode == 0, pushed.stderr
+    pulled = run_cli(
+        tmp_path,
+        "--store",
+        second,
+        "import",
+        "--source-option",
+        "tls_verify=false",
+        f"docker://{reference}",
+    )
+    assert pulled.returncode == 0, pulled.stderr
+    name, digest = pulled.stdout.split()
+    assert name == reference and digest == skopeo_digest(reference)
