@@ -1,4 +1,5 @@
-"""The plugin toolkit: a declared, sorted surface, and the Docker plugin uses nothing else."""
+"""The plugin toolkit: a declared, sorted surface, and the plugins in plugins/ (Docker
+archives, registries) use nothing else."""
 
 from __future__ import annotations
 
@@ -6,10 +7,15 @@ import ast
 import tomllib
 from pathlib import Path
 
+import pytest
+
 from helpers import ROOT
 from ociport.drivers import kit
 
-DOCKER_PLUGIN = ROOT / "plugins" / "ociport-docker-archive"
+PLUGINS = [
+    ROOT / "plugins" / "ociport-docker-archive",
+    ROOT / "plugins" / "ociport-registry",
+]
 
 
 def test_all_is_sorted_unique_and_importable() -> None:
@@ -46,18 +52,21 @@ def _imported_modules(path: Path) -> set[str]:
     return found
 
 
-def test_docker_plugin_imports_only_the_kit_and_the_public_api() -> None:
-    sources = sorted((DOCKER_PLUGIN / "src").rglob("*.py"))
+@pytest.mark.parametrize("plugin", PLUGINS, ids=lambda path: path.name)
+def test_plugins_import_only_the_kit_and_the_public_api(plugin: Path) -> None:
+    sources = sorted((plugin / "src").rglob("*.py"))
     assert sources
     for path in sources:
         ours = {m for m in _imported_modules(path) if m.split(".")[0] == "ociport"}
         assert ours <= {"ociport", "ociport.drivers.kit"}, path
 
 
-def test_docker_plugin_pins_a_compatible_core_and_ships_types() -> None:
-    project = tomllib.loads((DOCKER_PLUGIN / "pyproject.toml").read_text())["project"]
+@pytest.mark.parametrize("plugin", PLUGINS, ids=lambda path: path.name)
+def test_plugins_pin_a_compatible_core_and_ship_types(plugin: Path) -> None:
+    project = tomllib.loads((plugin / "pyproject.toml").read_text())["project"]
     [core] = [d for d in project["dependencies"] if d.startswith("ociport")]
     version = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["version"]
     major, minor = version.split(".")[:2]
     assert f">={major}.{minor}" in core and f"<{major}.{int(minor) + 1}" in core
-    assert (DOCKER_PLUGIN / "src" / "ociport_docker_archive" / "py.typed").is_file()
+    package = project["name"].replace("-", "_")
+    assert (plugin / "src" / package / "py.typed").is_file()
