@@ -923,3 +923,44 @@ def test_cli_gc_and_verify_name_referrers(
     gc = run_cli(tmp_path, "content", "gc", "--json", "--grace", "0")
     assert gc.returncode == 0, gc.stderr
     assert json.loads(gc.stdout)["removed"]["referrers"] == 2
+
+
+def test_referrers_in_a_store_and_a_layout_on_s3(
+    signed: tuple[Layout, dict[str, Any], dict[str, Any]],
+    tmp_path: Path,
+    pm: pluggy.PluginManager,
+    s3_server: Any,
+    moto_bucket: str,
+) -> None:
+    """A store on S3 records, lists and collects referrers; a layout exported to S3
+    (listed with one request per blob folder) imports again with them."""
+    layout, sbom, signature = signed
+    options = {"endpoint_url": s3_server.endpoint}
+    store = ociport.open_store(
+        f"s3://{moto_bucket}/store", storage_options=options, pm=pm
+    )
+    store.import_image(f"oci:{layout.path}")
+    assert digests(store.referrers(NAME)) == {sbom["digest"]}
+    store.export_images(
+        [NAME], f"oci:s3://{moto_bucket}/layout", storage_options=options
+    )
+    local = open_at(tmp_path / "local", pm)
+    again = local.import_image(
+        f"oci:s3://{moto_bucket}/layout", storage_options=options
+    )
+    assert digests(again.referrers) == {sbom["digest"], signature["digest"]}
+    # Only as blobs: found by listing the layout's blobs on S3.
+    s3 = Location.from_url(f"s3://{moto_bucket}/layout", options)
+    index = json.loads(s3.fs.cat_file(s3.join("index.json").path))
+    index["manifests"] = [
+        m for m in index["manifests"] if m not in unnamed_entries(index)
+    ]
+    assert len(index["manifests"]) == 1
+    s3.fs.pipe_file(s3.join("index.json").path, dump(index))
+    blobs_only = open_at(tmp_path / "blobs-only", pm).import_image(
+        f"oci:s3://{moto_bucket}/layout", storage_options=options
+    )
+    assert digests(blobs_only.referrers) == {sbom["digest"], signature["digest"]}
+    store.remove([NAME])
+    assert store.gc(grace=0).referrers_removed == 2
+    assert store.content.read_index() == ()
