@@ -26,6 +26,19 @@ def pytest_configure(config: pytest.Config) -> None:
     ociport_fixtures.install(config)
 
 
+@pytest.fixture(autouse=True)
+def no_stored_credentials(
+    tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Credential files (auth.json, Docker's config.json) only where a test puts them,
+    for this process and the commands it runs."""
+    home = tmp_path_factory.mktemp("home")
+    for name in ("REGISTRY_AUTH_FILE", "XDG_RUNTIME_DIR", "DOCKER_CONFIG"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("HOME", str(home))
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(home / ".config"))
+
+
 @pytest.fixture
 def registry_pm() -> pluggy.PluginManager:
     """The built-in formats, the default store and this plugin."""

@@ -4,10 +4,13 @@ the repository."""
 
 from __future__ import annotations
 
+import base64
+import json
 from pathlib import Path
 
 import pytest
 from ociport_fixtures import ROOT
+from ociport_registry.credentials import Credentials, find_credentials
 from ociport_registry.errors import RegistryAuthError
 from registry_helpers import USER, run_cli, skopeo
 from registry_server import RegistryServer
@@ -113,3 +116,82 @@ def test_a_wrong_password_on_the_command_line_is_one_line(
         "the credentials were rejected (HTTP 401 UNAUTHORIZED: authentication "
         "required); check the user name and password"
     ]
+
+
+# -- stored credentials ------------------------------------------------------------------
+
+
+def _auth_entry(user: str, password: str) -> dict[str, str]:
+    return {"auth": base64.b64encode(f"{user}:{password}".encode()).decode()}
+
+
+def test_credentials_from_dockers_config_json(
+    store: ociport.ImageStore,
+    auth_registry: RegistryServer,
+    repo: str,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    config = tmp_path / "docker-config"
+    config.mkdir()
+    entries = {f"http://{auth_registry.host}": _auth_entry(*USER)}
+    (config / "config.json").write_text(json.dumps({"auths": entries}))
+    monkeypatch.setenv("DOCKER_CONFIG", str(config))
+    reference = f"docker://{auth_registry.host}/{repo}:v1"
+    store.import_image(str(HELLO))
+    store.export_images([HELLO_NAME], reference, storage_options={"tls_verify": False})
+    [image] = store.import_image(
+        reference, storage_options={"tls_verify": False}
+    ).images
+    assert image.name == reference.removeprefix("docker://")
+
+
+def test_the_most_specific_entry_of_registry_auth_file_wins(
+    store: ociport.ImageStore,
+    auth_registry: RegistryServer,
+    repo: str,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    entries = {
+        auth_registry.host: _auth_entry(USER[0], "wrong"),
+        f"{auth_registry.host}/{repo.split('/')[0]}": _auth_entry(*USER),
+    }
+    auth_file = tmp_path / "auth.json"
+    auth_file.write_text(json.dumps({"auths": entries}))
+    monkeypatch.setenv("REGISTRY_AUTH_FILE", str(auth_file))
+    store.import_image(str(HELLO))
+    store.export_images(
+        [HELLO_NAME],
+        f"docker://{auth_registry.host}/{repo}:v1",
+        storage_options={"tls_verify": False},
+    )
+    with pytest.raises(RegistryAuthError, match="credentials were rejected"):
+        store.export_images(
+            [HELLO_NAME],
+            f"docker://{auth_registry.host}/elsewhere:v1",
+            storage_options={"tls_verify": False},
+        )
+
+
+def test_a_missing_authfile_is_an_error(
+    store: ociport.ImageStore, auth_registry: RegistryServer, tmp_path: Path
+) -> None:
+    with pytest.raises(RegistryAuthError, match=r"auth\.json does not exist"):
+        store.import_image(
+            f"docker://{auth_registry.host}/a:v1",
+            storage_options={
+                "tls_verify": False,
+                "authfile": str(tmp_path / "auth.json"),
+            },
+        )
+
+
+def test_docker_hubs_legacy_key_is_found(tmp_path: Path) -> None:
+    path = tmp_path / "config.json"
+    entries = {"https://index.docker.io/v1/": _auth_entry("me", "pw")}
+    path.write_text(json.dumps({"auths": entries}))
+    environ = {"DOCKER_CONFIG": str(tmp_path), "HOME": str(tmp_path)}
+    found = find_credentials("docker.io", "library/busybox", environ=environ)
+    assert found == Credentials("me", "pw")
+    assert find_credentials("quay.io", "a/b", environ=environ) is None

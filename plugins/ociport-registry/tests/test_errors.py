@@ -84,7 +84,7 @@ def test_nothing_listening(store: ociport.ImageStore) -> None:
         ({"tls_verify": "maybe"}, "tls_verify must be true or false"),
         (
             {"region": "x"},
-            "unknown option region: a registry takes tls_verify and creds",
+            "unknown option region: a registry takes tls_verify, creds, authfile",
         ),
         ({"creds": "nopassword"}, "creds must be USER:PASSWORD"),
     ],

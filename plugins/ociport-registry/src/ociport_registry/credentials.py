@@ -1,11 +1,34 @@
-"""Credentials: a user name and password for a registry."""
+"""Credentials for a registry: given (``creds=USER:PASSWORD``), or found where skopeo,
+podman and Docker keep them (``auth.json``, Docker's ``config.json``).
+
+Files are read in containers-auth.json(5)'s order: the one named by ``authfile=`` or
+``REGISTRY_AUTH_FILE`` alone when given; else ``$XDG_RUNTIME_DIR/containers/auth.json``,
+``$XDG_CONFIG_HOME/containers/auth.json`` (``~/.config``), then Docker's
+``$DOCKER_CONFIG/config.json`` (``~/.docker``). In a file, ``auths`` entries are keyed by
+registry (``registry.example``, ``https://index.docker.io/v1/`` for Docker Hub) or, in
+``auth.json``, by a repository or namespace in it (``registry.example/team``), the most
+specific first; an entry holds ``auth``, the base64 of ``USER:PASSWORD``. The first file
+with an entry for the image wins. Credential helpers (``credHelpers``, ``credsStore``)
+are not run.
+"""
 
 from __future__ import annotations
 
 import base64
+import binascii
+import json
+import os
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Final
 
-__all__ = ["Credentials"]
+from ociport_registry.errors import RegistryAuthError
+
+__all__ = ["Credentials", "auth_files", "find_credentials"]
+
+#: The names Docker Hub goes by in credential files.
+_DOCKER_HUB: Final = frozenset({"docker.io", "index.docker.io", "registry-1.docker.io"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -19,3 +42,105 @@ class Credentials:
         """The ``Authorization`` header value for HTTP basic authentication."""
         pair = f"{self.username}:{self.password}".encode()
         return "Basic " + base64.b64encode(pair).decode("ascii")
+
+
+def auth_files(
+    auth_file: str | None = None, environ: Mapping[str, str] = os.environ
+) -> list[Path]:
+    """The credential files to read, in order (see the module's documentation)."""
+    given = auth_file or environ.get("REGISTRY_AUTH_FILE")
+    if given:
+        return [Path(given)]
+    home = Path(environ.get("HOME") or Path.home())
+    files = []
+    if environ.get("XDG_RUNTIME_DIR"):
+        files.append(Path(environ["XDG_RUNTIME_DIR"]) / "containers" / "auth.json")
+    config = Path(environ.get("XDG_CONFIG_HOME") or home / ".config")
+    files.append(config / "containers" / "auth.json")
+    docker = Path(environ.get("DOCKER_CONFIG") or home / ".docker")
+    files.append(docker / "config.json")
+    return files
+
+
+def find_credentials(
+    registry: str,
+    repository: str,
+    *,
+    auth_file: str | None = None,
+    environ: Mapping[str, str] = os.environ,
+) -> Credentials | None:
+    """The stored credentials for an image in ``registry``'s ``repository``, or
+    ``None`` (anonymous access).
+
+    :raises RegistryAuthError: a credential file that cannot be read or parsed, or
+        ``auth_file`` that does not exist.
+    """
+    for path in auth_files(auth_file, environ):
+        auths = _auths(path, registry, repository, required=auth_file is not None)
+        for key in _keys(registry, repository):
+            if key in auths:
+                return _decode(auths[key], path, registry, repository)
+    return None
+
+
+def _auths(
+    path: Path, registry: str, repository: str, *, required: bool
+) -> dict[str, Any]:
+    """A file's ``auths``, keyed by registry or repository without a scheme."""
+    try:
+        document = json.loads(path.read_bytes())
+    except FileNotFoundError:
+        if required:
+            raise _error(registry, repository, path, "does not exist") from None
+        return {}
+    except (OSError, ValueError) as exc:
+        raise _error(registry, repository, path, f"cannot be read: {exc}") from exc
+    auths = document.get("auths") if isinstance(document, dict) else None
+    if not isinstance(auths, dict):
+        return {}
+    return {_normalized(str(key)): value for key, value in auths.items()}
+
+
+def _keys(registry: str, repository: str) -> Iterator[str]:
+    """The entry keys that apply, the most specific first."""
+    names = sorted(_DOCKER_HUB) if registry in _DOCKER_HUB else [registry]
+    parts = repository.split("/")
+    for end in range(len(parts), 0, -1):
+        for name in names:
+            yield "/".join([name, *parts[:end]])
+    yield from names
+
+
+def _normalized(key: str) -> str:
+    """``https://index.docker.io/v1/`` -> ``index.docker.io``; ``http://h:5000`` ->
+    ``h:5000``; ``h/team`` stays."""
+    for scheme in ("https://", "http://"):
+        key = key.removeprefix(scheme)
+    key = key.rstrip("/")
+    for suffix in ("/v1", "/v2"):
+        key = key.removesuffix(suffix)
+    return key
+
+
+def _decode(
+    entry: Any, path: Path, registry: str, repository: str
+) -> Credentials | None:
+    encoded = entry.get("auth") if isinstance(entry, dict) else None
+    if not encoded:
+        return None  # an identity token or a helper's entry: not supported
+    try:
+        pair = base64.b64decode(str(encoded), validate=True).decode()
+    except (binascii.Error, UnicodeDecodeError) as exc:
+        raise _error(
+            registry, repository, path, "holds an auth that is not base64"
+        ) from exc
+    username, colon, password = pair.partition(":")
+    if not colon:
+        raise _error(registry, repository, path, "holds an auth without USER:PASSWORD")
+    return Credentials(username, password)
+
+
+def _error(
+    registry: str, repository: str, path: Path, problem: str
+) -> RegistryAuthError:
+    return RegistryAuthError(registry, repository, f"credentials file {path} {problem}")

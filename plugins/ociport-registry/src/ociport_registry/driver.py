@@ -3,7 +3,9 @@
 
 A registry is addressed, not a file (:attr:`ImageDriver.addressed`): the engine hands
 the driver an :class:`~ociport.drivers.kit.ImageAddress`, whose options are
-``tls_verify`` and ``creds`` (:class:`~ociport_registry.options.RegistryOptions`).
+``tls_verify``, ``creds`` and ``authfile``
+(:class:`~ociport_registry.options.RegistryOptions`; credentials are otherwise found
+where skopeo, podman and Docker keep them: :mod:`ociport_registry.credentials`).
 Reading fetches the root manifest or index; the engine then walks it and reads, through
 :class:`~ociport_registry.source.RegistryContent`, only what the selected platforms
 need. Writing pushes the plan (:func:`~ociport_registry.export.push_plan`).
@@ -11,6 +13,7 @@ need. Writing pushes the plan (:func:`~ociport_registry.export.push_plan`).
 
 from __future__ import annotations
 
+import dataclasses
 from typing import IO, TYPE_CHECKING, Final
 
 from ociport.drivers.kit import (
@@ -24,6 +27,7 @@ from ociport.drivers.kit import (
     SourceContext,
     UnsupportedSourceError,
 )
+from ociport_registry.credentials import find_credentials
 from ociport_registry.options import RegistryOptions
 from ociport_registry.reference import RegistryReference
 
@@ -110,4 +114,9 @@ def _open(
 
     reference = RegistryReference.parse(address.reference)
     options = RegistryOptions.from_mapping(address.options, str(address))
+    if options.credentials is None:
+        stored = find_credentials(
+            reference.registry, reference.repository, auth_file=options.auth_file
+        )
+        options = dataclasses.replace(options, credentials=stored)
     return reference, RegistrySession(reference, options, push=push)

@@ -13,24 +13,31 @@ __all__ = ["RegistryOptions"]
 
 _TRUE: Final = frozenset({"true", "1", "yes"})
 _FALSE: Final = frozenset({"false", "0", "no"})
-_KNOWN: Final = ("tls_verify", "creds")
+_KNOWN: Final = ("tls_verify", "creds", "authfile")
 
 
 @dataclass(frozen=True, slots=True)
 class RegistryOptions:
-    """How to reach a registry (skopeo's ``--tls-verify`` and ``--creds``).
+    """How to reach a registry (skopeo's ``--tls-verify``, ``--creds`` and
+    ``--authfile``).
 
     :ivar tls_verify: require HTTPS with a verified certificate; ``False`` also
         accepts plain HTTP and unverified certificates (for this registry only).
-    :ivar credentials: user name and password, or ``None`` for anonymous access.
+    :ivar credentials: user name and password given, or ``None``: then those stored
+        for the registry are used (:func:`~ociport_registry.credentials.find_credentials`),
+        else none (anonymous access).
+    :ivar auth_file: the one credential file to read (instead of ``auth.json`` and
+        Docker's ``config.json``).
     """
 
     tls_verify: bool = True
     credentials: Credentials | None = None
+    auth_file: str | None = None
 
     @classmethod
     def from_mapping(cls, options: Mapping[str, Any], where: str) -> RegistryOptions:
-        """Read ``tls_verify=true|false`` and ``creds=USER:PASSWORD``.
+        """Read ``tls_verify=true|false``, ``creds=USER:PASSWORD`` and
+        ``authfile=PATH``.
 
         :param where: the source or destination, for messages.
         :raises InvalidLocationError: an unknown option or a malformed value.
@@ -40,12 +47,14 @@ class RegistryOptions:
             raise InvalidLocationError(
                 where,
                 f"unknown option {', '.join(unknown)}: a registry takes "
-                f"{' and '.join(_KNOWN)}",
+                f"{', '.join(_KNOWN)}",
             )
         creds = options.get("creds")
+        auth_file = options.get("authfile")
         return cls(
             _boolean(options.get("tls_verify", True), where),
             None if creds is None else _credentials(creds, where),
+            None if auth_file is None else str(auth_file),
         )
 
 

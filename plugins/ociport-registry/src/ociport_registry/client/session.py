@@ -205,7 +205,8 @@ class RegistrySession:
             hint = (
                 "check the user name and password"
                 if given
-                else "give credentials with creds=USER:PASSWORD"
+                else "give credentials with creds=USER:PASSWORD, or store them "
+                "with podman login or docker login"
             )
         elif status == 403:
             cls, reason = RegistryAuthError, f"{what}: access denied"
