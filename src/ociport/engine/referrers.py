@@ -18,14 +18,15 @@ from typing import Final
 
 from ociport.content.helpers import ContentDocuments
 from ociport.content.interfaces import ContentStore
-from ociport.engine.selection import root_names
 from ociport.errors import OciportError
 from ociport.oci.descriptor import Descriptor
 from ociport.oci.digest import Digest
 from ociport.oci.manifest import Index, parse_document
 from ociport.oci.referrers import (
     Referrer,
+    filter_referrers,
     follow_referrers,
+    is_named,
     listed_descriptor,
     listed_referrers,
     parse_link_tag,
@@ -56,13 +57,10 @@ class AttachedReferrers:
     :ivar taken: the referrers, as entries of the target's ``index.json``, in the
         order they were found (a subject before its referrers).
     :ivar graphs: the walk of each, for staging or writing their blobs.
-    :ivar left: referrers listed by the source or store but not taken (no subject
-        among the images, filtered out, incomplete).
     """
 
     taken: list[Descriptor] = field(default_factory=list)
     graphs: list[ImageGraph] = field(default_factory=list)
-    left: int = 0
 
 
 def classify_roots(
@@ -82,9 +80,7 @@ def classify_roots(
         if link is not None and link.is_referrers_index:
             referrers.extend(_listed_by(root, documents))
             continue
-        referrer = None
-        if link is not None or not root_names(root):
-            referrer = read_referrer(root, documents)
+        referrer = None if is_named(root) else read_referrer(root, documents)
         if referrer is None:
             images.append(root)
         else:
@@ -158,7 +154,6 @@ def attach_referrers(
     fresh = [r for r in unique if r.descriptor.digest not in reached]
     taken = follow_referrers(reached, fresh, closure, artifact_types)
     result.taken = [r.descriptor for r in taken]
-    result.left = len(fresh) - len(taken)
     return result
 
 
@@ -174,13 +169,10 @@ def referrers_of(
 ) -> list[Descriptor]:
     """The store's referrers of ``subject`` (direct ones only, as the referrers API
     answers), optionally of some artifact types, sorted by digest."""
-    found = [
-        listed_descriptor(r.descriptor)
-        for r in store_referrers(content)
-        if r.subject == subject
-        and (not artifact_types or r.descriptor.artifact_type in artifact_types)
-    ]
-    return sorted(found, key=lambda d: str(d.digest))
+    direct = [r for r in store_referrers(content) if r.subject == subject]
+    found = filter_referrers(direct, artifact_types)
+    listed = [listed_descriptor(r.descriptor) for r in found]
+    return sorted(listed, key=lambda d: str(d.digest))
 
 
 def live_entries(

@@ -63,7 +63,11 @@ ANNOTATION_REFERRER_TAG: Final = "io.ociport.referrer.tag"
 ANNOTATION_FILTERS_APPLIED: Final = "org.opencontainers.referrers.filtersApplied"
 #: cosign's tag suffixes: signatures, attestations, SBOMs.
 COSIGN_SUFFIXES: Final = (".sig", ".att", ".sbom")
-_LINK_TAG: Final = re.compile(r"^(sha256|sha512)-([0-9a-f]+)(\.sig|\.att|\.sbom)?$")
+_LINK_TAG: Final = re.compile(
+    r"^(sha256|sha512)-([0-9a-f]+)("
+    + "|".join(re.escape(s) for s in COSIGN_SUFFIXES)
+    + ")?$"
+)
 
 
 @dataclass(frozen=True, slots=True)
