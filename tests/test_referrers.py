@@ -31,6 +31,7 @@ import ociport
 from helpers import PUBLIC, ROOT, need_tool
 from ociport.builtin import oci_layout
 from ociport.content.fsstore import FsspecContentStore
+from ociport.engine.naming import ImportNaming
 from ociport.errors import ImageNotFoundError, InvalidDigestError
 from ociport.oci.descriptor import Descriptor
 from ociport.oci.digest import Digest
@@ -48,6 +49,7 @@ from ociport.testing.factories import random_image
 
 SAMPLE = ROOT / "examples" / "hello.oci-archive.tar"
 NAME = "example.com/app:v1"
+BASE_NAME = ImportNaming().base_name
 EMPTY = b"{}"
 EMPTY_DIGEST = "sha256:44136fa355b3678a1146ad16f7e8649e94fb4fc21fe77e8310c060f61caaff8a"
 SPDX = "application/spdx+json"
@@ -392,9 +394,14 @@ def test_referrers_tag_schema_index_lists_referrers(
     layout.add_entry(
         {**desc, "annotations": {"org.opencontainers.image.ref.name": tag}}
     )
+    # A manifest under such a tag lists nothing: it is an image like any other.
+    odd = "sha256-" + "f" * 64
+    layout.add_entry(
+        {**image, "annotations": {"org.opencontainers.image.ref.name": odd}}
+    )
     store = open_at(tmp_path / "store", pm)
     result = store.import_image(f"oci:{layout.path}")
-    assert [i.name for i in result.images] == [NAME]
+    assert [i.name for i in result.images] == [NAME, f"{BASE_NAME}:{odd}"]
     assert digests(result.referrers) == {sbom["digest"]}
 
 

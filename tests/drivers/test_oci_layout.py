@@ -71,15 +71,23 @@ def test_real_layouts_import(layout_store: ociport.ImageStore, layout: Path) -> 
         m.get("annotations", {}).get("org.opencontainers.image.ref.name")
         for m in index["manifests"]
     ]
-    # Entries tagged sha256-<hex>[.sig|.att|.sbom] link referrers, not images.
+    # Entries tagged sha256-<hex>.sig|.att|.sbom are referrers, and indexes tagged
+    # sha256-<hex> list referrers: no images.
     named = [
         m
         for m, name in zip(index["manifests"], names, strict=True)
-        if name and parse_link_tag(name) is None
+        if name and not _links_referrers(name, m["mediaType"])
     ]
     expected = {m["digest"] for m in (named or index["manifests"])}
     assert imported == expected
     assert not layout_store.verify()
+
+
+def _links_referrers(tag: str, media_type: str) -> bool:
+    link = parse_link_tag(tag)
+    if link is None:
+        return False
+    return not link.is_referrers_index or media_type.endswith("index.v1+json")
 
 
 @pytest.mark.corpus

@@ -71,14 +71,18 @@ def classify_roots(
     Referrers are the unnamed entries whose manifest has a ``subject``, the entries
     tagged ``sha256-<hex>.sig|.att|.sbom`` (cosign), and the manifests listed by an
     index tagged ``sha256-<hex>`` (the referrers tag schema; the index itself is not
-    kept). Every other entry is an image, named or not.
+    kept). Every other entry is an image, named or not (a manifest tagged
+    ``sha256-<hex>`` too).
     """
     images: list[Descriptor] = []
     referrers: list[Referrer] = []
     for root in roots:
         link = parse_link_tag(root.ref_name)
-        if link is not None and link.is_referrers_index:
-            referrers.extend(_listed_by(root, documents))
+        listed = (
+            _listed_by(root, documents) if link and link.is_referrers_index else None
+        )
+        if listed is not None:
+            referrers.extend(listed)
             continue
         referrer = None if is_named(root) else read_referrer(root, documents)
         if referrer is None:
@@ -88,15 +92,18 @@ def classify_roots(
     return images, referrers
 
 
-def _listed_by(index_entry: Descriptor, documents: DocumentProvider) -> list[Referrer]:
-    """The referrers an index of the referrers tag schema lists."""
+def _listed_by(
+    index_entry: Descriptor, documents: DocumentProvider
+) -> list[Referrer] | None:
+    """The referrers an index of the referrers tag schema lists; ``None`` when the
+    entry is no readable index (then it is taken for what it is, an image)."""
     try:
         raw = documents.read_document(index_entry)
         index = parse_document(raw, index_entry.media_type, where=str(index_entry))
     except OciportError:
-        return []
+        return None
     if not isinstance(index, Index):
-        return []
+        return None
     found = (read_referrer(child, documents) for child in index.manifests)
     return [referrer for referrer in found if referrer is not None]
 
