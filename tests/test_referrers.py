@@ -371,6 +371,12 @@ def test_cosign_tags_are_referrers_not_images(
     store.export_images([NAME], f"oci:{out}")
     entry = Layout(out).entry(tag)  # written back under cosign's tag
     assert entry["digest"] == signature["digest"]
+    inspected = subprocess.run(  # where cosign and skopeo look for it
+        [need_tool("skopeo"), "inspect", "--raw", f"oci:{out}:{tag}"],
+        check=True,
+        capture_output=True,
+    )
+    assert hashlib.sha256(inspected.stdout).hexdigest() == signature["digest"][7:]
     again = open_at(tmp_path / "again", pm)
     assert digests(again.import_image(f"oci:{out}").referrers) == {signature["digest"]}
     assert [i.name for i in again.images()] == [NAME]
