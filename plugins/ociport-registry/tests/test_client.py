@@ -4,12 +4,13 @@ checked while reading. The real registry tests cover the rest."""
 
 from __future__ import annotations
 
+import io
 import json
 from collections.abc import Callable
 
 import httpx
 import pytest
-from ociport_registry.client import pull, session
+from ociport_registry.client import pull, push, session
 from ociport_registry.client.auth import parse_challenges
 from ociport_registry.client.session import RegistrySession
 from ociport_registry.credentials import Credentials
@@ -231,3 +232,64 @@ def test_docker_hub_is_reached_at_its_api_host() -> None:
 def test_a_reference_needs_its_slashes() -> None:
     with pytest.raises(InvalidReferenceError, match="docker://HOST"):
         RegistryReference.parse("busybox")
+
+
+def _upload_registry(sent: list[str], tokens: list[str] | None = None) -> Handler:
+    """A registry taking uploads (and, with ``tokens``, asking for bearer tokens that
+    expire at once: each is given out once, in order)."""
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        if str(request.url).startswith(REALM):
+            assert tokens
+            return httpx.Response(200, json={"token": tokens.pop(0), "expires_in": 10})
+        if tokens is not None and "Authorization" not in request.headers:
+            return httpx.Response(401, headers={"WWW-Authenticate": CHALLENGE})
+        request.read()  # a streamed body is read (and checked) here
+        sent.append(f"{request.method} {request.headers.get('Authorization', '')}")
+        if request.method == "POST":
+            return httpx.Response(202, headers={"Location": "/v2/app/blobs/uploads/u1"})
+        if request.method == "PUT":
+            return httpx.Response(201)
+        return httpx.Response(204 if request.method == "DELETE" else 200)
+
+    return handler
+
+
+def test_a_token_about_to_expire_is_renewed_before_an_upload_body() -> None:
+    blob = b"layer bytes"
+    descriptor = Descriptor("application/octet-stream", Digest.of(blob), len(blob))
+    sent: list[str] = []
+    with _session(_upload_registry(sent, ["T1", "T2"])) as client:
+        push.upload_blob(client, descriptor, io.BytesIO(blob))
+    assert sent == ["POST Bearer T1", "GET Bearer T2", "PUT Bearer T2"]
+
+
+def test_an_upload_whose_bytes_are_not_the_blob_is_cancelled() -> None:
+    blob = b"a" * (3 * push.PIECE_SIZE // 2)
+    descriptor = Descriptor("application/octet-stream", Digest.of(blob), len(blob))
+    sent: list[str] = []
+    with _session(_upload_registry(sent)) as client, pytest.raises(DigestMismatchError):
+        push.upload_blob(client, descriptor, io.BytesIO(blob[:-1] + b"b"))
+    assert sent == ["POST ", "DELETE "]  # the PUT never completed
+
+
+def test_a_redirect_to_blob_storage_does_not_carry_the_registrys_token() -> None:
+    blob = b"stored elsewhere"
+    descriptor = Descriptor("application/octet-stream", Digest.of(blob), len(blob))
+    seen_by_storage: list[str | None] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        if str(request.url).startswith(REALM):
+            return httpx.Response(200, json={"token": "T1", "expires_in": 300})
+        if request.url.host == "storage.example":
+            seen_by_storage.append(request.headers.get("Authorization"))
+            return httpx.Response(200, content=blob)
+        if request.headers.get("Authorization") != "Bearer T1":
+            return httpx.Response(401, headers={"WWW-Authenticate": CHALLENGE})
+        return httpx.Response(
+            307, headers={"Location": "https://storage.example/b?s=1"}
+        )
+
+    with _session(handler) as client, pull.open_blob(client, descriptor) as stream:
+        assert stream.read() == blob
+    assert seen_by_storage == [None]

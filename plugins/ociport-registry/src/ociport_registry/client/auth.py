@@ -120,6 +120,17 @@ class RegistryAuth(httpx.Auth):
             return False
         return sent != f"Bearer {token[0]}"
 
+    def expires_within(self, seconds: float) -> bool:
+        """Whether the bearer token in use expires within ``seconds`` (``False`` when
+        there is none: basic or anonymous access)."""
+        token = self._token
+        return token is not None and token[1] - time.monotonic() < seconds
+
+    def forget_token(self) -> None:
+        """Drop the bearer token: the next request gets a new one."""
+        with self._lock:
+            self._token = None
+
     def _authorize(self, request: httpx.Request) -> None:
         token = self._token
         if token is not None and token[1] > time.monotonic():

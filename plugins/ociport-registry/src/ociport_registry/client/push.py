@@ -1,15 +1,18 @@
 """Writing to a registry: blobs and manifests (distribution-spec "Pushing blobs",
 "Pushing a blob monolithically", "Pushing a blob in chunks", "Pushing Manifests").
 
-A blob is read from its stream once, in chunks of at most :data:`CHUNK_SIZE` bytes
-(memory does not grow with its size), hashed as it is read, and the upload is completed
-(``PUT ...?digest=``) only once the bytes proved to be the blob; otherwise, or on any
-failure, the upload is cancelled (``DELETE``), so the registry never holds a wrong blob.
+A blob is read from its stream once, in pieces of :data:`PIECE_SIZE` bytes sent as they
+are read (memory does not grow with its size, nor with the chunk size), and hashed as
+they pass; the last piece is held back until the hash proves the bytes are the blob.
+Small blobs go in one ``PUT``, larger ones in ``PATCH`` chunks of :data:`CHUNK_SIZE`
+bytes (or the registry's ``OCI-Chunk-Min-Length``) and a closing ``PUT``. On any
+failure the upload is cancelled (``DELETE``): the registry never holds a wrong blob.
 """
 
 from __future__ import annotations
 
 import contextlib
+from collections.abc import Iterator, Mapping
 from typing import IO, Final
 
 import httpx
@@ -18,11 +21,12 @@ from ociport.drivers.kit import Descriptor, FormatError, OciportError
 from ociport_registry.client.session import RegistrySession, header, header_number
 from ociport_registry.errors import RegistryError
 
-__all__ = ["CHUNK_SIZE", "blob_exists", "put_manifest", "upload_blob"]
+__all__ = ["CHUNK_SIZE", "PIECE_SIZE", "blob_exists", "put_manifest", "upload_blob"]
 
-#: Blobs up to this size go in one ``PUT``; larger ones in ``PATCH`` chunks this size
-#: (or the registry's ``OCI-Chunk-Min-Length``, when larger).
-CHUNK_SIZE: Final = 16 << 20
+#: Blobs up to this size go in one ``PUT``; larger ones in ``PATCH`` chunks this size.
+CHUNK_SIZE: Final = 32 << 20
+#: Bytes read from the blob's stream and sent at a time.
+PIECE_SIZE: Final = 1 << 20
 _OCTET_STREAM: Final = "application/octet-stream"
 
 
@@ -59,22 +63,20 @@ def upload_blob(
     )
     location = _location(started, session, what)
     chunk = max(CHUNK_SIZE, header_number(started, "OCI-Chunk-Min-Length"))
+    body = _BlobBody(stream, descriptor)
     try:
-        if descriptor.size <= chunk:
-            data = _read(stream, descriptor.size, descriptor)
-            _verify(descriptor, data)
-        else:
-            location = _patch_chunks(session, location, descriptor, stream, chunk)
-            data = b""
-        session.request(
+        if descriptor.size > chunk:
+            while body.offset < descriptor.size:
+                location = _patch(session, location, body, chunk, what)
+        left = descriptor.size - body.offset
+        body.send(
+            session,
             "PUT",
             location,
+            left,
             what=what,
             expect=(201,),
             params={"digest": str(descriptor.digest)},
-            headers={"Content-Type": _OCTET_STREAM},
-            content=data,
-            retry=False,
         )
     except (OciportError, OSError):
         with contextlib.suppress(RegistryError):
@@ -110,64 +112,88 @@ def put_manifest(
         )
 
 
-def _patch_chunks(
-    session: RegistrySession,
-    location: str,
-    descriptor: Descriptor,
-    stream: IO[bytes],
-    chunk: int,
+def _patch(
+    session: RegistrySession, location: str, body: _BlobBody, chunk: int, what: str
 ) -> str:
-    """Send the blob in ``PATCH`` chunks, hashing them; the location to complete the
-    upload at.
+    """Send the next chunk of the blob; the upload's next location."""
+    count = min(chunk, body.descriptor.size - body.offset)
+    content_range = f"{body.offset}-{body.offset + count - 1}"
+    answer = body.send(
+        session,
+        "PATCH",
+        location,
+        count,
+        what=what,
+        expect=(202,),
+        headers={"Content-Range": content_range},
+    )
+    return _location(answer, session, what)
 
-    :raises DigestMismatchError, SizeMismatchError: the bytes are not the blob.
+
+class _BlobBody:
+    """A blob's bytes, read once from a stream in pieces and hashed as they pass.
+
+    :param stream: the blob's bytes (not closed here).
+    :param descriptor: the blob; its digest and size are checked before the last
+        piece is given out.
     """
-    what = f"upload of blob {descriptor.digest}"
-    hasher = descriptor.digest.hasher()
-    offset = 0
-    while offset < descriptor.size:
-        data = _read(stream, min(chunk, descriptor.size - offset), descriptor)
-        hasher.update(data)
-        answer = session.request(
-            "PATCH",
-            location,
+
+    def __init__(self, stream: IO[bytes], descriptor: Descriptor) -> None:
+        self.stream = stream
+        self.descriptor = descriptor
+        self.hasher = descriptor.digest.hasher()
+        self.offset = 0
+        if descriptor.size == 0:
+            self._verify()
+
+    def send(
+        self,
+        session: RegistrySession,
+        method: str,
+        url: str,
+        count: int,
+        *,
+        what: str,
+        expect: tuple[int, ...],
+        headers: Mapping[str, str] | None = None,
+        params: Mapping[str, str] | None = None,
+    ) -> httpx.Response:
+        """Send a request whose body is the next ``count`` bytes (streamed, so the
+        request is never repeated)."""
+        return session.request(
+            method,
+            url,
             what=what,
-            expect=(202,),
+            expect=expect,
             headers={
+                **(headers or {}),
                 "Content-Type": _OCTET_STREAM,
-                "Content-Range": f"{offset}-{offset + len(data) - 1}",
+                "Content-Length": str(count),
             },
-            content=data,
+            params=params,
+            content=self._pieces(count),
             retry=False,
         )
-        location = _location(answer, session, what)
-        offset += len(data)
-    hasher.verify(descriptor.digest, descriptor.size, what)
-    return location
 
+    def _pieces(self, count: int) -> Iterator[bytes]:
+        left = count
+        while left:
+            data = self.stream.read(min(PIECE_SIZE, left))
+            if not data:
+                raise FormatError(
+                    f"blob {self.descriptor.digest} ends before its "
+                    f"{self.descriptor.size} bytes"
+                )
+            self.hasher.update(data)
+            left -= len(data)
+            self.offset += len(data)
+            if self.offset == self.descriptor.size:
+                self._verify()
+            yield data
 
-def _verify(descriptor: Descriptor, data: bytes) -> None:
-    hasher = descriptor.digest.hasher()
-    hasher.update(data)
-    hasher.verify(descriptor.digest, descriptor.size, f"blob {descriptor.digest}")
-
-
-def _read(stream: IO[bytes], count: int, descriptor: Descriptor) -> bytes:
-    """Exactly ``count`` bytes of the blob.
-
-    :raises FormatError: the stream ends first.
-    """
-    parts = []
-    left = count
-    while left:
-        data = stream.read(left)
-        if not data:
-            raise FormatError(
-                f"blob {descriptor.digest} ends before its {descriptor.size} bytes"
-            )
-        parts.append(data)
-        left -= len(data)
-    return b"".join(parts)
+    def _verify(self) -> None:
+        where = f"blob {self.descriptor.digest}"
+        self.hasher.verify(self.descriptor.digest, self.descriptor.size, where)
 
 
 def _location(response: httpx.Response, session: RegistrySession, what: str) -> str:

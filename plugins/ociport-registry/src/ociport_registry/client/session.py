@@ -14,7 +14,7 @@ import email.utils
 import json
 import threading
 import time
-from collections.abc import Collection, Mapping
+from collections.abc import Collection, Iterator, Mapping
 from typing import Final
 
 import httpx
@@ -39,6 +39,9 @@ _BACKOFF: Final = 0.5
 #: Seconds to connect, and to wait for each read or write of a request.
 TIMEOUT: Final = httpx.Timeout(60.0, connect=10.0)
 _RETRY_STATUSES: Final = frozenset({429, 500, 502, 503, 504})
+#: A request whose body cannot be sent twice (an upload's) starts with a token that
+#: lives at least this many more seconds: a 401 in its middle could not be answered.
+TOKEN_MARGIN: Final = 120.0
 #: How much of an error answer is read for its message.
 _ERROR_BODY_CAP: Final = 64 << 10
 _USER_AGENT: Final = "ociport-registry"
@@ -119,7 +122,7 @@ class RegistrySession:
         what: str,
         expect: Collection[int] = (200,),
         headers: Mapping[str, str] | None = None,
-        content: bytes | None = None,
+        content: bytes | Iterator[bytes] | None = None,
         params: Mapping[str, str] | None = None,
         stream: bool = False,
         retry: bool = True,
@@ -128,6 +131,8 @@ class RegistrySession:
 
         :param what: what is asked for, for messages (``manifest v1``).
         :param stream: leave the body unread (the caller reads and closes it).
+        :param content: the body: bytes, or pieces sent as they come (then the
+            request cannot be repeated: pass ``retry=False``).
         :param retry: the request may be repeated (not a step of an upload).
         :raises RegistryError: any other status, after the retries; or no answer.
         """
@@ -142,8 +147,13 @@ class RegistrySession:
             request = self.client.build_request(
                 method, url, headers=headers, content=content
             )
+            if not isinstance(content, bytes | None):
+                self._renew_expiring_token()
             try:
                 response = self.client.send(request, stream=True)
+            except httpx.StreamError as exc:  # a 401 in the middle of a streamed body
+                reason = f"{what}: the registry asked to authenticate again mid-request"
+                raise self.error(RegistryAuthError, reason) from exc
             except httpx.TransportError as exc:
                 if attempt < attempts:
                     time.sleep(_BACKOFF * 2.0 ** (attempt - 1))
@@ -225,6 +235,13 @@ class RegistrySession:
         else:
             reason = f"{what}: refused"
         return self.error(cls, f"{reason} ({detail})", status, code, hint)
+
+    def _renew_expiring_token(self) -> None:
+        """Get a new token now when the one in use is about to expire (see
+        :data:`TOKEN_MARGIN`)."""
+        if self.auth.expires_within(TOKEN_MARGIN):
+            self.auth.forget_token()
+            self.request("GET", f"{self.base_url}/v2/", what="authentication")
 
     def _find_base(self) -> str:
         host = self.reference.api_host
