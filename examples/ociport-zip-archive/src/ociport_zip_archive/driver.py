@@ -160,6 +160,9 @@ class ZipArchiveDriver(kit.ImageDriver):
     name = "oci-zip"
     summary = "OCI image layout in a ZIP file, members stored (example plugin)"
     accepts_stream = True
+    #: An OCI image layout holds referrers (signatures, SBOMs) as unnamed
+    #: ``index.json`` entries: ``write`` lays out ``plan.index_entries()``.
+    holds_referrers = True
 
     @classmethod
     def sniff(cls, head: bytes | None, location: kit.Location | None) -> bool:
@@ -219,7 +222,10 @@ class ZipArchiveDriver(kit.ImageDriver):
             files.get("oci-layout"), files.get("index.json"), label
         )
         return kit.ImageSource(
-            list(index.manifests), provider, index_document=files["index.json"]
+            list(index.manifests),
+            provider,
+            index_document=files["index.json"],
+            list_blobs=lambda: [(d, i.file_size) for d, i in provider.blobs.items()],
         )
 
     def write(self, plan: kit.ExportPlan, target: IO[bytes] | kit.Location) -> None:
@@ -230,7 +236,8 @@ class ZipArchiveDriver(kit.ImageDriver):
             if bad or name in _LAYOUT_FILES:
                 raise kit.FormatError("plugin file name is not allowed", member=name)
         with zipfile.ZipFile(_WriteOnly(target), "w") as archive:
-            for name, data in [*kit.layout_files(plan.entries), *sorted(plan.members)]:
+            entries = plan.index_entries()  # the images, then their referrers
+            for name, data in [*kit.layout_files(entries), *sorted(plan.members)]:
                 archive.writestr(_entry(name, len(data)), data)
             for blob in sorted(plan.blobs, key=kit.blob_member_name):
                 # Streamed (memory does not grow with the blob) and hashed on the way: a
