@@ -1,6 +1,7 @@
 """Fixtures for the registry plugin's tests: real registries (Debian's docker-registry)
-open and with basic auth, started once per session and stopped at its end; a plugin
-manager with exactly the built-ins plus this plugin; stores; skopeo and the CLI."""
+open, with basic auth and with bearer tokens from a token service, started once per
+session and stopped at its end; a plugin manager with exactly the built-ins plus this
+plugin; stores; no stored credentials but those a test writes."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ import ociport_fixtures
 import pluggy
 import pytest
 import registry_server
+import token_server
 from ociport_registry import plugin as registry_plugin
 from registry_helpers import USER
 
@@ -57,11 +59,14 @@ def store(tmp_path: Path, registry_pm: pluggy.PluginManager) -> ociport.ImageSto
 
 
 def _server(
-    factory: pytest.TempPathFactory, name: str, credentials: tuple[str, str] | None
+    factory: pytest.TempPathFactory,
+    name: str,
+    credentials: tuple[str, str] | None,
+    tokens: token_server.TokenServer | None = None,
 ) -> Iterator[registry_server.RegistryServer]:
     if not registry_server.available():
         pytest.skip("needs Debian's docker-registry and skopeo (scripts/test installs)")
-    server = registry_server.start(factory.mktemp(name), credentials)
+    server = registry_server.start(factory.mktemp(name), credentials, tokens)
     try:
         yield server
     finally:
@@ -82,6 +87,26 @@ def auth_registry(
 ) -> Iterator[registry_server.RegistryServer]:
     """A registry with htpasswd basic auth for :data:`USER`, plain HTTP."""
     yield from _server(tmp_path_factory, "auth-registry", USER)
+
+
+@pytest.fixture(scope="session")
+def tokens(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Iterator[token_server.TokenServer]:
+    """A token service granting :data:`USER` what it asks for."""
+    server = token_server.start(tmp_path_factory.mktemp("tokens"), USER)
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture(scope="session")
+def token_registry(
+    tmp_path_factory: pytest.TempPathFactory, tokens: token_server.TokenServer
+) -> Iterator[registry_server.RegistryServer]:
+    """A registry trusting the tokens of :func:`tokens` (``auth: token``), plain HTTP."""
+    yield from _server(tmp_path_factory, "token-registry", USER, tokens)
 
 
 @pytest.fixture

@@ -1,6 +1,7 @@
 """A throw-away registry for the tests: Debian's ``docker-registry`` (CNCF distribution
-2.8) on 127.0.0.1 and a free port, plain HTTP, storage in a temporary directory, open or
-with htpasswd basic authentication (a bcrypt hash written here)."""
+2.8) on 127.0.0.1 and a free port, plain HTTP, storage in a temporary directory, open,
+with htpasswd basic authentication (a bcrypt hash written here), or with bearer tokens
+from a token service (:mod:`token_server`)."""
 
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ from pathlib import Path
 from typing import Final
 
 import bcrypt
+from token_server import ISSUER, SERVICE, TokenServer
 
 #: Where Debian's docker-registry package puts the server.
 BINARY: Final = Path("/usr/bin/docker-registry")
@@ -56,8 +58,13 @@ def available() -> bool:
     return BINARY.is_file() and shutil.which("skopeo") is not None
 
 
-def start(root: Path, credentials: tuple[str, str] | None = None) -> RegistryServer:
-    """Start a registry storing under ``root``; with ``credentials``, htpasswd auth.
+def start(
+    root: Path,
+    credentials: tuple[str, str] | None = None,
+    tokens: TokenServer | None = None,
+) -> RegistryServer:
+    """Start a registry storing under ``root``; with ``tokens``, trusting that token
+    service's tokens (for ``credentials``); else with ``credentials``, htpasswd auth.
 
     :raises RuntimeError: it did not answer within 15 s (its log is in the message).
     """
@@ -70,7 +77,12 @@ def start(root: Path, credentials: tuple[str, str] | None = None) -> RegistrySer
         "delete: {enabled: true}}",
         f"http: {{addr: 127.0.0.1:{port}}}",
     ]
-    if credentials is not None:
+    if tokens is not None:
+        lines.append(
+            f"auth: {{token: {{realm: '{tokens.realm}', service: {SERVICE}, "
+            f"issuer: {ISSUER}, rootcertbundle: {tokens.certificate}}}}}"
+        )
+    elif credentials is not None:
         user, password = credentials
         hashed = bcrypt.hashpw(password.encode(), bcrypt.gensalt(rounds=5)).decode()
         (root / "htpasswd").write_text(f"{user}:{hashed}\n")

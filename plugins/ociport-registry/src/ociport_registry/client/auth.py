@@ -89,6 +89,7 @@ class RegistryAuth(httpx.Auth):
         self._basic = False
         self._token: tuple[str, float] | None = None  # (token, monotonic expiry)
         self._lock = threading.Lock()
+        self._fetching = threading.Lock()
 
     def sync_auth_flow(
         self, request: httpx.Request
@@ -105,10 +106,13 @@ class RegistryAuth(httpx.Auth):
             if self.credentials is None or sent == self.credentials.basic():
                 return  # nothing (more) to offer: the 401 stands
             self._basic = True
-        elif not self._renewed_since(sent):
-            token_response = yield self._token_request(challenge)
-            token_response.read()
-            self._keep_token(token_response, challenge)
+        else:
+            # One thread asks for a token while the others wait, then use it.
+            with self._fetching:
+                if not self._renewed_since(sent):
+                    token_response = yield self._token_request(challenge)
+                    token_response.read()
+                    self._keep_token(token_response, challenge)
         self._authorize(request)
         yield request
 
@@ -146,7 +150,7 @@ class RegistryAuth(httpx.Auth):
             raise self._error(f"the registry's token realm {realm!r} is not a URL")
         scopes = list(self.scopes)
         extra = challenge.params.get("scope")
-        if extra and extra not in scopes:
+        if extra and not any(_covers(scope, extra) for scope in scopes):
             scopes.append(extra)
         params = [("scope", scope) for scope in scopes]
         if "service" in challenge.params:
@@ -190,6 +194,15 @@ class RegistryAuth(httpx.Auth):
         return RegistryAuthError(
             self.registry, self.repository, reason, status, hint=hint
         )
+
+
+def _covers(scope: str, other: str) -> bool:
+    """Whether ``scope`` (``repository:NAME:pull,push``) grants all ``other`` asks."""
+    resource, _, actions = scope.rpartition(":")
+    other_resource, _, other_actions = other.rpartition(":")
+    return resource == other_resource and set(other_actions.split(",")) <= set(
+        actions.split(",")
+    )
 
 
 def _first_usable(header: str) -> Challenge | None:
