@@ -247,11 +247,15 @@ def test_image_sbom_and_signature_travel_together(
         signature["digest"]
     ]
     # Recorded as unnamed index.json entries, as oras writes them.
-    stored = json.loads((tmp_path / "store" / "index.json").read_text())
+    index_file = tmp_path / "store" / "index.json"
+    stored = json.loads(index_file.read_text())
     assert {e["digest"] for e in unnamed_entries(stored)} == {
         sbom["digest"],
         signature["digest"],
     }
+    before = index_file.read_bytes()
+    assert store.import_image(f"oci:{layout.path}").blobs_committed == 0
+    assert index_file.read_bytes() == before  # each referrer listed once
 
     gc = store.gc(grace=0)
     assert gc.referrers_removed == 0

@@ -29,6 +29,7 @@ from ociport.engine.referrers import (
     AttachedReferrers,
     attach_referrers,
     classify_roots,
+    listed_closure,
     scan_blobs,
 )
 from ociport.engine.selection import select_roots
@@ -247,17 +248,10 @@ def _referrers(
         return AttachedReferrers()
     candidates = list(listed)
     if opened.list_blobs is not None:
-        # What the source's entries reach is no unlisted referrer: walking them reads
-        # their manifests and indexes only, where reading every small blob would
-        # read configs and layers too.
         known = {d for graph in graphs for d in graph.blobs}
-        listed_roots = [*opened.roots, *(r.descriptor for r in listed)]
-        for root in listed_roots:
-            known.update(
-                walk_image(
-                    root, reader, tolerate_missing=True, tolerate_errors=True
-                ).blobs
-            )
+        known |= listed_closure(
+            [*opened.roots, *(r.descriptor for r in listed)], reader
+        )
         candidates += scan_blobs(opened.list_blobs(), reader, known)
     attached = attach_referrers(
         graphs,

@@ -39,6 +39,7 @@ __all__ = [
     "AttachedReferrers",
     "attach_referrers",
     "classify_roots",
+    "listed_closure",
     "live_entries",
     "referrers_of",
     "scan_blobs",
@@ -106,6 +107,26 @@ def _listed_by(
         return None
     found = (read_referrer(child, documents) for child in index.manifests)
     return [referrer for referrer in found if referrer is not None]
+
+
+def listed_closure(
+    entries: Iterable[Descriptor], documents: DocumentProvider
+) -> set[Digest]:
+    """Every blob ``entries`` reach, as far as they can be walked: what a source's
+    ``index.json`` reaches is no unlisted referrer, so :func:`scan_blobs` passes it
+    over. Walking reads manifests and indexes only, where reading every small blob
+    would read configs and layers too. An entry that cannot be walked (nested too
+    deep) is passed over: its small blobs are then read as candidates."""
+    reached: set[Digest] = set()
+    for entry in entries:
+        try:
+            graph = walk_image(
+                entry, documents, tolerate_missing=True, tolerate_errors=True
+            )
+        except OciportError:
+            continue
+        reached.update(graph.blobs)
+    return reached
 
 
 def scan_blobs(
