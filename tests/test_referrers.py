@@ -424,7 +424,7 @@ def test_no_referrers(
     store = open_at(tmp_path / "store", pm)
     result = store.import_image(f"oci:{layout.path}", referrers=False)
     assert result.referrers == []
-    assert "2 referrers not imported (--no-referrers)" in result.notes
+    assert "2 referrer(s) not imported (--no-referrers)" in result.notes
     assert store.referrers(NAME) == []
     store.import_image(f"oci:{layout.path}")
     exported = store.export_images([NAME], f"oci:{tmp_path / 'out'}", referrers=False)
@@ -730,7 +730,7 @@ def test_cli_import_export_no_referrers(
     layout, _, _ = signed
     imported = run_cli(tmp_path, "import", "--no-referrers", f"oci:{layout.path}")
     assert imported.returncode == 0, imported.stderr
-    assert "2 referrers not imported (--no-referrers)" in imported.stderr
+    assert "2 referrer(s) not imported (--no-referrers)" in imported.stderr
     assert run_cli(tmp_path, "images", "referrers", NAME).stdout == ""
     assert run_cli(tmp_path, "import", f"oci:{layout.path}").returncode == 0
     out = tmp_path / "out.tar"
@@ -756,7 +756,7 @@ def test_cli_docker_archive_says_referrers_are_left_out(
         pytest.skip("the docker-archive plugin is not installed")
     assert exported.returncode == 0, exported.stderr
     notes = json.loads(exported.stdout)["notes"]
-    assert any("2 referrers" in n and "cannot hold them" in n for n in notes)
+    assert any("2 referrer(s)" in n and "cannot hold them" in n for n in notes)
 
 
 # -- a real layout with referrers, when the public corpus is there ----------------------

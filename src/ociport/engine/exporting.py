@@ -150,7 +150,7 @@ def _add_referrers(
     if not holds:
         if attached.taken:
             plan.notes.append(
-                f"{len(attached.taken)} referrers (signatures, SBOMs, attestations) "
+                f"{len(attached.taken)} referrer(s) (signatures, SBOMs, attestations) "
                 "left out: this format cannot hold them (oci-archive and oci can)"
             )
         return []

@@ -244,7 +244,7 @@ def _referrers(
     and those among the source's other blobs; notes what is left out."""
     if not request.referrers:
         if listed:
-            notes.append(f"{len(listed)} referrers not imported (--no-referrers)")
+            notes.append(f"{len(listed)} referrer(s) not imported (--no-referrers)")
         return AttachedReferrers()
     candidates = list(listed)
     if opened.list_blobs is not None:
@@ -267,7 +267,7 @@ def _referrers(
     left = {r.descriptor.digest for r in listed} - taken - reached
     if left and request.ref_name is None:
         notes.append(
-            f"{len(left)} referrers in the source not imported: they refer to "
+            f"{len(left)} referrer(s) in the source not imported: they refer to "
             "nothing imported"
         )
     return attached

@@ -285,7 +285,7 @@ class ImageDriverSuite:
         report = harness.import_(exported.source(), fresh)
         if not harness.driver_cls.holds_referrers:
             assert report.referrers == []
-            assert any("2 referrers" in note for note in harness.notes)
+            assert any("2 referrer(s)" in note for note in harness.notes)
             return
         assert {d.digest for d in report.referrers} == {sbom.digest, signature.digest}
         for referrer in report.referrers:
