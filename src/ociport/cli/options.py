@@ -21,6 +21,8 @@ __all__ = [
     "platforms_callback",
     "progress_option",
     "quiet_option",
+    "registry_options",
+    "registry_values",
     "source_option",
 ]
 
@@ -101,6 +103,56 @@ source_option = click.option(
     metavar="KEY=VALUE",
     help="fsspec option for the source's filesystem (repeatable).",
 )
+
+#: Where :func:`registry_options` keeps what was given, in the click context's meta.
+_REGISTRY_META = "ociport.registry_options"
+
+
+def _keep_registry_value(
+    ctx: click.Context, param: click.Parameter, value: Any
+) -> None:
+    if value is not None and param.name is not None:
+        ctx.meta.setdefault(_REGISTRY_META, {})[param.name] = value
+
+
+def registry_options(command: F) -> F:
+    """skopeo's options for registries (``docker://...``), as the source's or the
+    destination's options: ``--tls-verify``, ``--creds``, ``--authfile`` (read them
+    with :func:`registry_values`)."""
+    for option in (
+        click.option(
+            "--authfile",
+            metavar="PATH",
+            expose_value=False,
+            callback=_keep_registry_value,
+            help="Registries: read credentials from this file only.",
+        ),
+        click.option(
+            "--creds",
+            metavar="USER:PASSWORD",
+            expose_value=False,
+            callback=_keep_registry_value,
+            help="Registries: credentials [default: those podman or docker login stored].",
+        ),
+        click.option(
+            "--tls-verify",
+            "tls_verify",
+            type=click.BOOL,
+            metavar="BOOL",
+            expose_value=False,
+            callback=_keep_registry_value,
+            help="Registries (docker://): false allows plain HTTP and unverified HTTPS.",
+        ),
+    ):
+        command = option(command)
+    return command
+
+
+def registry_values() -> dict[str, Any]:
+    """The registry options given to the current command (``tls_verify``, ``creds``,
+    ``authfile``), as a registry source or destination takes them."""
+    return dict(click.get_current_context().meta.get(_REGISTRY_META, {}))
+
 
 # Options for what commands print: results (--json, -q) and progress.
 json_option = click.option(

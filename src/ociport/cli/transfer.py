@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import sys
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
@@ -18,6 +18,8 @@ from ociport.cli.options import (
     platforms_callback,
     progress_option,
     quiet_option,
+    registry_options,
+    registry_values,
     source_option,
 )
 from ociport.cli.output import (
@@ -30,6 +32,9 @@ from ociport.cli.output import (
 )
 from ociport.cli.progress import ProgressMode, progress_report
 from ociport.errors import InvalidLocationError
+
+if TYPE_CHECKING:
+    from ociport.streams.transports import TransportReference
 
 __all__ = ["export", "import_", "inspect_"]
 
@@ -47,17 +52,7 @@ def _transport_ref(
     :raises click.UsageError: an empty PATH or REF, or a transport or REF that
         disagrees with ``--format`` or ``--ref``.
     """
-    from ociport.plugins import driver_registry, get_plugin_manager
-    from ociport.streams.transports import parse_reference
-
-    try:
-        parsed = parse_reference(
-            text,
-            lambda: driver_registry(get_plugin_manager()).names(),
-            lambda: driver_registry(get_plugin_manager()).addressed_names(),
-        )
-    except InvalidLocationError as exc:
-        raise click.BadParameter(str(exc), param_hint=argument) from None
+    parsed = _parse(text, argument)
     if parsed.transport is None:
         return None
     if format_ is not None and format_ != parsed.transport:
@@ -70,6 +65,46 @@ def _transport_ref(
             f"--ref {ref} disagrees with {argument} {text!r}, whose REF is {parsed.ref}"
         )
     return parsed.ref
+
+
+def _parse(text: str, argument: str) -> TransportReference:
+    """``text`` as a transport reference (a plain path or URL has no transport).
+
+    :raises click.BadParameter: an empty PATH or REF.
+    """
+    from ociport.plugins import driver_registry, get_plugin_manager
+    from ociport.streams.transports import parse_reference
+
+    try:
+        return parse_reference(
+            text,
+            lambda: driver_registry(get_plugin_manager()).names(),
+            lambda: driver_registry(get_plugin_manager()).addressed_names(),
+        )
+    except InvalidLocationError as exc:
+        raise click.BadParameter(str(exc), param_hint=argument) from None
+
+
+def _with_registry_options(
+    text: str, argument: str, options: dict[str, Any]
+) -> dict[str, Any]:
+    """``options`` plus ``--tls-verify``, ``--creds`` and ``--authfile``, which only a
+    registry (an addressed transport: ``docker://...``) takes.
+
+    :raises click.UsageError: they were given for anything else.
+    """
+    given = registry_values()
+    if not given:
+        return options
+    from ociport.plugins import driver_registry, get_plugin_manager
+
+    transport = _parse(text, argument).transport
+    if transport not in driver_registry(get_plugin_manager()).addressed_names():
+        flags = ", ".join("--" + name.replace("_", "-") for name in sorted(given))
+        raise click.UsageError(
+            f"{flags}: for a registry (docker://HOST/REPO:TAG), not {argument} {text!r}"
+        )
+    return {**options, **given}
 
 
 def _given(parameter: str) -> bool:
@@ -141,6 +176,7 @@ def _given(parameter: str) -> bool:
 )
 @max_document_option
 @source_option
+@registry_options
 @json_option
 @quiet_option("Print only the names of the images imported; no progress.")
 @progress_option
@@ -178,6 +214,7 @@ def import_(
     index.json lists them or not; 'images referrers' lists them.
     """
     _transport_ref(source, "SOURCE", format_, ref)
+    source_options = _with_registry_options(source, "SOURCE", source_options)
     check_platform_choice(platforms, all_platforms)
     if skip_digest_for_named and not digests:
         raise click.UsageError("--skip-digest-for-named goes with --digests")
@@ -315,6 +352,7 @@ def _mode(progress_mode: ProgressMode, quiet: bool) -> ProgressMode:
     metavar="KEY=VALUE",
     help="fsspec option for the destination (repeatable).",
 )
+@registry_options
 @json_option
 @quiet_option("Print only the ref names written (nothing for DEST -); no progress.")
 @progress_option
@@ -353,6 +391,7 @@ def export(
     says so).
     """
     ref = _transport_ref(dest, "DEST", format_)
+    dest_options = _with_registry_options(dest, "DEST", dest_options)
     if ref is not None and _given("ref_name_style"):
         raise click.UsageError(f"--ref-name does not apply to DEST's :{ref}")
     check_platform_choice(platforms, all_platforms)
@@ -418,6 +457,7 @@ def export(
 @click.option("--json", "as_json", is_flag=True, help="One JSON document.")
 @max_document_option
 @source_option
+@registry_options
 def inspect_(
     source: str,
     format_: str | None,
@@ -432,6 +472,7 @@ def inspect_(
     digest they refer to.
     """
     _transport_ref(source, "SOURCE", format_)
+    source_options = _with_registry_options(source, "SOURCE", source_options)
     from ociport.api import inspect_source
     from ociport.oci.descriptor import Platform
 
