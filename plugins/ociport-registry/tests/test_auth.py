@@ -104,10 +104,9 @@ def test_a_wrong_password_on_the_command_line_is_one_line(
         "--store",
         str(tmp_path / "store"),
         "import",
-        "--source-option",
-        "tls_verify=false",
-        "--source-option",
-        f"creds={USER[0]}:nope",
+        "--tls-verify=false",
+        "--creds",
+        f"{USER[0]}:nope",
         f"docker://{auth_registry.host}/{repo}:v1",
     )
     assert result.returncode == 1

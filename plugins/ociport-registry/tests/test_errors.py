@@ -125,3 +125,17 @@ def test_errors_on_the_command_line_are_one_line(
     assert result.returncode == 1
     assert len(result.stderr.splitlines()) == 1
     assert "repository not found" in result.stderr and "Traceback" not in result.stderr
+
+
+@pytest.mark.parametrize("flags", [["--tls-verify=false"], ["--creds", "a:b"]])
+def test_registry_options_are_for_registries_only(
+    tmp_path: Path, flags: list[str]
+) -> None:
+    archive = Path(__file__).resolve().parents[3] / "examples" / "hello.oci-archive.tar"
+    result = run_cli(
+        tmp_path, "--store", str(tmp_path / "store"), "import", *flags, str(archive)
+    )
+    assert result.returncode == 2
+    assert f"{flags[0].split('=')[0]}: for a registry (docker://HOST/REPO:TAG)" in (
+        result.stderr
+    )

@@ -179,8 +179,7 @@ def test_push_and_pull_back_from_the_command_line(
         "--store",
         first,
         "export",
-        "--dest-option",
-        "tls_verify=false",
+        "--tls-verify=false",
         f"docker://{reference}",
         HELLO_NAME,
     )
@@ -190,8 +189,8 @@ def test_push_and_pull_back_from_the_command_line(
         "--store",
         second,
         "import",
-        "--source-option",
-        "tls_verify=false",
+        "--tls-verify",
+        "false",
         f"docker://{reference}",
     )
     assert pulled.returncode == 0, pulled.stderr
