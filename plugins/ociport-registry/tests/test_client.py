@@ -6,7 +6,8 @@ from __future__ import annotations
 
 import io
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from typing import Any
 
 import httpx
 import pytest
@@ -293,3 +294,61 @@ def test_a_redirect_to_blob_storage_does_not_carry_the_registrys_token() -> None
     with _session(handler) as client, pull.open_blob(client, descriptor) as stream:
         assert stream.read() == blob
     assert seen_by_storage == [None]
+
+
+class _BreaksAfter(httpx.SyncByteStream):
+    """A body that gives ``data`` and then loses the connection."""
+
+    def __init__(self, data: bytes) -> None:
+        self.data = data
+
+    def __iter__(self) -> Iterator[bytes]:
+        yield self.data
+        raise httpx.ReadError("connection reset by peer")
+
+
+def _from(start: int, blob: bytes, **body: Any) -> httpx.Response:
+    """A 206 answer for ``bytes=START-``; ``body`` as for httpx.Response."""
+    content_range = f"bytes {start}-{len(blob) - 1}/{len(blob)}"
+    return httpx.Response(206, headers={"Content-Range": content_range}, **body)
+
+
+@pytest.mark.parametrize("honours_range", [True, False])
+def test_a_broken_blob_download_is_resumed(honours_range: bool) -> None:
+    blob = bytes(range(256)) * 1000
+    descriptor = Descriptor("application/octet-stream", Digest.of(blob), len(blob))
+    ranges: list[str | None] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        asked = request.headers.get("Range")
+        ranges.append(asked)
+        start = int(asked[len("bytes=") : -1]) if asked else 0
+        if len(ranges) < 3:  # the first two answers break off after 100 kB
+            broken = _BreaksAfter(blob[start : start + 100_000])
+            return (
+                _from(start, blob, stream=broken)
+                if asked
+                else httpx.Response(200, stream=broken)
+            )
+        if not honours_range:
+            return httpx.Response(200, content=blob)
+        return _from(start, blob, content=blob[start:])
+
+    with _session(handler) as client, pull.open_blob(client, descriptor) as stream:
+        assert stream.read() == blob
+    assert ranges == [None, "bytes=100000-", "bytes=200000-"]
+
+
+def test_a_blob_download_that_keeps_breaking_is_an_error() -> None:
+    blob = b"z" * 10_000
+    descriptor = Descriptor("application/octet-stream", Digest.of(blob), len(blob))
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(200, stream=_BreaksAfter(b""))
+
+    with (
+        _session(handler) as client,
+        pull.open_blob(client, descriptor) as stream,
+        pytest.raises(RegistryUnavailableError, match=r"connection .* broke"),
+    ):
+        stream.read()

@@ -2,8 +2,9 @@
 "Pulling blobs", "Checking if content exists in the registry").
 
 Documents (manifests, indexes, configs) are read whole, capped, and checked against
-their digest; layers are streamed (:class:`BlobReader`), hashed as they pass when asked
-to, so memory does not grow with their size.
+their digest; layers are streamed
+(:class:`~ociport_registry.client.blobstream.BlobReader`), hashed as they pass when
+asked to, so memory does not grow with their size.
 """
 
 from __future__ import annotations
@@ -19,17 +20,16 @@ from ociport.drivers.kit import (
     Digest,
     DigestMismatchError,
     DocumentTooLargeError,
-    SizeMismatchError,
     UnsupportedMediaTypeError,
     verified,
 )
 from ociport.drivers.kit import mediatypes as mt
+from ociport_registry.client.blobstream import BlobReader
 from ociport_registry.client.session import RegistrySession, header, header_number
 from ociport_registry.errors import RegistryError, RegistryNotFoundError
 
 __all__ = [
     "MANIFEST_ACCEPT",
-    "BlobReader",
     "explain_missing",
     "fetch_manifest",
     "head_manifest",
@@ -181,82 +181,15 @@ def open_blob(
     :param verify: hash while reading and raise at the end when the bytes are not
         ``descriptor``'s (leave it to a caller that hashes them itself).
     :raises RegistryError: refused, absent, unreachable; or, while reading, the
-        connection broke.
+        connection broke and could not be resumed (:class:`BlobReader`).
     :raises DigestMismatchError, SizeMismatchError: while reading, with ``verify``.
     """
-    what = f"blob {descriptor.digest}"
+    url = session.url("blobs", str(descriptor.digest))
     response = session.request(
-        "GET", session.url("blobs", str(descriptor.digest)), what=what, stream=True
+        "GET", url, what=f"blob {descriptor.digest}", stream=True
     )
-    reader = BlobReader(session, response, descriptor, verify=verify)
+    reader = BlobReader(session, url, response, descriptor, verify=verify)
     return io.BufferedReader(reader, _BUFFER)
-
-
-class BlobReader(io.RawIOBase):
-    """The body of a blob's answer as a raw stream, hashed as it is read.
-
-    :param session: for errors when the connection breaks.
-    :param response: a streamed answer; closed with the reader.
-    :param descriptor: the blob; its digest and size are checked at the end with
-        ``verify``, and it is never read past its size.
-    """
-
-    def __init__(
-        self,
-        session: RegistrySession,
-        response: httpx.Response,
-        descriptor: Descriptor,
-        *,
-        verify: bool,
-    ) -> None:
-        super().__init__()
-        self._session = session
-        self._response = response
-        self._chunks = response.iter_bytes()
-        self._pending = memoryview(b"")
-        self._descriptor = descriptor
-        self._hasher = descriptor.digest.hasher() if verify else None
-        self._read = 0
-        self._done = False
-
-    def readable(self) -> bool:
-        return True
-
-    def readinto(self, buffer: memoryview | bytearray) -> int:  # type: ignore[override]
-        if not self._pending and not self._next_chunk():
-            return 0
-        count = min(len(buffer), len(self._pending))
-        buffer[:count] = self._pending[:count]
-        if self._hasher is not None:
-            self._hasher.update(self._pending[:count])
-        self._pending = self._pending[count:]
-        return count
-
-    def close(self) -> None:
-        self._response.close()
-        super().close()
-
-    def _next_chunk(self) -> bool:
-        """Take the next chunk of the body; ``False`` at its end (checked then)."""
-        what = f"blob {self._descriptor.digest}"
-        while not self._pending and not self._done:
-            try:
-                chunk = next(self._chunks, None)
-            except httpx.TransportError as exc:
-                raise self._session.unreachable(exc, what) from exc
-            if chunk is None:
-                self._done = True
-                self._check(what)
-                return False
-            self._read += len(chunk)
-            if self._read > self._descriptor.size:
-                raise SizeMismatchError(self._descriptor.size, self._read, what)
-            self._pending = memoryview(chunk)
-        return bool(self._pending)
-
-    def _check(self, what: str) -> None:
-        if self._hasher is not None:
-            self._hasher.verify(self._descriptor.digest, self._descriptor.size, what)
 
 
 def _read_capped(response: httpx.Response, max_size: int, what: str) -> bytes:
