@@ -6,8 +6,9 @@ store: ``info`` of a few paths, ``cat_file`` of ``index.json``, ``open(..., "rb"
 a few blobs, and ``find`` of the blob directories (``content ls``). :class:`LocalFiles`
 answers those four with plain ``os`` calls, giving exactly what fsspec's
 ``LocalFileSystem`` gives, and hands every other call (and any of these with arguments
-it does not handle) to fsspec's ``LocalFileSystem``, imported on first use. :meth:`Location.from_url <ociport.streams.location.Location.from_url>`
-uses it for plain local paths without storage options.
+it does not handle) to fsspec's ``LocalFileSystem``, imported on first use.
+:meth:`Location.from_url <ociport.streams.location.Location.from_url>` uses it for
+plain local paths without storage options.
 """
 
 from __future__ import annotations
