@@ -5,6 +5,7 @@ prefix are never touched."""
 
 from __future__ import annotations
 
+import subprocess
 import time
 import uuid
 from pathlib import Path
@@ -146,3 +147,47 @@ def test_other_filesystems_have_no_uploads(tmp_path: Path) -> None:
     assert abort_stale_uploads(Location.from_url(str(tmp_path)), time.time()) == 0
     memory = Location.from_url(f"memory://ociport-{uuid.uuid4().hex}")
     assert abort_stale_uploads(memory, time.time() + 60) == 0
+
+
+def _exited_pid() -> int:
+    """The pid of a process of this machine that has ended."""
+    child = subprocess.Popen(["true"])
+    child.wait()
+    return child.pid
+
+
+def test_gc_spares_the_ingest_uploads_of_writers_at_work(
+    s3_endpoint: str, s3_bucket: str
+) -> None:
+    """An ingest upload (a convert's new layer, whose digest is known only at its end,
+    or the store's write-path probe) is spared by ``gc --grace 0`` while its writer
+    lives here or holds a live lease; those of dead processes, of other machines
+    without a lease, and nameless ones are aborted."""
+    import ociport
+    from ociport.content.leases import LeaseRecord
+    from ociport.processes import HOST, owner_token
+
+    store = ociport.open_store(
+        f"s3://{s3_bucket}/store", storage_options={"endpoint_url": s3_endpoint}
+    )
+    leases = store.content.leases  # type: ignore[attr-defined]
+    elsewhere = "0123abcd-42"  # a process of another machine, holding a lease
+    now = time.time()
+    leases.store(LeaseRecord("other", "import", elsewhere, now, now + 900, frozenset()))
+    client = _client(s3_endpoint)
+    keys = {
+        "mine": f"store/ingest/{'a' * 32}.{owner_token()}.0",
+        "probe": f"store/ingest/probe-{'b' * 32}.{owner_token()}.0",
+        "leased": f"store/ingest/{'c' * 32}.{elsewhere}.1",
+        "dead": f"store/ingest/{'d' * 32}.{HOST}-{_exited_pid()}.0",
+        "unleased": f"store/ingest/{'e' * 32}.4567cdef-42.0",
+        "nameless": "store/ingest/probe-1",
+    }
+    started = {
+        name: (key, _start_upload(client, s3_bucket, key)) for name, key in keys.items()
+    }
+    result = store.gc(grace=0)
+    assert result.uploads_aborted == 3
+    assert _pending(client, s3_bucket) == {
+        started[name] for name in ("mine", "probe", "leased")
+    }

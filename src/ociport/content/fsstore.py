@@ -21,7 +21,7 @@ import contextlib
 import functools
 import hashlib
 import itertools
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Collection, Iterator, Sequence
 from contextlib import AbstractContextManager
 from typing import IO, Any, BinaryIO, Final, cast, final
 
@@ -231,8 +231,9 @@ class FsspecContentStore:
         stale = []
         for path, details in found.items():
             owner = _ingest_owner(path)
-            if owner is not None and is_local(owner):
-                if is_dead(owner):
+            alive = _local_writer_alive(owner)
+            if alive is not None:
+                if not alive:
                     stale.append(path)
                 continue
             if (modified_time(details) or cutoff) >= cutoff:
@@ -245,6 +246,21 @@ class FsspecContentStore:
             with self._described(), contextlib.suppress(FileNotFoundError):
                 ingest.fs.rm_file(path)
         return len(stale)
+
+    def ingest_at_work(self, key: str, lease_owners: Collection[str]) -> bool:
+        """Whether ``key`` (a path in the store, or an object key on S3) is an ingest
+        file, or the incomplete upload of one, whose writer is still at work: a live
+        process of this machine, or a process holding a live lease (``lease_owners``:
+        the leases' owner tokens). ``False`` for any other key. :func:`collect_garbage
+        <ociport.engine.gc.collect_garbage>` spares such uploads whatever their age."""
+        folder, _, name = key.rpartition("/")
+        if folder.rpartition("/")[2] != "ingest":
+            return False
+        owner = _ingest_owner(name)
+        alive = _local_writer_alive(owner)
+        if alive is not None:
+            return alive
+        return owner is not None and owner in lease_owners
 
     def delete(self, digest: Digest) -> None:
         path = self._blob(digest)
@@ -286,6 +302,14 @@ def _ingest_owner(path: str) -> str | None:
     """The owner token in an ingest file's name (``<key>.<owner>.<n>``), if any."""
     parts = path.rsplit("/", 1)[-1].split(".")
     return parts[1] if len(parts) == 3 else None
+
+
+def _local_writer_alive(owner: str | None) -> bool | None:
+    """Whether the process of an owner token of this machine lives; ``None`` for
+    another machine's token or none (only leases and age can tell then)."""
+    if owner is None or not is_local(owner):
+        return None
+    return not is_dead(owner)
 
 
 class _DescribedStream:

@@ -28,6 +28,7 @@ from ociport.content.interfaces import BlobInfo
 from ociport.content.writer import WriterLifecycle
 from ociport.errors import BlobExistsError, ContentError, DigestMismatchError
 from ociport.oci.digest import Digest, Hasher
+from ociport.processes import owner_token
 from ociport.streams.location import Location
 
 __all__ = ["ObjectBlobWriter", "honours_deferred_commit", "part_size"]
@@ -63,7 +64,9 @@ def _discard(upload: IO[bytes]) -> None:
 
 def _probe(location: Location) -> bool:
     fs = location.fs
-    key = location.join("ingest", f"probe-{uuid.uuid4().hex}").path
+    # Named as ingest files are (``<key>.<owner>.<n>``): gc spares it while we live.
+    name = f"probe-{uuid.uuid4().hex}.{owner_token()}.0"
+    key = location.join("ingest", name).path
     try:
         upload = fs.open(key, "wb", autocommit=False)
     except (TypeError, ValueError, NotImplementedError):

@@ -97,6 +97,8 @@ class _Marks:
         self._index: tuple[Descriptor, ...] | None = None
         self.reached: set[Digest] = set()
         self.held: set[Digest] = set()
+        #: The owner tokens of the live leases (their ingest files are in use).
+        self.owners: set[str] = set()
 
     def refresh(self) -> None:
         index = self._content.read_index()
@@ -104,10 +106,11 @@ class _Marks:
             self._index = index
             self.reached, _ = live_entries(index, ContentDocuments(self._content))
         if self._leases is not None:
-            self.held = set()
+            self.held, self.owners = set(), set()
             for record in self._leases.live():
                 if record.id != self._ignore:
                     self.held |= record.digests
+                    self.owners.add(record.owner)
 
     def locked(self) -> contextlib.AbstractContextManager[object]:
         """The store's lock, where the store has leases (else nothing to hold)."""
@@ -175,7 +178,7 @@ def collect_garbage(
     location = getattr(content, "location", None)
     if isinstance(location, Location):
         result.uploads_aborted = abort_stale_uploads(
-            location, cutoff, dry_run=dry_run, spare=_leased_upload(marks)
+            location, cutoff, dry_run=dry_run, spare=_upload_in_use(content, marks)
         )
     return result
 
@@ -199,20 +202,26 @@ def _remove_orphan_referrers(content: ContentStore, dry_run: bool) -> int:
     return removed
 
 
-def _leased_upload(marks: _Marks) -> Callable[[str], bool]:
-    """Whether an upload's key names a blob a live lease holds. The leases are read at
-    the first call, after the uploads were listed: a writer holds a blob before it
-    starts uploading it, so every upload listed is covered by what is read then."""
+def _upload_in_use(content: ContentStore, marks: _Marks) -> Callable[[str], bool]:
+    """Whether an upload's key names a blob a live lease holds, or an ingest file whose
+    writer is at work (a convert's new layer, whose digest is known only at its end:
+    see ``ingest_at_work`` of the fsspec store). The leases are read at the first
+    call, after the uploads were listed: a writer holds a blob (or its lease exists)
+    before it starts uploading, so every upload listed is covered by what is read
+    then."""
     held: set[str] | None = None
+    at_work = getattr(content, "ingest_at_work", None)
 
-    def leased(key: str) -> bool:
+    def in_use(key: str) -> bool:
         nonlocal held
         if held is None:
             marks.refresh()
             held = {digest.encoded for digest in marks.held}
-        return key.rsplit("/", 1)[-1] in held
+        if key.rsplit("/", 1)[-1] in held:
+            return True
+        return at_work is not None and bool(at_work(key, marks.owners))
 
-    return leased
+    return in_use
 
 
 def _remove_dead_leases(leases: LeaseFiles, cutoff: float, dry_run: bool) -> int:
