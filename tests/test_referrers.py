@@ -511,6 +511,33 @@ def test_gc_keeps_a_signature_of_a_kept_sbom_only(
     assert store.verify_images() == []
 
 
+def test_a_long_chain_of_referrers_is_kept_and_collected(
+    tmp_path: Path, pm: pluggy.PluginManager
+) -> None:
+    """A signature of a signature of ... of an image, 40 deep: gc walks subjects one
+    after another (no nesting limit of indexes applies), keeps the chain while the
+    image is named and removes all of it once it is not."""
+    layout = skopeo_layout(tmp_path / "layout")
+    chain = [layout.entry(NAME)]
+    for position in range(40):
+        chain.append(layout.attach(chain[-1], NOTATION, b"sig-%d" % position))
+    store = open_at(tmp_path / "store", pm)
+    assert len(store.import_image(f"oci:{layout.path}").referrers) == 40
+
+    kept = store.gc(grace=0)
+    assert (kept.referrers_removed, kept.removed) == (0, [])
+    assert digests(store.referrers(chain[-2]["digest"])) == {chain[-1]["digest"]}
+    assert store.verify_images() == []
+    exported = store.export_images([NAME], str(tmp_path / "out.tar"))
+    assert len(exported.referrers) == 40
+
+    store.remove([NAME])
+    gone = store.gc(grace=0)
+    assert gone.referrers_removed == 40
+    assert {d["digest"] for d in chain} <= {str(d) for d in gone.removed}
+    assert store.content.read_index() == ()
+
+
 def test_layout_and_archive_agree_on_unnamed_entries(
     tmp_path: Path, pm: pluggy.PluginManager
 ) -> None:

@@ -216,7 +216,9 @@ def live_entries(
     referrers, roots = listed_referrers(entries, documents)
     reached = reachable(roots, documents)
     taken = follow_referrers(
-        reached, referrers, lambda r: reachable([r.descriptor], documents)
+        reached,
+        referrers,
+        lambda r: reachable([r.descriptor], documents, known=reached),
     )
     kept = {r.descriptor.digest for r in taken}
     return reached, [r.descriptor for r in referrers if r.descriptor.digest not in kept]

@@ -9,7 +9,7 @@ staging area and an archive being read are walked the same way.
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field
 from typing import Final, Protocol
 
@@ -125,6 +125,12 @@ class _Walk:
     tolerate_errors: bool
     subjects: bool
     graph: ImageGraph
+    #: Subjects known to be reached already (not walked).
+    known: Collection[Digest] = ()
+    #: Subjects still to walk, with the digest of their referrer. Walked after the
+    #: referrer, outside its ancestors: a chain of signatures is no nesting of indexes
+    #: and may be as long as it is (no depth limit, no recursion).
+    pending: list[tuple[Descriptor, Digest]] = field(default_factory=list)
 
     def visit(
         self, desc: Descriptor, parent: Digest | None, ancestors: tuple[Digest, ...]
@@ -152,12 +158,20 @@ class _Walk:
             self.graph.indexes.append((desc, document))
             self._index(desc, document, (*ancestors, desc.digest))
         if self.subjects and document is not None and document.subject is not None:
-            subject = document.subject
-            if subject.digest not in self.graph.blobs and self.provider.has(
-                subject.digest
-            ):
-                self.visit(subject, desc.digest, (*ancestors, desc.digest))
+            self.pending.append((document.subject, desc.digest))
         return True
+
+    def walk(self, root: Descriptor) -> None:
+        """Walk ``root``, then the subjects found, and theirs, one after another."""
+        self.visit(root, None, ())
+        while self.pending:
+            subject, referrer = self.pending.pop()
+            if (
+                subject.digest not in self.graph.blobs
+                and subject.digest not in self.known
+                and self.provider.has(subject.digest)
+            ):
+                self.visit(subject, referrer, ())
 
     def _present(self, desc: Descriptor) -> bool:
         """Whether the provider has the blob, or the descriptor embeds it (``data``)."""
@@ -230,6 +244,7 @@ def walk_image(
     tolerate_missing: bool = False,
     tolerate_errors: bool = False,
     subjects: bool = False,
+    known_subjects: Collection[Digest] = (),
 ) -> ImageGraph:
     """Find every blob ``root`` needs under ``selection``.
 
@@ -237,7 +252,9 @@ def walk_image(
         (inspection, garbage collection).
     :param tolerate_errors: record unreadable or malformed documents in ``errors``
         instead of raising (inspection).
-    :param subjects: also walk the ``subject`` of each manifest and index, when present.
+    :param subjects: also walk the ``subject`` of each manifest and index, when present
+        (and theirs: a chain of referrers of any length).
+    :param known_subjects: with ``subjects``, subjects not to walk (already reached).
     :raises MissingContentError: the root, a required manifest, or a manifest's config
         or (distributable) layer is absent.
     :raises ReferenceLoopError: an index refers back to itself.
@@ -245,8 +262,14 @@ def walk_image(
     """
     graph = ImageGraph(root)
     _Walk(
-        provider, selection, tolerate_missing, tolerate_errors, subjects, graph
-    ).visit(root, None, ())
+        provider,
+        selection,
+        tolerate_missing,
+        tolerate_errors,
+        subjects,
+        graph,
+        known_subjects,
+    ).walk(root)
     return graph
 
 
@@ -284,8 +307,16 @@ def choose_children(
     return chosen
 
 
-def reachable(roots: Sequence[Descriptor], provider: DocumentProvider) -> set[Digest]:
+def reachable(
+    roots: Sequence[Descriptor],
+    provider: DocumentProvider,
+    *,
+    known: Collection[Digest] = (),
+) -> set[Digest]:
     """Every present blob reachable from ``roots``: children, configs, layers, subjects.
+
+    :param known: blobs reached already, with what they reach: a subject among them is
+        not walked again (a signature of a kept SBOM adds only its own blobs).
 
     For garbage collection: absent blobs are passed over (a partial image keeps what it
     has), but a present manifest or index that cannot be read or parsed raises, since
@@ -296,7 +327,13 @@ def reachable(roots: Sequence[Descriptor], provider: DocumentProvider) -> set[Di
     seen: set[Digest] = set()
     for root in roots:
         if root.digest not in seen:
-            graph = walk_image(root, provider, tolerate_missing=True, subjects=True)
+            graph = walk_image(
+                root,
+                provider,
+                tolerate_missing=True,
+                subjects=True,
+                known_subjects=known,
+            )
             seen.update(graph.blobs)
     return seen
 
