@@ -538,6 +538,35 @@ def test_a_long_chain_of_referrers_is_kept_and_collected(
     assert store.content.read_index() == ()
 
 
+def test_a_named_referrer_is_listed_and_exported_with_its_subject(
+    signed: tuple[Layout, dict[str, Any], dict[str, Any]],
+    tmp_path: Path,
+    pm: pluggy.PluginManager,
+) -> None:
+    """An SBOM that also has a name is still a referrer of its image, as the
+    referrers API lists every manifest with that subject, tagged or not."""
+    layout, sbom, signature = signed
+    layout.add_entry(
+        {**sbom, "annotations": {"org.opencontainers.image.ref.name": "sbom:v1"}}
+    )
+    store = open_at(tmp_path / "store", pm)
+    result = store.import_image(f"oci:{layout.path}")
+    assert sorted(i.name for i in result.images) == [NAME, "sbom:v1"]
+    listed = store.referrers(NAME)
+    assert [str(d.digest) for d in listed] == [sbom["digest"]]
+    assert listed[0].artifact_type == SPDX and listed[0].ref_name is None
+    assert digests(store.referrers("sbom:v1")) == {signature["digest"]}
+
+    archive = tmp_path / "out.tar"
+    exported = store.export_images([NAME], str(archive))
+    assert digests(exported.referrers) == {sbom["digest"], signature["digest"]}
+    elsewhere = open_at(tmp_path / "elsewhere", pm)
+    again = elsewhere.import_image(str(archive))
+    assert [i.name for i in again.images] == [NAME]
+    assert digests(elsewhere.referrers(NAME)) == {sbom["digest"]}
+    assert store.gc(grace=0).removed == []
+
+
 def test_layout_and_archive_agree_on_unnamed_entries(
     tmp_path: Path, pm: pluggy.PluginManager
 ) -> None:

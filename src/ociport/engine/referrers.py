@@ -186,9 +186,19 @@ def attach_referrers(
 
 
 def store_referrers(content: ContentStore) -> list[Referrer]:
-    """Every referrer the store records (its unnamed ``index.json`` entries with a
-    subject)."""
-    referrers, _ = listed_referrers(content.read_index(), ContentDocuments(content))
+    """Every referrer the store holds: its unnamed ``index.json`` entries with a
+    subject, and its named images whose manifest has a ``subject`` (an SBOM someone
+    also tagged is still a referrer, as the referrers API lists it), each once."""
+    documents = ContentDocuments(content)
+    referrers, others = listed_referrers(content.read_index(), documents)
+    seen = {r.descriptor.digest for r in referrers}
+    for entry in others:
+        if not is_named(entry) or entry.digest in seen:
+            continue
+        named = read_referrer(entry, documents)
+        if named is not None:
+            seen.add(entry.digest)
+            referrers.append(named)
     return referrers
 
 
