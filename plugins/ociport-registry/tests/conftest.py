@@ -6,15 +6,18 @@ plugin; stores; no stored credentials but those a test writes."""
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
+import httpx
 import ociport_fixtures
 import pluggy
 import pytest
 import registry_server
 import token_server
 from ociport_registry import plugin as registry_plugin
+from ociport_registry.client.session import RegistrySession
 from registry_helpers import USER
 
 import ociport
@@ -113,3 +116,20 @@ def token_registry(
 def repo(request: pytest.FixtureRequest) -> str:
     """A repository name of this test's own (registries are shared by the session)."""
     return "test/" + re.sub(r"[^a-z0-9]+", "-", request.node.name.lower()).strip("-")
+
+
+@pytest.fixture
+def methods(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """``METHOD kind`` of every request sessions send (kind: manifests, blobs, uploads)."""
+    sent: list[str] = []
+    original: Callable[..., httpx.Response] = RegistrySession.request
+
+    def recording(
+        self: RegistrySession, method: str, url: str, **kwargs: Any
+    ) -> httpx.Response:
+        kind = "uploads" if "/uploads/" in url else url.split("/")[-2]
+        sent.append(f"{method} {kind}")
+        return original(self, method, url, **kwargs)
+
+    monkeypatch.setattr(RegistrySession, "request", recording)
+    return sent

@@ -4,15 +4,11 @@ same digests; blobs the repository has are not sent again; large blobs go in chu
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
-import httpx
 import pytest
 from ociport_fixtures import ROOT
 from ociport_registry.client import push
-from ociport_registry.client.session import RegistrySession
 from registry_helpers import run_cli, skopeo
 from registry_server import RegistryServer
 
@@ -31,23 +27,6 @@ def skopeo_digest(reference: str) -> str:
     """The digest of the manifest bytes skopeo reads at ``docker://reference``."""
     raw = skopeo("inspect", "--raw", "--tls-verify=false", f"docker://{reference}")
     return str(Digest.of(raw.encode()))
-
-
-@pytest.fixture
-def methods(monkeypatch: pytest.MonkeyPatch) -> list[str]:
-    """``METHOD kind`` of every request sessions send (kind: manifests, blobs, uploads)."""
-    sent: list[str] = []
-    original: Callable[..., httpx.Response] = RegistrySession.request
-
-    def recording(
-        self: RegistrySession, method: str, url: str, **kwargs: Any
-    ) -> httpx.Response:
-        kind = "uploads" if "/uploads/" in url else url.split("/")[-2]
-        sent.append(f"{method} {kind}")
-        return original(self, method, url, **kwargs)
-
-    monkeypatch.setattr(RegistrySession, "request", recording)
-    return sent
 
 
 def test_push_then_skopeo_sees_the_same_digest(
@@ -196,3 +175,17 @@ def test_push_and_pull_back_from_the_command_line(
     assert pulled.returncode == 0, pulled.stderr
     name, digest = pulled.stdout.split()
     assert name == reference and digest == skopeo_digest(reference)
+
+
+def test_blobs_are_mounted_from_the_repository_the_image_came_from(
+    store: ociport.ImageStore, registry: RegistryServer, repo: str, methods: list[str]
+) -> None:
+    source, target = f"{registry.host}/{repo}-a:v1", f"{registry.host}/{repo}-b:v1"
+    store.import_image(str(HELLO))
+    store.export_images([HELLO_NAME], f"docker://{source}", storage_options=INSECURE)
+    store.import_image(f"docker://{source}", storage_options=INSECURE)
+    methods.clear()
+    store.export_images([source], f"docker://{target}", storage_options=INSECURE)
+    uploads = [m for m in methods if m.endswith("uploads")]
+    assert uploads == ["POST uploads", "POST uploads"]  # config and layer, mounted
+    assert skopeo_digest(target) == skopeo_digest(source)

@@ -86,3 +86,26 @@ def test_the_token_service_refuses_a_wrong_password(
 def _read(store: ociport.ImageStore, descriptor: ociport.Descriptor) -> bytes:
     with store.content.open_blob(descriptor, verify=True) as stream:
         return stream.read()
+
+
+def test_one_token_allows_the_mount_from_the_source_repository(
+    store: ociport.ImageStore,
+    token_registry: RegistryServer,
+    tokens: TokenServer,
+    repo: str,
+    methods: list[str],
+) -> None:
+    options = {"tls_verify": False, "creds": token_registry.creds}
+    source = f"{token_registry.host}/{repo}-a:v1"
+    store.import_image(str(HELLO))
+    store.export_images([HELLO_NAME], f"docker://{source}", storage_options=options)
+    store.import_image(f"docker://{source}", storage_options=options)
+    tokens.requests.clear()
+    methods.clear()
+    store.export_images(
+        [source], f"docker://{token_registry.host}/{repo}-b:v1", storage_options=options
+    )
+    assert tokens.requests == [
+        (USER[0], [f"repository:{repo}-b:pull,push", f"repository:{repo}-a:pull"])
+    ]
+    assert [m for m in methods if m.endswith("uploads")] == ["POST uploads"] * 2

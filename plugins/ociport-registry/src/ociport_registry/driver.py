@@ -69,7 +69,8 @@ class RegistryDriver(ImageDriver):
     ) -> ImageSource:
         from ociport_registry.source import RegistryContent
 
-        reference, session = _open(address, push=False)
+        reference = RegistryReference.parse(address.reference)
+        session = _session(reference, address, push=False)
         try:
             root, raw = _fetch_root(session, reference, context.max_document)
         except BaseException:
@@ -82,11 +83,12 @@ class RegistryDriver(ImageDriver):
         )
 
     def write_address(self, plan: ExportPlan, address: ImageAddress) -> None:
-        from ociport_registry.export import push_plan
+        from ociport_registry.export import mount_source, push_plan
 
-        reference, session = _open(address, push=True)
-        with session:
-            push_plan(session, reference, plan)
+        reference = RegistryReference.parse(address.reference)
+        source = mount_source(plan, reference)
+        with _session(reference, address, push=True, mount_from=source) as session:
+            push_plan(session, reference, plan, mount_from=source)
 
 
 def _fetch_root(
@@ -107,16 +109,22 @@ def _fetch_root(
         raise error from exc
 
 
-def _open(
-    address: ImageAddress, *, push: bool
-) -> tuple[RegistryReference, RegistrySession]:
+def _session(
+    reference: RegistryReference,
+    address: ImageAddress,
+    *,
+    push: bool,
+    mount_from: str | None = None,
+) -> RegistrySession:
+    """A session for ``reference`` with the address's options and the credentials
+    given or stored; allowed to pull from ``mount_from`` too."""
     from ociport_registry.client.session import RegistrySession
 
-    reference = RegistryReference.parse(address.reference)
     options = RegistryOptions.from_mapping(address.options, str(address))
     if options.credentials is None:
         stored = find_credentials(
             reference.registry, reference.repository, auth_file=options.auth_file
         )
         options = dataclasses.replace(options, credentials=stored)
-    return reference, RegistrySession(reference, options, push=push)
+    pull_too = [mount_from] if mount_from else []
+    return RegistrySession(reference, options, push=push, pull_too=pull_too)

@@ -1,7 +1,12 @@
 """Pushing an export plan to a registry: blobs first (those the repository has are
-skipped), then manifests, then indexes after their children, and the root last under
-the address's tag (distribution-spec "Pushing blobs", "Pushing Manifests"), so the tag
-never names an image whose content is not all there.
+skipped, those another repository of the registry has are mounted), then manifests,
+then indexes after their children, and the root last under the address's tag
+(distribution-spec "Pushing blobs", "Pushing Manifests"), so the tag never names an
+image whose content is not all there.
+
+An image the store names after another repository of the same registry (it was pulled
+from there) has its blobs there: they are mounted rather than sent ("Mounting a blob
+from another repository"); a registry that cannot mount one opens an upload instead.
 """
 
 from __future__ import annotations
@@ -9,23 +14,58 @@ from __future__ import annotations
 import concurrent.futures
 from typing import Final
 
-from ociport.drivers.kit import Descriptor, ExportPlan, FormatError, verified
-from ociport_registry.client.push import blob_exists, put_manifest, upload_blob
+from ociport.drivers.kit import (
+    ANNOTATION_IMAGE_NAME,
+    Descriptor,
+    ExportPlan,
+    FormatError,
+    InvalidReferenceError,
+    verified,
+)
+from ociport_registry.client.push import (
+    blob_exists,
+    put_manifest,
+    start_upload,
+    upload_blob,
+)
 from ociport_registry.client.session import RegistrySession
 from ociport_registry.reference import RegistryReference
 
-__all__ = ["UPLOAD_THREADS", "push_plan"]
+__all__ = ["UPLOAD_THREADS", "mount_source", "push_plan"]
 
 #: Blobs uploaded at once.
 UPLOAD_THREADS: Final = 4
 
 
+def mount_source(plan: ExportPlan, reference: RegistryReference) -> str | None:
+    """The repository of ``reference``'s registry the plan's image is named after
+    (where it was pulled from), other than ``reference``'s own; ``None`` when there is
+    none."""
+    if len(plan.entries) != 1:
+        return None
+    entry = plan.entries[0]
+    name = entry.annotations.get(ANNOTATION_IMAGE_NAME) or entry.ref_name
+    try:
+        named = RegistryReference.parse(f"//{name}") if name else None
+    except InvalidReferenceError:
+        return None
+    if named is None or named.registry != reference.registry:
+        return None
+    return None if named.repository == reference.repository else named.repository
+
+
 def push_plan(
-    session: RegistrySession, reference: RegistryReference, plan: ExportPlan
+    session: RegistrySession,
+    reference: RegistryReference,
+    plan: ExportPlan,
+    *,
+    mount_from: str | None = None,
 ) -> None:
     """Push the plan's one image to ``reference``'s repository, under its tag (or its
     digest, when the reference gives only a digest).
 
+    :param mount_from: a repository of the registry to mount blobs from
+        (:func:`mount_source`; the session's token must allow pulling there).
     :raises FormatError: the plan holds several images, or the image's digest is not
         the one the reference gives.
     :raises RegistryError: the registry refused or failed a request.
@@ -39,7 +79,9 @@ def push_plan(
     named = {d.digest for d in documents}
     blobs = [d for d in plan.blobs if d.digest not in named]
     with concurrent.futures.ThreadPoolExecutor(UPLOAD_THREADS) as pool:
-        for done in pool.map(lambda blob: _push_blob(session, plan, blob), blobs):
+        for done in pool.map(
+            lambda blob: _push_blob(session, plan, blob, mount_from), blobs
+        ):
             del done
     for document in documents:
         if document.digest != root.digest:
@@ -62,11 +104,19 @@ def _one_root(plan: ExportPlan, reference: RegistryReference) -> Descriptor:
     return root
 
 
-def _push_blob(session: RegistrySession, plan: ExportPlan, blob: Descriptor) -> None:
+def _push_blob(
+    session: RegistrySession,
+    plan: ExportPlan,
+    blob: Descriptor,
+    mount_from: str | None,
+) -> None:
     if blob_exists(session, blob):
         return
+    upload = start_upload(session, blob, mount_from=mount_from)
+    if upload is None:
+        return  # mounted
     with plan.content.open_blob(blob) as stream:
-        upload_blob(session, blob, stream)
+        upload_blob(session, blob, stream, upload)
 
 
 def _push_document(

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
 from typing import IO, Final
 
 import httpx
@@ -21,7 +22,15 @@ from ociport.drivers.kit import Descriptor, FormatError, OciportError
 from ociport_registry.client.session import RegistrySession, header, header_number
 from ociport_registry.errors import RegistryError
 
-__all__ = ["CHUNK_SIZE", "PIECE_SIZE", "blob_exists", "put_manifest", "upload_blob"]
+__all__ = [
+    "CHUNK_SIZE",
+    "PIECE_SIZE",
+    "UploadSession",
+    "blob_exists",
+    "put_manifest",
+    "start_upload",
+    "upload_blob",
+]
 
 #: Blobs up to this size go in one ``PUT``; larger ones in ``PATCH`` chunks this size.
 CHUNK_SIZE: Final = 32 << 20
@@ -44,12 +53,43 @@ def blob_exists(session: RegistrySession, descriptor: Descriptor) -> bool:
     return response.status_code == 200
 
 
+@dataclass(frozen=True, slots=True)
+class UploadSession:
+    """An upload the registry opened: where to send the bytes, and the smallest chunk
+    it takes (``OCI-Chunk-Min-Length``, ``0`` when it does not say)."""
+
+    location: str
+    min_chunk: int
+
+
+def start_upload(
+    session: RegistrySession, descriptor: Descriptor, *, mount_from: str | None = None
+) -> UploadSession | None:
+    """``POST /v2/<name>/blobs/uploads/``; with ``mount_from``, asking the registry to
+    mount the blob from that repository of its own instead ("Mounting a blob from
+    another repository").
+
+    :returns: the upload, or ``None`` when the blob was mounted (``201``): a registry
+        that cannot mount it opens an upload (``202``).
+    :raises RegistryError: refused or unreachable.
+    """
+    what = f"upload of blob {descriptor.digest}"
+    if mount_from is None:
+        return _opened(_post(session, what), session, what)
+    mount = {"mount": str(descriptor.digest), "from": mount_from}
+    started = _post(session, what, mount)
+    return None if started.status_code == 201 else _opened(started, session, what)
+
+
 def upload_blob(
-    session: RegistrySession, descriptor: Descriptor, stream: IO[bytes]
+    session: RegistrySession,
+    descriptor: Descriptor,
+    stream: IO[bytes],
+    upload: UploadSession | None = None,
 ) -> None:
-    """Upload ``descriptor``'s bytes from ``stream`` (read, not closed): ``POST`` an
-    upload, then one ``PUT`` with the bytes (small blobs) or ``PATCH`` chunks with
-    ``Content-Range`` and a closing ``PUT``.
+    """Upload ``descriptor``'s bytes from ``stream`` (read, not closed) to ``upload``
+    (a new one by default): one ``PUT`` with the bytes (small blobs) or ``PATCH``
+    chunks with ``Content-Range`` and a closing ``PUT``.
 
     :raises DigestMismatchError, SizeMismatchError: the stream is not the blob; the
         upload is cancelled.
@@ -58,11 +98,9 @@ def upload_blob(
     :raises RegistryError: refused or unreachable; the upload is cancelled.
     """
     what = f"upload of blob {descriptor.digest}"
-    started = session.request(
-        "POST", session.url("blobs", "uploads/"), what=what, expect=(202,)
-    )
-    location = _location(started, session, what)
-    chunk = max(CHUNK_SIZE, header_number(started, "OCI-Chunk-Min-Length"))
+    upload = upload or _opened(_post(session, what), session, what)
+    location = upload.location
+    chunk = max(CHUNK_SIZE, upload.min_chunk)
     body = _BlobBody(stream, descriptor)
     try:
         if descriptor.size > chunk:
@@ -194,6 +232,28 @@ class _BlobBody:
     def _verify(self) -> None:
         where = f"blob {self.descriptor.digest}"
         self.hasher.verify(self.descriptor.digest, self.descriptor.size, where)
+
+
+def _post(
+    session: RegistrySession, what: str, mount: Mapping[str, str] | None = None
+) -> httpx.Response:
+    """Open an upload (``202``), or mount a blob (``201``)."""
+    return session.request(
+        "POST",
+        session.url("blobs", "uploads/"),
+        what=what,
+        expect=(201, 202) if mount else (202,),
+        params=mount,
+    )
+
+
+def _opened(
+    response: httpx.Response, session: RegistrySession, what: str
+) -> UploadSession:
+    return UploadSession(
+        _location(response, session, what),
+        header_number(response, "OCI-Chunk-Min-Length"),
+    )
 
 
 def _location(response: httpx.Response, session: RegistrySession, what: str) -> str:

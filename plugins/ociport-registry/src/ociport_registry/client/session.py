@@ -14,7 +14,7 @@ import email.utils
 import json
 import threading
 import time
-from collections.abc import Collection, Iterator, Mapping
+from collections.abc import Collection, Iterator, Mapping, Sequence
 from typing import Final
 
 import httpx
@@ -54,6 +54,8 @@ class RegistrySession:
     :param reference: the image; its registry and repository are the session's.
     :param options: TLS verification and credentials.
     :param push: ask for tokens that allow pushing too (``pull,push``).
+    :param pull_too: other repositories of the registry the tokens must allow pulling
+        from (to mount their blobs).
     :param transport: an httpx transport to use instead of the network (tests).
     """
 
@@ -63,6 +65,7 @@ class RegistrySession:
         options: RegistryOptions,
         *,
         push: bool = False,
+        pull_too: Sequence[str] = (),
         transport: httpx.BaseTransport | None = None,
     ) -> None:
         self.reference = reference
@@ -71,7 +74,8 @@ class RegistrySession:
         actions = "pull,push" if push else "pull"
         self.auth = RegistryAuth(
             options.credentials,
-            [f"repository:{reference.repository}:{actions}"],
+            [f"repository:{reference.repository}:{actions}"]
+            + [f"repository:{other}:pull" for other in pull_too],
             registry=reference.registry,
             repository=reference.repository,
         )
