@@ -189,3 +189,20 @@ def test_blobs_are_mounted_from_the_repository_the_image_came_from(
     uploads = [m for m in methods if m.endswith("uploads")]
     assert uploads == ["POST uploads", "POST uploads"]  # config and layer, mounted
     assert skopeo_digest(target) == skopeo_digest(source)
+
+
+def test_manifests_the_repository_has_are_not_sent_again(
+    store: ociport.ImageStore, registry: RegistryServer, repo: str, methods: list[str]
+) -> None:
+    root = random_image(store.content, platforms=PLATFORMS, seed=6)
+    name_image(store.content, "example.com/again:1", root)
+    for tag in ("a", "b"):
+        methods.clear()
+        store.export_images(
+            ["example.com/again:1"],
+            f"docker://{registry.host}/{repo}:{tag}",
+            storage_options=INSECURE,
+        )
+    assert methods.count("PUT manifests") == 1  # the index, under the new tag
+    assert methods.count("HEAD manifests") == len(PLATFORMS)
+    assert skopeo_digest(f"{registry.host}/{repo}:b") == str(root.digest)

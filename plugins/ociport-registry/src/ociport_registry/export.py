@@ -1,6 +1,7 @@
 """Pushing an export plan to a registry: blobs first (those the repository has are
 skipped, those another repository of the registry has are mounted), then manifests,
-then indexes after their children, and the root last under the address's tag
+then indexes after their children (those the repository has are skipped: ``HEAD``),
+and the root last under the address's tag
 (distribution-spec "Pushing blobs", "Pushing Manifests"), so the tag never names an
 image whose content is not all there.
 
@@ -22,6 +23,7 @@ from ociport.drivers.kit import (
     InvalidReferenceError,
     verified,
 )
+from ociport_registry.client.pull import head_manifest
 from ociport_registry.client.push import (
     blob_exists,
     put_manifest,
@@ -84,8 +86,9 @@ def push_plan(
         ):
             del done
     for document in documents:
-        if document.digest != root.digest:
-            _push_document(session, plan, document, str(document.digest))
+        target = str(document.digest)
+        if document.digest != root.digest and head_manifest(session, target) is None:
+            _push_document(session, plan, document, target)
     _push_document(session, plan, root, reference.tag or str(root.digest))
 
 

@@ -70,7 +70,6 @@ class RegistrySession:
     ) -> None:
         self.reference = reference
         self.options = options
-        self.push = push
         actions = "pull,push" if push else "pull"
         self.auth = RegistryAuth(
             options.credentials,
