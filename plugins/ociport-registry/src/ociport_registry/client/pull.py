@@ -60,7 +60,8 @@ def fetch_manifest(
     expected: Descriptor | None = None,
 ) -> tuple[Descriptor, bytes]:
     """``GET /v2/<name>/manifests/<reference>`` (a tag or a digest), with every
-    manifest and index media type in ``Accept``.
+    manifest and index media type in ``Accept`` (distribution-spec "Pulling
+    manifests").
 
     :param max_size: cap on the manifest's size, in bytes.
     :param expected: the descriptor that named it, when there is one: the bytes must
@@ -98,8 +99,9 @@ def fetch_manifest(
 
 def head_manifest(session: RegistrySession, reference: str) -> Descriptor | None:
     """``HEAD /v2/<name>/manifests/<reference>``: the manifest's descriptor from the
-    headers (``Content-Type``, ``Docker-Content-Digest``, ``Content-Length``), or
-    ``None`` when the registry does not have it (or does not say its digest).
+    headers (``Content-Type``, ``Docker-Content-Digest``, ``Content-Length`` in
+    bytes), or ``None`` when the registry does not have it (or does not say its
+    digest) (distribution-spec "Checking if content exists in the registry").
 
     :raises RegistryError: refused or unreachable.
     """
@@ -157,7 +159,10 @@ def explain_missing(
 def read_blob(
     session: RegistrySession, descriptor: Descriptor, *, max_size: int
 ) -> bytes:
-    """A whole small blob (a config), checked against ``descriptor``.
+    """A whole small blob (a config), checked against ``descriptor``
+    (distribution-spec "Pulling blobs").
+
+    :param max_size: cap on its size, in bytes.
 
     :raises DocumentTooLargeError: ``descriptor`` says it is larger than ``max_size``.
     :raises DigestMismatchError, SizeMismatchError: not the bytes named.
@@ -175,8 +180,9 @@ def read_blob(
 def open_blob(
     session: RegistrySession, descriptor: Descriptor, *, verify: bool = True
 ) -> IO[bytes]:
-    """``GET /v2/<name>/blobs/<digest>``, streamed (redirects to blob storage are
-    followed, without the registry's ``Authorization``). The caller closes it.
+    """``GET /v2/<name>/blobs/<digest>``, streamed (distribution-spec "Pulling
+    blobs"; redirects to blob storage are followed, without the registry's
+    ``Authorization``). The caller closes it.
 
     :param verify: hash while reading and raise at the end when the bytes are not
         ``descriptor``'s (leave it to a caller that hashes them itself).

@@ -40,7 +40,8 @@ _OCTET_STREAM: Final = "application/octet-stream"
 
 
 def blob_exists(session: RegistrySession, descriptor: Descriptor) -> bool:
-    """``HEAD /v2/<name>/blobs/<digest>``: whether the repository has the blob.
+    """``HEAD /v2/<name>/blobs/<digest>``: whether the repository has the blob
+    (distribution-spec "Checking if content exists in the registry").
 
     :raises RegistryError: refused or unreachable.
     """
@@ -88,8 +89,10 @@ def upload_blob(
     upload: UploadSession | None = None,
 ) -> None:
     """Upload ``descriptor``'s bytes from ``stream`` (read, not closed) to ``upload``
-    (a new one by default): one ``PUT`` with the bytes (small blobs) or ``PATCH``
-    chunks with ``Content-Range`` and a closing ``PUT``.
+    (a new one by default): one ``PUT`` with the bytes for blobs up to
+    :data:`CHUNK_SIZE` bytes (distribution-spec "Pushing a blob monolithically",
+    POST then PUT), else ``PATCH`` chunks with ``Content-Range`` and a closing ``PUT``
+    ("Pushing a blob in chunks").
 
     :raises DigestMismatchError, SizeMismatchError: the stream is not the blob; the
         upload is cancelled.
@@ -128,7 +131,7 @@ def put_manifest(
     session: RegistrySession, reference: str, descriptor: Descriptor, raw: bytes
 ) -> None:
     """``PUT /v2/<name>/manifests/<reference>`` (a tag, or the digest) with the
-    manifest's own bytes and media type.
+    manifest's own bytes and media type (distribution-spec "Pushing Manifests").
 
     :raises RegistryError: refused (a blob or child it names is missing: HTTP 400
         ``MANIFEST_BLOB_UNKNOWN``) or unreachable; or the registry says it stored
