@@ -103,6 +103,49 @@ def test_a_damaged_or_unwritable_cache_is_ignored(
     assert cached_entry_points(GROUP) == read_entry_points(GROUP)
 
 
+def _zip_plugin(path: Path, names: list[str], mtime_ns: int) -> None:
+    """A distribution ``zplug`` in a zip archive (as a wheel or a zipapp on
+    ``sys.path`` holds one), declaring ``names`` as ociport entry points."""
+    import zipfile
+
+    with zipfile.ZipFile(path, "w") as archive:
+        archive.writestr(
+            "zplug-1.0.dist-info/METADATA",
+            "Metadata-Version: 2.1\nName: zplug\nVersion: 1.0\n",
+        )
+        lines = "".join(f"{name} = zplug_plugin\n" for name in names)
+        archive.writestr("zplug-1.0.dist-info/entry_points.txt", f"[{GROUP}]\n{lines}")
+    os.utime(path, ns=(mtime_ns, mtime_ns))
+
+
+def test_a_zip_archive_on_the_path_that_changes_invalidates_the_cache(
+    cache_home: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    archive = tmp_path / "zplug.zip"
+    _zip_plugin(archive, ["one"], 10**18)
+    monkeypatch.syspath_prepend(str(archive))
+
+    def names() -> list[str]:
+        found = cached_entry_points(GROUP)
+        return sorted(e.name for e in found if e.distribution == "zplug")
+
+    assert names() == ["one"]
+    _zip_plugin(archive, ["one", "two"], 10**18 + 10**9)
+    assert names() == ["one", "two"]
+
+
+def test_a_relative_cache_home_is_ignored(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """XDG_CACHE_HOME=cache would write below every directory ociport runs in."""
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    monkeypatch.setenv("XDG_CACHE_HOME", "cache")
+    assert cached_entry_points(GROUP) == read_entry_points(GROUP)
+    assert not (tmp_path / "cache").exists()
+    assert _cache_file(tmp_path / "home" / ".cache")
+
+
 def test_a_stale_cached_entry_point_is_read_again(cache_home: Path) -> None:
     cached_entry_points(GROUP)
     path = _cache_file(cache_home)

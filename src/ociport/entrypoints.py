@@ -4,10 +4,12 @@ Asking :mod:`importlib.metadata` for them costs about 40 ms at every start (it i
 the ``email`` package and reads every installed distribution), more than the rest of a
 short command such as ``ociport images ls``. The answer is therefore kept in a cache
 file, ``$XDG_CACHE_HOME/ociport/entry-points-<key>.json`` (``~/.cache`` when
-``XDG_CACHE_HOME`` is unset; ``<key>`` names the interpreter and the group), and used
-while the fingerprint of the import path matches: ``sys.path`` and, for each directory
-on it, the names of its ``*.dist-info``/``*.egg-info`` entries with the modification
-time of each one's ``entry_points.txt``. Installing, upgrading or removing a
+``XDG_CACHE_HOME`` is unset or not an absolute path, as the XDG base directory
+specification asks; ``<key>`` names the interpreter and the group), and used while the
+fingerprint of the import path matches: ``sys.path`` and, for each directory on it, the
+names of its ``*.dist-info``/``*.egg-info`` entries with the modification time of each
+one's ``entry_points.txt``; for each file on it (a zip archive: a wheel, a zipapp), its
+modification time and size. Installing, upgrading or removing a
 distribution changes these; so does editing an installed distribution's entry
 points. importlib.metadata stays the source of truth: the cache holds its last answer
 and nothing else. A cache that cannot be read or written is ignored (the answer is
@@ -85,9 +87,11 @@ def _cache_path(group: str) -> str:
     """The cache file of this interpreter and ``group``."""
     import hashlib
 
-    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(
-        os.path.expanduser("~"), ".cache"
-    )
+    base = os.environ.get("XDG_CACHE_HOME", "")
+    if not os.path.isabs(base):
+        # Relative is invalid (XDG base directories): it would scatter caches over
+        # whatever directories ociport runs in.
+        base = os.path.join(os.path.expanduser("~"), ".cache")
     key = hashlib.sha256(f"{sys.executable}\0{group}".encode()).hexdigest()[:16]
     return os.path.join(base, "ociport", f"entry-points-{key}.json")
 
@@ -106,6 +110,12 @@ def _fingerprint() -> list[Any]:
     for entry in sys.path:
         directory = entry or "."
         parts.append(entry)
+        if os.path.isfile(directory):
+            # A zip archive: the distributions in it change with it.
+            with contextlib.suppress(OSError):
+                status = os.stat(directory)
+                parts.append([status.st_mtime_ns, status.st_size])
+            continue
         with contextlib.suppress(OSError):
             with os.scandir(directory) as items:
                 names = sorted(
