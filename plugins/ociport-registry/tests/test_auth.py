@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import base64
 import json
+import os
 from pathlib import Path
 
 import pytest
@@ -194,3 +195,68 @@ def test_docker_hubs_legacy_key_is_found(tmp_path: Path) -> None:
     found = find_credentials("docker.io", "library/busybox", environ=environ)
     assert found == Credentials("me", "pw")
     assert find_credentials("quay.io", "a/b", environ=environ) is None
+
+
+def _helper(directory: Path, name: str, script: str) -> None:
+    """A ``docker-credential-NAME`` program in ``directory`` running ``script``."""
+    program = directory / f"docker-credential-{name}"
+    program.write_text(f"#!/bin/sh\n{script}\n")
+    program.chmod(0o755)
+
+
+@pytest.fixture
+def docker_config(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """An empty DOCKER_CONFIG directory, and a directory on PATH for helpers."""
+    config = tmp_path / "docker-config"
+    config.mkdir()
+    monkeypatch.setenv("DOCKER_CONFIG", str(config))
+    monkeypatch.setenv("PATH", f"{config}{os.pathsep}{os.environ['PATH']}")
+    return config
+
+
+def test_credentials_from_a_credential_helper(
+    store: ociport.ImageStore,
+    auth_registry: RegistryServer,
+    repo: str,
+    docker_config: Path,
+) -> None:
+    asked = docker_config / "asked"
+    answer = json.dumps({"ServerURL": "", "Username": USER[0], "Secret": USER[1]})
+    _helper(docker_config, "fake", f"cat > {asked}; echo '{answer}'")
+    helpers = {"credHelpers": {auth_registry.host: "fake"}}
+    (docker_config / "config.json").write_text(json.dumps(helpers))
+    store.import_image(str(HELLO))
+    reference = f"docker://{auth_registry.host}/{repo}:v1"
+    store.export_images([HELLO_NAME], reference, storage_options={"tls_verify": False})
+    assert asked.read_text() == auth_registry.host
+
+
+def test_a_credential_helper_without_credentials_means_none(
+    store: ociport.ImageStore,
+    auth_registry: RegistryServer,
+    repo: str,
+    docker_config: Path,
+) -> None:
+    _helper(
+        docker_config,
+        "empty",
+        "echo 'credentials not found in native keychain'; exit 1",
+    )
+    (docker_config / "config.json").write_text(json.dumps({"credsStore": "empty"}))
+    with pytest.raises(RegistryAuthError, match="authentication required"):
+        store.import_image(
+            f"docker://{auth_registry.host}/{repo}:v1",
+            storage_options={"tls_verify": False},
+        )
+
+
+def test_a_credential_helper_that_is_not_installed(
+    store: ociport.ImageStore, auth_registry: RegistryServer, docker_config: Path
+) -> None:
+    (docker_config / "config.json").write_text(json.dumps({"credsStore": "nothere"}))
+    with pytest.raises(
+        RegistryAuthError, match="names docker-credential-nothere, not installed"
+    ):
+        store.import_image(
+            f"docker://{auth_registry.host}/a:v1", storage_options={"tls_verify": False}
+        )

@@ -7,9 +7,11 @@ Files are read in containers-auth.json(5)'s order: the one named by ``authfile=`
 ``$DOCKER_CONFIG/config.json`` (``~/.docker``). In a file, ``auths`` entries are keyed by
 registry (``registry.example``, ``https://index.docker.io/v1/`` for Docker Hub) or, in
 ``auth.json``, by a repository or namespace in it (``registry.example/team``), the most
-specific first; an entry holds ``auth``, the base64 of ``USER:PASSWORD``. The first file
-with an entry for the image wins. Credential helpers (``credHelpers``, ``credsStore``)
-are not run.
+specific first; an entry holds ``auth``, the base64 of ``USER:PASSWORD``. A file's
+credential helper for the registry (``credHelpers``, else ``credsStore``) is asked
+first, as Docker does: ``docker-credential-NAME get`` with the registry's server name on
+its input answers ``{"Username": ..., "Secret": ...}``. The first file with credentials
+for the image wins.
 """
 
 from __future__ import annotations
@@ -18,6 +20,9 @@ import base64
 import binascii
 import json
 import os
+import re
+import shutil
+import subprocess
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -29,6 +34,11 @@ __all__ = ["Credentials", "auth_files", "find_credentials"]
 
 #: The names Docker Hub goes by in credential files.
 _DOCKER_HUB: Final = frozenset({"docker.io", "index.docker.io", "registry-1.docker.io"})
+#: The server name credential helpers know Docker Hub by.
+_DOCKER_HUB_SERVER: Final = "https://index.docker.io/v1/"
+#: Seconds a credential helper may take (one that asks the user waits for them).
+_HELPER_TIMEOUT: Final = 60
+_HELPER_NAME: Final = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,21 +82,28 @@ def find_credentials(
     """The stored credentials for an image in ``registry``'s ``repository``, or
     ``None`` (anonymous access).
 
-    :raises RegistryAuthError: a credential file that cannot be read or parsed, or
-        ``auth_file`` that does not exist.
+    :raises RegistryAuthError: a credential file that cannot be read or parsed,
+        ``auth_file`` that does not exist, or a credential helper it names that is not
+        installed or fails.
     """
     for path in auth_files(auth_file, environ):
-        auths = _auths(path, registry, repository, required=auth_file is not None)
+        document = _read(path, registry, repository, required=auth_file is not None)
+        helper = _helper(document, registry)
+        if helper is not None:
+            found = _ask_helper(helper, registry, repository, path)
+            if found is not None:
+                return found
+        auths = _auths(document)
         for key in _keys(registry, repository):
             if key in auths:
                 return _decode(auths[key], path, registry, repository)
     return None
 
 
-def _auths(
+def _read(
     path: Path, registry: str, repository: str, *, required: bool
 ) -> dict[str, Any]:
-    """A file's ``auths``, keyed by registry or repository without a scheme."""
+    """A credential file's JSON object (empty when the file does not exist)."""
     try:
         document = json.loads(path.read_bytes())
     except FileNotFoundError:
@@ -95,10 +112,66 @@ def _auths(
         return {}
     except (OSError, ValueError) as exc:
         raise _error(registry, repository, path, f"cannot be read: {exc}") from exc
-    auths = document.get("auths") if isinstance(document, dict) else None
+    return document if isinstance(document, dict) else {}
+
+
+def _auths(document: Mapping[str, Any]) -> dict[str, Any]:
+    """A file's ``auths``, keyed by registry or repository without a scheme."""
+    auths = document.get("auths")
     if not isinstance(auths, dict):
         return {}
     return {_normalized(str(key)): value for key, value in auths.items()}
+
+
+def _helper(document: Mapping[str, Any], registry: str) -> str | None:
+    """The credential helper a file names for ``registry``: its ``credHelpers``
+    entry, else its ``credsStore``."""
+    helpers = document.get("credHelpers")
+    if isinstance(helpers, dict):
+        names = _DOCKER_HUB if registry in _DOCKER_HUB else {registry}
+        for key, helper in helpers.items():
+            if _normalized(str(key)) in names and isinstance(helper, str):
+                return helper
+    store = document.get("credsStore")
+    return store if isinstance(store, str) and store else None
+
+
+def _ask_helper(
+    helper: str, registry: str, repository: str, path: Path
+) -> Credentials | None:
+    """Run ``docker-credential-HELPER get`` for the registry (Docker's credential
+    helper protocol); ``None`` when it has no credentials for it (or only an
+    identity token, which is not supported)."""
+    name = f"docker-credential-{helper}"
+    program = shutil.which(name) if _HELPER_NAME.fullmatch(helper) else None
+    if program is None:
+        raise _error(registry, repository, path, f"names {name}, not installed")
+    server = _DOCKER_HUB_SERVER if registry in _DOCKER_HUB else registry
+    try:
+        answer = subprocess.run(
+            [program, "get"],
+            input=server,
+            capture_output=True,
+            text=True,
+            timeout=_HELPER_TIMEOUT,
+            check=False,
+        )
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        raise _error(registry, repository, path, f"names {name}: {exc}") from exc
+    if answer.returncode != 0:
+        output = (answer.stderr or answer.stdout).strip()
+        if "not found" in output.lower():
+            return None  # the helpers' "credentials not found in native keychain"
+        raise _error(
+            registry, repository, path, f"names {name}, which failed: {output}"
+        )
+    try:
+        found = json.loads(answer.stdout)
+        username, secret = str(found["Username"]), str(found["Secret"])
+    except (ValueError, KeyError, TypeError) as exc:
+        problem = f"names {name}, which answered no credentials"
+        raise _error(registry, repository, path, problem) from exc
+    return None if username == "<token>" else Credentials(username, secret)
 
 
 def _keys(registry: str, repository: str) -> Iterator[str]:
