@@ -285,6 +285,19 @@ print(sorted(m for m in {modules!r} if m in sys.modules), file=sys.stderr)
 """
 
 
+def test_a_local_location_stays_equal_when_pickled_or_copied(tmp_path: Path) -> None:
+    """A Location is a value, as on fsspec's local filesystem (multiprocessing and
+    copies give back an equal location on the shared LocalFiles)."""
+    import copy
+    import pickle
+
+    location = Location.from_url(str(tmp_path))
+    for again in (pickle.loads(pickle.dumps(location)), copy.deepcopy(location)):
+        assert again == location and hash(again) == hash(location)
+        assert again.fs is LOCAL_FILES
+    assert {location, Location.from_url(f"{tmp_path}/")} == {location}
+
+
 @pytest.mark.parametrize(
     "command", [["--help"], ["images", "ls"], ["content", "ls"]], ids=" ".join
 )

@@ -156,6 +156,18 @@ class LocalFiles:
     def __repr__(self) -> str:
         return "LocalFiles()"
 
+    def __eq__(self, other: object) -> bool:
+        # Stateless: every instance is the same filesystem, so locations on it stay
+        # equal through copies, as they do on fsspec's (whose instances are cached).
+        return isinstance(other, LocalFiles)
+
+    def __hash__(self) -> int:
+        return hash(LocalFiles)
+
+    def __reduce__(self) -> str:
+        """Pickled and copied as the shared instance :data:`LOCAL_FILES`."""
+        return "LOCAL_FILES"
+
 
 def _plain(path: object) -> bool:
     """Whether ``path`` is an absolute POSIX path string that needs no stripping."""
