@@ -7,13 +7,14 @@ import json
 from pathlib import Path
 
 import pytest
-from ociport_fixtures import ROOT
+from ociport_fixtures import ROOT, TOOL
 from ociport_registry.client import push
 from registry_helpers import run_cli, skopeo
 from registry_server import RegistryServer
 
 import ociport
 from ociport.errors import FormatError
+from ociport.oci import mediatypes as mt
 from ociport.oci.digest import Digest
 from ociport.testing.factories import name_image, random_image
 
@@ -206,3 +207,23 @@ def test_manifests_the_repository_has_are_not_sent_again(
     assert methods.count("PUT manifests") == 1  # the index, under the new tag
     assert methods.count("HEAD manifests") == len(PLATFORMS)
     assert skopeo_digest(f"{registry.host}/{repo}:b") == str(root.digest)
+
+
+def test_push_a_docker_schema_2_image(
+    store: ociport.ImageStore, registry: RegistryServer, repo: str
+) -> None:
+    source = f"{registry.host}/{repo}-docker:v1"
+    target = f"{registry.host}/{repo}-copy:v1"
+    skopeo(
+        "copy",
+        "-q",
+        "--dest-tls-verify=false",
+        f"docker-archive:{TOOL / 'sample.docker-archive.tar'}",
+        f"docker://{source}",
+    )
+    [image] = store.import_image(f"docker://{source}", storage_options=INSECURE).images
+    assert image.target.media_type == mt.DOCKER_MANIFEST_V2
+    store.export_images([image.name], f"docker://{target}", storage_options=INSECURE)
+    raw = skopeo("inspect", "--raw", "--tls-verify=false", f"docker://{target}")
+    assert json.loads(raw)["mediaType"] == mt.DOCKER_MANIFEST_V2
+    assert str(Digest.of(raw.encode())) == str(image.target.digest)
