@@ -567,6 +567,31 @@ def test_a_named_referrer_is_listed_and_exported_with_its_subject(
     assert store.gc(grace=0).removed == []
 
 
+def test_a_referrer_entry_written_twice_is_listed_once(
+    signed: tuple[Layout, dict[str, Any], dict[str, Any]],
+    tmp_path: Path,
+    pm: pluggy.PluginManager,
+) -> None:
+    """Another tool appended the SBOM's entry to the store's index.json again (once
+    with other annotations): the referrers API lists each manifest once."""
+    layout, sbom, _ = signed
+    store = open_at(tmp_path / "store", pm)
+    store.import_image(f"oci:{layout.path}")
+    store_layout = Layout(tmp_path / "store")
+    entry = next(
+        e for e in store_layout.index["manifests"] if e["digest"] == sbom["digest"]
+    )
+    store_layout.add_entry(entry)
+    store_layout.add_entry({**entry, "annotations": {"x": "y"}})
+    listed = store.referrers(NAME)
+    assert [str(d.digest) for d in listed] == [sbom["digest"]]
+    assert len(referrers_index(listed).manifests) == 1
+    text = run_cli(tmp_path, "images", "referrers", NAME)
+    assert text.returncode == 0, text.stderr
+    assert len(text.stdout.splitlines()) == 1
+    assert len(store.export_images([NAME], str(tmp_path / "o.tar")).referrers) == 2
+
+
 def test_layout_and_archive_agree_on_unnamed_entries(
     tmp_path: Path, pm: pluggy.PluginManager
 ) -> None:

@@ -188,17 +188,17 @@ def attach_referrers(
 def store_referrers(content: ContentStore) -> list[Referrer]:
     """Every referrer the store holds: its unnamed ``index.json`` entries with a
     subject, and its named images whose manifest has a ``subject`` (an SBOM someone
-    also tagged is still a referrer, as the referrers API lists it), each once."""
+    also tagged is still a referrer, as the referrers API lists it), each once (an
+    entry another tool wrote twice too)."""
     documents = ContentDocuments(content)
-    referrers, others = listed_referrers(content.read_index(), documents)
-    seen = {r.descriptor.digest for r in referrers}
-    for entry in others:
-        if not is_named(entry) or entry.digest in seen:
-            continue
-        named = read_referrer(entry, documents)
-        if named is not None:
-            seen.add(entry.digest)
-            referrers.append(named)
+    listed, others = listed_referrers(content.read_index(), documents)
+    named = (read_referrer(e, documents) for e in others if is_named(e))
+    referrers: list[Referrer] = []
+    seen: set[Digest] = set()
+    for referrer in [*listed, *named]:
+        if referrer is not None and referrer.descriptor.digest not in seen:
+            seen.add(referrer.descriptor.digest)
+            referrers.append(referrer)
     return referrers
 
 
