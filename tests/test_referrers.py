@@ -592,6 +592,33 @@ def test_a_referrer_entry_written_twice_is_listed_once(
     assert len(store.export_images([NAME], str(tmp_path / "o.tar")).referrers) == 2
 
 
+def test_referrers_of_an_image_the_store_has_are_imported_alone(
+    tmp_path: Path, pm: pluggy.PluginManager
+) -> None:
+    """A layout holding only an SBOM and its signature (delivered apart from the image,
+    already in the store): both are imported and listed; a referrer of a manifest the
+    store lacks is still left out with a note."""
+    image = skopeo_layout(tmp_path / "image").entry(NAME)
+    store = open_at(tmp_path / "store", pm)
+    store.import_image(f"oci:{tmp_path / 'image'}")
+    only = Layout(tmp_path / "only")
+    (only.path / "blobs" / "sha256").mkdir(parents=True)
+    (only.path / "oci-layout").write_text('{"imageLayoutVersion":"1.0.0"}')
+    (only.path / "index.json").write_bytes(dump({"schemaVersion": 2, "manifests": []}))
+    sbom = only.attach(image, SPDX, b'{"spdxVersion":"SPDX-2.3"}')
+    signature = only.attach(sbom, NOTATION, b"sig")
+    stranger = {"mediaType": MANIFEST, "digest": "sha256:" + "0" * 64, "size": 9}
+    only.attach(stranger, SPDX, b"{}")
+
+    result = store.import_image(f"oci:{only.path}")
+    assert result.images == []
+    assert digests(result.referrers) == {sbom["digest"], signature["digest"]}
+    assert any("1 referrer(s)" in note for note in result.notes)
+    assert digests(store.referrers(NAME)) == {sbom["digest"]}
+    assert store.gc(grace=0).removed == []
+    assert store.verify_images() == []
+
+
 def test_layout_and_archive_agree_on_unnamed_entries(
     tmp_path: Path, pm: pluggy.PluginManager
 ) -> None:

@@ -20,6 +20,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, replace
 from typing import IO
 
+from ociport.content.helpers import exists
 from ociport.content.interfaces import BlobInfo, ContentStore
 from ociport.content.leases import Lease
 from ociport.content.progress import ProgressCounter, ProgressLike, as_progress
@@ -178,7 +179,7 @@ def import_source(
         )
         roots, notes = _roots(driver, opened, reader, request, images)
         graphs = [walk_image(root, reader, request.selection) for root in roots]
-        attached = _referrers(opened, reader, graphs, listed, request, notes)
+        attached = _referrers(opened, reader, graphs, listed, request, notes, store)
         graphs += attached.graphs
         _log.info(
             "%s: %d image(s), %d referrer(s), %d blob(s) needed",
@@ -239,9 +240,12 @@ def _referrers(
     listed: list[Referrer],
     request: ImportRequest,
     notes: list[str],
+    store: ContentStore,
 ) -> AttachedReferrers:
     """The referrers of what ``graphs`` reach: those ``index.json`` lists (``listed``)
-    and those among the source's other blobs; notes what is left out."""
+    and those among the source's other blobs; notes what is left out. Without
+    ``request.ref_name``, the referrers of manifests the store already has come too (a
+    signature delivered apart from its image)."""
     if not request.referrers:
         if listed:
             notes.append(f"{len(listed)} referrer(s) not imported (--no-referrers)")
@@ -253,17 +257,27 @@ def _referrers(
             [*opened.roots, *(r.descriptor for r in listed)], reader
         )
         candidates += scan_blobs(opened.list_blobs(), reader, known)
+    reached = {d for graph in graphs for d in graph.blobs}
+    held = (
+        {
+            r.subject
+            for r in candidates
+            if r.subject not in reached and exists(store, r.subject)
+        }
+        if request.ref_name is None
+        else set()
+    )
     attached = attach_referrers(
         graphs,
         candidates,
         reader,
+        subjects=held,
         on_incomplete=lambda referrer, exc: notes.append(
             f"referrer {referrer.descriptor.digest} of {referrer.subject} "
             f"not imported: {exc}"
         ),
     )
     taken = {d.digest for d in attached.taken}
-    reached = {d for graph in graphs for d in graph.blobs}
     left = {r.descriptor.digest for r in listed} - taken - reached
     if left and request.ref_name is None:
         notes.append(

@@ -156,17 +156,22 @@ def attach_referrers(
     documents: DocumentProvider,
     artifact_types: Sequence[str] = (),
     on_incomplete: Callable[[Referrer, OciportError], object] | None = None,
+    subjects: Iterable[Digest] = (),
 ) -> AttachedReferrers:
     """The candidates that refer, directly or through another one taken, to a
-    manifest or index ``graphs`` reach, each walked over ``documents``.
+    manifest or index ``graphs`` reach (or to one of ``subjects``), each walked over
+    ``documents``.
 
     :param artifact_types: take only the direct referrers of these artifact types
         (the referrers of a referrer taken are all taken).
     :param on_incomplete: told of each candidate left out because its walk failed
         (content absent or malformed); the images are not affected.
+    :param subjects: more manifests whose referrers to take (ones the target already
+        holds).
     """
     unique = list({r.descriptor.digest: r for r in candidates}.values())
     reached = {digest for graph in graphs for digest in graph.blobs}
+    reached.update(subjects)
     result = AttachedReferrers()
 
     def closure(referrer: Referrer) -> set[Digest] | None:
