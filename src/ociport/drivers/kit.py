@@ -25,7 +25,10 @@ name leaves it only with a major version.
   :mod:`mediatypes` (with ``layer_media_type``), :class:`Reference` with
   :func:`normalize_name` and :func:`familiar_name` (Docker's short names) and
   :func:`is_tag` (a ref name that is only a tag, as naming reads it),
-  :func:`check_diff_ids`, the annotation keys, :func:`walk_image`;
+  :func:`parse_link_tag` (cosign's ``sha256-<hex>.sig`` and the referrers tag
+  schema's ``sha256-<hex>``),
+  :func:`check_diff_ids`, the annotation keys, :func:`walk_image` (and the
+  :class:`ImageGraph` it returns, which an export plan holds per entry);
 - errors: those a driver raises.
 """
 
@@ -67,8 +70,9 @@ from ociport.oci.descriptor import (
 from ociport.oci.digest import Digest, Hasher
 from ociport.oci.manifest import Index, Manifest, dump_json, parse_json
 from ociport.oci.reference import Reference, familiar_name, is_tag, normalize_name
+from ociport.oci.referrers import parse_link_tag
 from ociport.oci.validate import check_diff_ids
-from ociport.oci.walk import PlatformSelection, walk_image
+from ociport.oci.walk import ImageGraph, PlatformSelection, walk_image
 from ociport.plugins import hookimpl
 from ociport.streams.address import ImageAddress
 from ociport.streams.compression import detect_compression, open_decompressed
@@ -100,6 +104,7 @@ __all__ = [
     "Hasher",
     "ImageAddress",
     "ImageDriver",
+    "ImageGraph",
     "ImageSource",
     "Index",
     "InvalidLocationError",
@@ -142,6 +147,7 @@ __all__ = [
     "open_uncompressed",
     "parse_json",
     "parse_layout",
+    "parse_link_tag",
     "peek_member_names",
     "peek_members",
     "read_threads",
