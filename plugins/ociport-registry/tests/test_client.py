@@ -11,6 +11,7 @@ from typing import Any
 
 import httpx
 import pytest
+from ociport_registry import referrers
 from ociport_registry.client import pull, push, session
 from ociport_registry.client.auth import parse_challenges
 from ociport_registry.client.session import RegistrySession
@@ -24,6 +25,7 @@ from ociport_registry.errors import (
 from ociport_registry.options import RegistryOptions
 from ociport_registry.reference import RegistryReference
 
+import ociport
 from ociport.errors import DigestMismatchError, InvalidReferenceError
 from ociport.oci import mediatypes as mt
 from ociport.oci.descriptor import Descriptor
@@ -352,3 +354,59 @@ def test_a_blob_download_that_keeps_breaking_is_an_error() -> None:
         pytest.raises(RegistryUnavailableError, match=r"connection .* broke"),
     ):
         stream.read()
+
+
+def test_the_referrers_api_is_used_where_the_registry_has_it() -> None:
+    subject = Digest.of(b"subject")
+    sbom = Descriptor(
+        mt.OCI_IMAGE_MANIFEST, Digest.of(b"sbom"), 4, artifact_type="x/sbom"
+    )
+    asked: list[str] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        asked.append(request.url.path)
+        listed = [sbom.to_json()] if request.url.path.endswith(str(subject)) else []
+        index = {
+            "schemaVersion": 2,
+            "mediaType": mt.OCI_IMAGE_INDEX,
+            "manifests": listed,
+        }
+        return httpx.Response(
+            200, json=index, headers={"Content-Type": mt.OCI_IMAGE_INDEX}
+        )
+
+    with _session(handler) as client:
+        roots, documents = referrers.referrer_roots(client, [subject])
+    [root] = roots
+    assert root.ref_name == f"sha256-{subject.encoded}"
+    listed = ociport.Index.parse(documents[root.digest]).manifests
+    assert [(d.digest, d.artifact_type) for d in listed] == [(sbom.digest, "x/sbom")]
+    assert asked == [f"/v2/app/referrers/{subject}", f"/v2/app/referrers/{sbom.digest}"]
+
+
+def test_a_registry_that_lists_referrers_itself_gets_no_tag_index() -> None:
+    subject = Descriptor(mt.OCI_IMAGE_MANIFEST, Digest.of(b"subject"), 7)
+    raw = json.dumps(
+        {
+            "schemaVersion": 2,
+            "mediaType": mt.OCI_IMAGE_MANIFEST,
+            "artifactType": "x/sbom",
+            "config": {
+                "mediaType": mt.OCI_EMPTY,
+                "digest": str(Digest.of(b"{}")),
+                "size": 2,
+            },
+            "layers": [],
+            "subject": subject.to_json(),
+        }
+    ).encode()
+    referrer = Descriptor(mt.OCI_IMAGE_MANIFEST, Digest.of(raw), len(raw))
+    sent: list[str] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        sent.append(f"{request.method} {request.url.path}")
+        return httpx.Response(201, headers={"OCI-Subject": str(subject.digest)})
+
+    with _session(handler) as client:
+        referrers.push_referrers(client, [referrer], {referrer.digest: raw})
+    assert sent == [f"PUT /v2/app/manifests/{referrer.digest}"]

@@ -19,13 +19,16 @@ from typing import IO, TYPE_CHECKING, Final
 from ociport.drivers.kit import (
     ANNOTATION_IMAGE_NAME,
     Descriptor,
+    Digest,
     ExportPlan,
     ImageAddress,
     ImageDriver,
     ImageSource,
+    Index,
     Location,
     SourceContext,
     UnsupportedSourceError,
+    mediatypes,
 )
 from ociport_registry.credentials import find_credentials
 from ociport_registry.options import RegistryOptions
@@ -51,6 +54,7 @@ class RegistryDriver(ImageDriver):
     summary = "container registry, OCI distribution-spec (skopeo docker://)"
     accepts_stream = False
     addressed = True
+    holds_referrers = True
 
     @classmethod
     def sniff(cls, head: bytes | None, location: Location | None) -> bool:
@@ -73,13 +77,19 @@ class RegistryDriver(ImageDriver):
         session = _session(reference, address, push=False)
         try:
             root, raw = _fetch_root(session, reference, context.max_document)
+            referrers, made, notes = _referrers(session, root, raw)
         except BaseException:
             session.close()
             raise
-        content = RegistryContent(session, {root.digest: raw}, context.max_document)
+        documents = {root.digest: raw, **made}
+        content = RegistryContent(session, documents, context.max_document)
         named = root.with_annotations({ANNOTATION_IMAGE_NAME: str(reference)})
         return ImageSource(
-            [named], content, blob_threads=PULL_THREADS, on_close=session.close
+            [named, *referrers],
+            content,
+            notes=notes,
+            blob_threads=PULL_THREADS,
+            on_close=session.close,
         )
 
     def write_address(self, plan: ExportPlan, address: ImageAddress) -> None:
@@ -107,6 +117,26 @@ def _fetch_root(
         if error is exc:
             raise
         raise error from exc
+
+
+def _referrers(
+    session: RegistrySession, root: Descriptor, raw: bytes
+) -> tuple[list[Descriptor], dict[Digest, bytes], list[str]]:
+    """The roots holding the referrers of the root and of an index's manifests, the
+    documents made for them, and notes (a registry that will not list them)."""
+    from ociport_registry.errors import RegistryError
+    from ociport_registry.referrers import referrer_roots
+
+    subjects = [root.digest]
+    if root.media_type in mediatypes.INDEX_MEDIA_TYPES:
+        subjects += [
+            c.digest for c in Index.parse(raw, where=str(root.digest)).manifests
+        ]
+    try:
+        roots, made = referrer_roots(session, subjects)
+    except RegistryError as exc:
+        return [], {}, [f"referrers not looked up: {exc}"]
+    return roots, made, []
 
 
 def _session(

@@ -8,6 +8,9 @@ image whose content is not all there.
 An image the store names after another repository of the same registry (it was pulled
 from there) has its blobs there: they are mounted rather than sent ("Mounting a blob
 from another repository"); a registry that cannot mount one opens an upload instead.
+
+The image's referrers in the store (the plan's) follow it: their blobs go with the
+image's, their manifests after the tag (:func:`~ociport_registry.referrers.push_referrers`).
 """
 
 from __future__ import annotations
@@ -17,11 +20,15 @@ from typing import Final
 
 from ociport.drivers.kit import (
     ANNOTATION_IMAGE_NAME,
+    BlobNotFoundError,
     Descriptor,
+    Digest,
     ExportPlan,
     FormatError,
+    ImageGraph,
     InvalidReferenceError,
     verified,
+    walk_image,
 )
 from ociport_registry.client.pull import head_manifest
 from ociport_registry.client.push import (
@@ -32,6 +39,7 @@ from ociport_registry.client.push import (
 )
 from ociport_registry.client.session import RegistrySession
 from ociport_registry.reference import RegistryReference
+from ociport_registry.referrers import push_referrers
 
 __all__ = ["UPLOAD_THREADS", "mount_source", "push_plan"]
 
@@ -75,21 +83,46 @@ def push_plan(
         content (nothing is tagged then).
     """
     root = _one_root(plan, reference)
-    graph = plan.graphs[root.digest]
-    # Manifests before the indexes naming them; nested indexes innermost first.
-    documents = [d for d, _ in graph.manifests] + [d for d, _ in graph.indexes[::-1]]
-    named = {d.digest for d in documents}
+    documents = _documents(plan.graphs[root.digest])
+    referrers = [walk_image(r, _PlanDocuments(plan)) for r in plan.referrers]
+    referred = [d for graph in referrers for d in _documents(graph)]
+    named = {d.digest for d in [*documents, *referred]}
     blobs = [d for d in plan.blobs if d.digest not in named]
     with concurrent.futures.ThreadPoolExecutor(UPLOAD_THREADS) as pool:
         for done in pool.map(
             lambda blob: _push_blob(session, plan, blob, mount_from), blobs
         ):
             del done
-    for document in documents:
-        target = str(document.digest)
-        if document.digest != root.digest and head_manifest(session, target) is None:
-            _push_document(session, plan, document, target)
-    _push_document(session, plan, root, reference.tag or str(root.digest))
+    for document in [*documents, *referred]:
+        if document.digest not in (root.digest, *(r.digest for r in plan.referrers)):
+            _push_new_document(session, plan, document)
+    put_manifest(session, reference.tag or str(root.digest), root, _read(plan, root))
+    if plan.referrers:
+        raw = {r.digest: _read(plan, r) for r in plan.referrers}
+        push_referrers(session, plan.referrers, raw)
+
+
+def _documents(graph: ImageGraph) -> list[Descriptor]:
+    """A graph's manifests, then its indexes, nested ones innermost first: each
+    after what it names."""
+    return [d for d, _ in graph.manifests] + [d for d, _ in graph.indexes[::-1]]
+
+
+class _PlanDocuments:
+    """The plan's content as a walk reads it."""
+
+    def __init__(self, plan: ExportPlan) -> None:
+        self.plan = plan
+
+    def has(self, digest: Digest) -> bool:
+        try:
+            self.plan.content.info(digest)
+        except BlobNotFoundError:
+            return False
+        return True
+
+    def read_document(self, descriptor: Descriptor) -> bytes:
+        return _read(self.plan, descriptor)
 
 
 def _one_root(plan: ExportPlan, reference: RegistryReference) -> Descriptor:
@@ -122,9 +155,16 @@ def _push_blob(
         upload_blob(session, blob, stream, upload)
 
 
-def _push_document(
-    session: RegistrySession, plan: ExportPlan, document: Descriptor, target: str
+def _push_new_document(
+    session: RegistrySession, plan: ExportPlan, document: Descriptor
 ) -> None:
+    """Push a manifest or index by digest unless the repository has it."""
+    if head_manifest(session, str(document.digest)) is None:
+        put_manifest(session, str(document.digest), document, _read(plan, document))
+
+
+def _read(plan: ExportPlan, document: Descriptor) -> bytes:
+    """A document's bytes from the plan's content, checked."""
     with plan.content.open_blob(document) as stream:
-        raw = verified(document, stream.read(document.size + 1), str(document.digest))
-    put_manifest(session, target, document, raw)
+        data = stream.read(document.size + 1)
+    return verified(document, data, str(document.digest))

@@ -10,7 +10,9 @@ asked to, so memory does not grow with their size.
 from __future__ import annotations
 
 import io
+import itertools
 import json
+from collections.abc import Iterator
 from typing import IO, Final
 
 import httpx
@@ -20,6 +22,7 @@ from ociport.drivers.kit import (
     Digest,
     DigestMismatchError,
     DocumentTooLargeError,
+    Index,
     UnsupportedMediaTypeError,
     verified,
 )
@@ -32,7 +35,9 @@ __all__ = [
     "MANIFEST_ACCEPT",
     "explain_missing",
     "fetch_manifest",
+    "fetch_referrers",
     "head_manifest",
+    "iter_tags",
     "list_tags",
     "open_blob",
     "read_blob",
@@ -125,17 +130,49 @@ def list_tags(session: RegistrySession, limit: int = 20) -> list[str]:
     :raises RegistryNotFoundError: the repository does not exist (``NAME_UNKNOWN``).
     :raises RegistryError: refused or unreachable.
     """
+    return list(itertools.islice(iter_tags(session, page=limit), limit))
+
+
+def iter_tags(session: RegistrySession, *, page: int = 1000) -> Iterator[str]:
+    """Every tag of the repository, ``page`` at a time, following the ``Link`` header
+    to the next page (distribution-spec "Listing Tags").
+
+    :raises RegistryNotFoundError: the repository does not exist (``NAME_UNKNOWN``).
+    :raises RegistryError: refused or unreachable.
+    """
+    url: str | None = session.url("tags", "list")
+    params: dict[str, str] | None = {"n": str(page)}
+    while url is not None:
+        response = session.request("GET", url, what="tag list", params=params)
+        try:
+            tags = json.loads(response.content)["tags"] or []
+        except (ValueError, KeyError, TypeError):
+            return
+        yield from (str(tag) for tag in tags)
+        following = response.links.get("next", {}).get("url")
+        url, params = (session.join(following), None) if following else (None, None)
+
+
+def fetch_referrers(
+    session: RegistrySession, subject: Digest
+) -> list[Descriptor] | None:
+    """``GET /v2/<name>/referrers/<digest>``: the manifests that name ``subject`` as
+    theirs (distribution-spec "Listing Referrers"), or ``None`` when the registry has
+    no referrers API (then the referrers tag schema applies).
+
+    :raises RegistryError: refused or unreachable.
+    """
+    what = f"referrers of {subject}"
     response = session.request(
         "GET",
-        session.url("tags", "list"),
-        what="tag list",
-        params={"n": str(limit)},
+        session.url("referrers", str(subject)),
+        what=what,
+        headers={"Accept": mt.OCI_IMAGE_INDEX},
+        expect=(200, 404),
     )
-    try:
-        tags = json.loads(response.content)["tags"] or []
-    except (ValueError, KeyError, TypeError):
-        return []
-    return [str(tag) for tag in tags][:limit]
+    if response.status_code == 404:
+        return None
+    return list(Index.parse(response.content, where=what).manifests)
 
 
 def explain_missing(

@@ -129,10 +129,12 @@ def upload_blob(
 
 def put_manifest(
     session: RegistrySession, reference: str, descriptor: Descriptor, raw: bytes
-) -> None:
+) -> httpx.Response:
     """``PUT /v2/<name>/manifests/<reference>`` (a tag, or the digest) with the
     manifest's own bytes and media type (distribution-spec "Pushing Manifests").
 
+    :returns: the registry's answer (its ``OCI-Subject`` header says that it lists
+        the manifest among its subject's referrers itself).
     :raises RegistryError: refused (a blob or child it names is missing: HTTP 400
         ``MANIFEST_BLOB_UNKNOWN``) or unreachable; or the registry says it stored
         other bytes (its ``Docker-Content-Digest`` differs).
@@ -151,6 +153,7 @@ def put_manifest(
         raise session.error(
             RegistryError, f"{what}: stored as {stored}, not {descriptor.digest}"
         )
+    return response
 
 
 def _patch(
