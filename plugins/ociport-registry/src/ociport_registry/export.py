@@ -89,10 +89,7 @@ def push_plan(
     named = {d.digest for d in [*documents, *referred]}
     blobs = [d for d in plan.blobs if d.digest not in named]
     with concurrent.futures.ThreadPoolExecutor(UPLOAD_THREADS) as pool:
-        for done in pool.map(
-            lambda blob: _push_blob(session, plan, blob, mount_from), blobs
-        ):
-            del done
+        list(pool.map(lambda blob: _push_blob(session, plan, blob, mount_from), blobs))
     for document in [*documents, *referred]:
         if document.digest not in (root.digest, *(r.digest for r in plan.referrers)):
             _push_new_document(session, plan, document)
