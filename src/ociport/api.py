@@ -120,7 +120,9 @@ def inspect_source(
 
     :param source: a path, fsspec URL, ``"-"`` (stdin), readable binary stream, or a
         transport reference ``TRANSPORT:PATH[:REF]`` (skopeo's syntax, see
-        :mod:`ociport.streams.transports`: ``oci-archive:/a.tar:v1``).
+        :mod:`ociport.streams.transports`: ``oci-archive:/a.tar:v1``), or an image
+        address of a transport that names images (``docker://HOST/REPO:TAG`` with the
+        ``ociport-registry`` plugin; ``storage_options`` are then its options).
     :param ref_name: describe only the root with this ref name or image name (as a
         ``:REF`` does).
     :returns: one record per root (see :func:`ociport.engine.inspection.describe_source`).
@@ -377,7 +379,9 @@ class ImageStore:
             a transport reference ``TRANSPORT:PATH[:REF]`` (skopeo's syntax, see
             :mod:`ociport.streams.transports`): ``"oci-archive:/p.tar:v1"`` imports
             the image named ``v1`` of that OCI archive, ``"oci:s3://b/layout"`` a
-            layout on S3.
+            layout on S3; with the ``ociport-registry`` plugin,
+            ``"docker://HOST/REPO:TAG"`` pulls from a registry (``storage_options``
+            are then its options: ``tls_verify``, ``creds``, ``authfile``).
         :param format: a driver name (``oci-archive``, ...); guessed when ``None``.
         :param naming: how roots are named (``ctr images import`` rules).
         :param platforms: ``os/arch[/variant]`` to take from multi-platform images.
@@ -514,7 +518,9 @@ class ImageStore:
             :mod:`ociport.streams.transports`): the transport is the format, and REF
             the name of the one image exported (:func:`~ociport.engine.naming.ref_entry`:
             its ``org.opencontainers.image.ref.name``, as written). A path or URL
-            appears only once the export is complete.
+            appears only once the export is complete. With the ``ociport-registry``
+            plugin, ``"docker://HOST/REPO:TAG"`` pushes one image to a registry
+            (``storage_options`` are then its options).
         :param format: a driver name; default: the sink's transport, else
             ``oci-archive``.
         :param ref_name_style: ``"full"`` (reference) or ``"tag"`` (containerd's style)
