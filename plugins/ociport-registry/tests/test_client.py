@@ -410,3 +410,20 @@ def test_a_registry_that_lists_referrers_itself_gets_no_tag_index() -> None:
     with _session(handler) as client:
         referrers.push_referrers(client, [referrer], {referrer.digest: raw})
     assert sent == [f"PUT /v2/app/manifests/{referrer.digest}"]
+
+
+def test_an_answer_cut_short_is_retried_then_an_error(waits: list[float]) -> None:
+    def handler(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(200, stream=_BreaksAfter(b'{"tags": ['))
+
+    with _session(handler) as client, pytest.raises(RegistryUnavailableError):
+        pull.list_tags(client)
+    assert len(waits) == session.RETRIES
+
+
+def test_endless_redirects_are_a_registry_error() -> None:
+    def handler(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(302, headers={"Location": str(request.url)})
+
+    with _session(handler) as client, pytest.raises(RegistryError, match="redirect"):
+        pull.fetch_manifest(client, "v1", max_size=1 << 20)

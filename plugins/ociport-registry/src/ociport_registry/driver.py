@@ -26,6 +26,7 @@ from ociport.drivers.kit import (
     ImageSource,
     Index,
     Location,
+    OciportError,
     SourceContext,
     UnsupportedSourceError,
     mediatypes,
@@ -124,7 +125,6 @@ def _referrers(
 ) -> tuple[list[Descriptor], dict[Digest, bytes], list[str]]:
     """The roots holding the referrers of the root and of an index's manifests, the
     documents made for them, and notes (a registry that will not list them)."""
-    from ociport_registry.errors import RegistryError
     from ociport_registry.referrers import referrer_roots
 
     subjects = [root.digest]
@@ -134,7 +134,7 @@ def _referrers(
         ]
     try:
         roots, made = referrer_roots(session, subjects)
-    except RegistryError as exc:
+    except OciportError as exc:  # the image does not depend on them
         return [], {}, [f"referrers not looked up: {exc}"]
     return roots, made, []
 

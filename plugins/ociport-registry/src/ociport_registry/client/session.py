@@ -114,8 +114,15 @@ class RegistrySession:
         return f"{self.base_url}/v2/{self.reference.repository}/{kind}/{reference}"
 
     def join(self, location: str) -> str:
-        """An upload's ``Location`` (absolute or relative to the registry) as a URL."""
-        return str(httpx.URL(self.base_url).join(location))
+        """An upload's ``Location`` (absolute or relative to the registry) as a URL.
+
+        :raises RegistryError: it is not a URL.
+        """
+        try:
+            return str(httpx.URL(self.base_url).join(location))
+        except httpx.InvalidURL as exc:
+            reason = f"the registry gave a Location that is no URL: {location!r}"
+            raise self.error(RegistryError, reason) from exc
 
     def request(
         self,
@@ -154,6 +161,8 @@ class RegistrySession:
                 self._renew_expiring_token()
             try:
                 response = self.client.send(request, stream=True)
+                if response.status_code in expect and not stream:
+                    response.read()
             except httpx.StreamError as exc:  # a 401 in the middle of a streamed body
                 reason = f"{what}: the registry asked to authenticate again mid-request"
                 raise self.error(RegistryAuthError, reason) from exc
@@ -162,9 +171,9 @@ class RegistrySession:
                     time.sleep(_BACKOFF * 2.0 ** (attempt - 1))
                     continue
                 raise self.unreachable(exc, what) from exc
+            except httpx.HTTPError as exc:  # too many redirects, a malformed URL
+                raise self.error(RegistryError, f"{what}: {exc}") from exc
             if response.status_code in expect:
-                if not stream:
-                    response.read()
                 return response
             body = _error_body(response)
             if response.status_code in _RETRY_STATUSES and attempt < attempts:
@@ -254,7 +263,7 @@ class RegistrySession:
         # when the registry speaks it, else plain HTTP.
         try:
             self.client.get(f"https://{host}/v2/", auth=None).close()
-        except httpx.TransportError:
+        except httpx.HTTPError:
             return f"http://{host}"
         return f"https://{host}"
 
