@@ -272,6 +272,35 @@ def test_a_plain_local_location_uses_the_light_filesystem(tmp_path: Path) -> Non
         assert other.is_local and other.path == str(tmp_path)
 
 
+@pytest.mark.parametrize("prefix", ["", "file://"])
+def test_a_store_path_at_or_below_a_file_is_one_clear_line(
+    tmp_path: Path, prefix: str
+) -> None:
+    """The same answers through LocalFiles and fsspec's LocalFileSystem."""
+    (tmp_path / "afile").write_bytes(b"")
+    ociport = str(ROOT / ".venv" / "bin" / "ociport")
+    cases = [
+        ("afile", ["images", "ls"], "is a file, not an image store"),
+        ("afile/x", ["images", "ls"], "no image store here"),
+        ("afile/x", ["content", "gc"], "no image store here"),
+        ("afile/x/y", ["import", str(HELLO)], "a directory above it is a file"),
+    ]
+    for below, command, expected in cases:
+        store = f"{prefix}{tmp_path / below}"
+        done = subprocess.run(
+            [ociport, "--store", store, *command],
+            capture_output=True,
+            text=True,
+            env=_env(tmp_path),
+            check=False,
+        )
+        assert done.returncode == 1, (store, command, done.stderr)
+        (line,) = done.stderr.splitlines()
+        assert line.startswith(f"ociport: error: {tmp_path / below}: ")
+        assert expected in line, (store, command)
+    assert (tmp_path / "afile").read_bytes() == b""
+
+
 # -- what short commands import ------------------------------------------------------
 
 _IMPORTED = """

@@ -60,11 +60,11 @@ def read_oci_layout(raw: bytes, *, where: str) -> None:
 
 
 def _kind(target: Location) -> str | None:
-    """``"file"``, ``"directory"`` or ``None`` when nothing is there; every other
-    failure of the filesystem is raised."""
+    """``"file"``, ``"directory"`` or ``None`` when nothing is there (a path below a
+    file names nothing either); every other failure of the filesystem is raised."""
     try:
         return str(target.fs.info(target.path).get("type"))
-    except FileNotFoundError:
+    except (FileNotFoundError, NotADirectoryError):
         return None
 
 
@@ -137,7 +137,13 @@ class LayoutIndexFile:
         if not create:
             raise StoreNotFoundError(self._root.url)
         if not bucketed:  # s3fs's makedirs would create a missing bucket
-            fs.makedirs(self._root.path, exist_ok=True)
+            try:
+                fs.makedirs(self._root.path, exist_ok=True)
+            except (NotADirectoryError, FileExistsError) as exc:
+                raise FormatError(
+                    "cannot be created: a directory above it is a file",
+                    location=self._root.url,
+                ) from exc
         with self.locked():
             if not fs.exists(self._layout.path):
                 self.write(self._layout, _OCI_LAYOUT_DOC)
