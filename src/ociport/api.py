@@ -399,8 +399,10 @@ class ImageStore:
         :param referrers: also import the referrers of the images (signatures, SBOMs,
             attestations: manifests whose ``subject`` is in an image's closure, or
             tagged ``sha256-<hex>.sig|.att|.sbom``), recursively, whether the source
-            lists them in ``index.json`` or only holds their blobs; the store records
-            them as unnamed ``index.json`` entries (:meth:`referrers` lists them).
+            lists them in ``index.json`` or only holds their blobs; without
+            ``ref_name``, the referrers of manifests the store already has too (a
+            signature delivered apart from its image). The store records them as
+            unnamed ``index.json`` entries (:meth:`referrers` lists them).
         :raises FormatError, ContentError: bad source; the store is left as it was.
         :raises DriverDetectionError, UnknownDriverError: format unknown.
         :raises RefNameNotFoundError: ``ref_name`` names no root; lists the names there
@@ -667,7 +669,8 @@ class ImageStore:
         """The referrers the store records for a manifest, as the distribution-spec's
         referrers API lists them ("Listing Referrers"): one descriptor each (media
         type, digest, size in bytes, artifact type, annotations), sorted by digest;
-        only direct referrers (list a signature of an SBOM by the SBOM's digest).
+        only direct referrers (list a signature of an SBOM by the SBOM's digest),
+        each once, named ones too (an SBOM also tagged ``sbom:v1``).
         :func:`ociport.oci.referrers.referrers_index` makes the API's image index.
 
         :param subject: an image name (its root manifest or index), or a digest
