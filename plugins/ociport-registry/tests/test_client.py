@@ -427,3 +427,22 @@ def test_endless_redirects_are_a_registry_error() -> None:
 
     with _session(handler) as client, pytest.raises(RegistryError, match="redirect"):
         pull.fetch_manifest(client, "v1", max_size=1 << 20)
+
+
+@pytest.mark.parametrize(
+    ("retry_after", "waited"),
+    [
+        ("Wed, 21 Oct 2099 07:28:00 GMT", session.MAX_RETRY_AFTER),  # a date, capped
+        ("3600", session.MAX_RETRY_AFTER),
+        ("soon", 0.5),  # not a number or a date: the back-off
+    ],
+)
+def test_retry_after_is_capped(
+    waits: list[float], retry_after: str, waited: float
+) -> None:
+    answers = iter(
+        [httpx.Response(429, headers={"Retry-After": retry_after}), _manifest()]
+    )
+    with _session(lambda request: next(answers)) as client:
+        pull.fetch_manifest(client, "v1", max_size=1 << 20)
+    assert waits == [waited]
