@@ -26,7 +26,8 @@ class ImageAddress:
 
     transport: str
     reference: str
-    options: Mapping[str, Any] = field(default_factory=dict, compare=False)
+    # Not in repr: options may hold credentials (a registry's creds=USER:PASSWORD).
+    options: Mapping[str, Any] = field(default_factory=dict, compare=False, repr=False)
 
     def __str__(self) -> str:
         return f"{self.transport}:{self.reference}"
