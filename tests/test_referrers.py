@@ -619,6 +619,28 @@ def test_referrers_of_an_image_the_store_has_are_imported_alone(
     assert store.verify_images() == []
 
 
+def test_gc_removes_the_entry_of_a_referrer_whose_manifest_was_deleted(
+    signed: tuple[Layout, dict[str, Any], dict[str, Any]],
+    tmp_path: Path,
+    pm: pluggy.PluginManager,
+) -> None:
+    """Deleted by hand: verify names it, gc removes the entry and the blobs only it
+    held, and the store verifies again (no command could remove the entry else)."""
+    layout, sbom, signature = signed
+    store = open_at(tmp_path / "store", pm)
+    store.import_image(f"oci:{layout.path}")
+    store.content.delete(ociport_digest(signature))
+    problems = store.verify_images()
+    assert [name for name, _ in problems] == [f"referrer {signature['digest']}"]
+
+    assert store.gc(grace=0, dry_run=True).referrers_removed == 1
+    result = store.gc(grace=0)
+    assert result.referrers_removed == 1
+    assert digests(store.referrers(sbom["digest"])) == set()
+    assert store.verify_images() == [] and store.verify() == []
+    assert digests(store.referrers(NAME)) == {sbom["digest"]}
+
+
 def test_layout_and_archive_agree_on_unnamed_entries(
     tmp_path: Path, pm: pluggy.PluginManager
 ) -> None:

@@ -4,8 +4,10 @@ Collection marks every blob reachable from the store's images (the named entries
 its ``index.json``, and unnamed ones that refer to nothing: indexes, manifests,
 configs, layers, subjects) and from the referrers of what they reach, recursively (a
 signature of a kept SBOM is kept); it removes the unnamed referrer entries whose
-subject is no longer reached (:func:`~ociport.engine.referrers.live_entries`), then
-deletes the unmarked blobs, sparing
+subject is no longer reached (:func:`~ociport.engine.referrers.live_entries`), and
+the unnamed entries whose manifest is gone (deleted by hand: no command could remove
+them, and ``content verify`` would report them for ever), then deletes the unmarked
+blobs, sparing
 
 - every blob a live lease holds (:mod:`ociport.content.leases`): an import running in
   another process or on another machine relies on blobs before it names them. The
@@ -27,11 +29,11 @@ from __future__ import annotations
 import contextlib
 import logging
 import time
-from collections.abc import Callable, Collection, Iterable
+from collections.abc import Callable, Collection, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Final
 
-from ociport.content.helpers import ContentDocuments
+from ociport.content.helpers import ContentDocuments, exists
 from ociport.content.interfaces import BlobInfo, ContentStore
 from ociport.content.leases import LeaseFiles, LeasingStore
 from ociport.engine.referrers import live_entries
@@ -73,7 +75,7 @@ class GcResult:
     :ivar uploads_aborted: incomplete multipart uploads under the store (S3) older than
         the grace period, aborted: what killed writers left.
     :ivar referrers_removed: referrer entries of ``index.json`` removed because their
-        subject is gone (their blobs are among ``removed``).
+        subject is gone (their blobs are among ``removed``), or their own manifest.
     """
 
     removed: list[Digest] = field(default_factory=list)
@@ -187,14 +189,27 @@ def _remove_orphan_referrers(content: ContentStore, dry_run: bool) -> int:
     """Remove the referrer entries of ``index.json`` whose subject no image reaches
     (decided again on the entries current under the lock); returns how many."""
     documents = ContentDocuments(content)
-    found = len(live_entries(content.read_index(), documents)[1])
+
+    def dead(entries: Sequence[Descriptor]) -> set[Digest]:
+        orphans = {d.digest for d in live_entries(entries, documents)[1]}
+        # Written after their blobs (imports, oras, skopeo): absent means deleted.
+        gone = {
+            e.digest
+            for e in entries
+            if not is_named(e)
+            and e.embedded() is None
+            and not exists(content, e.digest)
+        }
+        return orphans | gone
+
+    found = len(dead(content.read_index()))
     if dry_run or not found:
         return found
     removed = 0
 
     def change(entries: list[Descriptor]) -> list[Descriptor]:
         nonlocal removed
-        orphans = {d.digest for d in live_entries(entries, documents)[1]}
+        orphans = dead(entries)
         removed = len(orphans)
         return [e for e in entries if is_named(e) or e.digest not in orphans]
 
