@@ -368,3 +368,18 @@ def test_find_of_one_level_is_fsspecs(tree: Path, name: str) -> None:
     assert list(ours) == sorted(ours)
     if not name:
         assert {Path(p).name for p in ours} == {"file", "link", "dangling", "dirlink"}
+
+
+def test_running_from_another_directory_keeps_the_cache(
+    cache_home: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The folder of a script or the working directory of ``python -m`` (first on
+    ``sys.path``) holds no distribution: it does not invalidate the cache."""
+    cached_entry_points(GROUP)
+    path = _cache_file(cache_home)
+    written = path.stat().st_mtime_ns
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    monkeypatch.syspath_prepend(str(elsewhere))
+    cached_entry_points(GROUP)
+    assert path.stat().st_mtime_ns == written

@@ -6,12 +6,13 @@ short command such as ``ociport images ls``. The answer is therefore kept in a c
 file, ``$XDG_CACHE_HOME/ociport/entry-points-<key>.json`` (``~/.cache`` when
 ``XDG_CACHE_HOME`` is unset or not an absolute path, as the XDG base directory
 specification asks; ``<key>`` names the interpreter and the group), and used while the
-fingerprint of the import path matches: ``sys.path`` and, for each directory on it, the
-names of its ``*.dist-info``/``*.egg-info`` entries with the modification time of each
-one's ``entry_points.txt``; for each file on it (a zip archive: a wheel, a zipapp), its
-modification time and size. Installing, upgrading or removing a
-distribution changes these; so does editing an installed distribution's entry
-points. importlib.metadata stays the source of truth: the cache holds its last answer
+fingerprint of the import path matches: the entries of ``sys.path`` that hold
+distributions, in order, each directory with the names of its ``*.dist-info``/
+``*.egg-info`` entries and the modification time of each one's ``entry_points.txt``,
+each file (a zip archive: a wheel, a zipapp) with its modification time and size.
+Installing, upgrading or removing a distribution changes these; so does editing an
+installed distribution's entry points; running from another directory does not.
+importlib.metadata stays the source of truth: the cache holds its last answer
 and nothing else. A cache that cannot be read or written is ignored (the answer is
 then read again at each start).
 """
@@ -109,20 +110,22 @@ def _fingerprint() -> list[Any]:
     parts: list[Any] = []
     for entry in sys.path:
         directory = entry or "."
-        parts.append(entry)
         if os.path.isfile(directory):
             # A zip archive: the distributions in it change with it.
             with contextlib.suppress(OSError):
                 status = os.stat(directory)
-                parts.append([status.st_mtime_ns, status.st_size])
+                parts.extend([entry, [status.st_mtime_ns, status.st_size]])
             continue
-        with contextlib.suppress(OSError):
-            with os.scandir(directory) as items:
-                names = sorted(
-                    item.name
-                    for item in items
-                    if item.name.endswith(_METADATA_SUFFIXES)
-                )
+        names: list[str] = []
+        with contextlib.suppress(OSError), os.scandir(directory) as items:
+            names = sorted(
+                item.name for item in items if item.name.endswith(_METADATA_SUFFIXES)
+            )
+        # A directory without distributions (a script's folder, the working
+        # directory of ``python -m``) leaves no trace: running from elsewhere keeps
+        # the cache; one that gains a distribution enters the fingerprint.
+        if names:
+            parts.append(entry)
             parts.extend(
                 [name, _mtime(os.path.join(directory, name, "entry_points.txt"))]
                 for name in names
