@@ -54,12 +54,14 @@ from ociport.errors import (
 
 if typing.TYPE_CHECKING:
     from ociport.api import (
+        CopyResult,
         ExportResult,
         GcResult,
         Image,
         ImageStore,
         ImageSummary,
         ImportResult,
+        copy_image,
         inspect_source,
         open_store,
     )
@@ -122,6 +124,7 @@ _LAZY: typing.Final = {
     "BlobInfo": "ociport.content.interfaces",
     "BlobWriter": "ociport.content.interfaces",
     "ContentStore": "ociport.content.interfaces",
+    "CopyResult": "ociport.api",
     "Descriptor": "ociport.oci.descriptor",
     "Digest": "ociport.oci.digest",
     "DriverRegistry": "ociport.drivers.registry",
@@ -148,6 +151,7 @@ _LAZY: typing.Final = {
     "Progress": "ociport.content.progress",
     "Provider": "ociport.content.interfaces",
     "Reference": "ociport.oci.reference",
+    "copy_image": "ociport.api",
     "hookimpl": "ociport.plugins",
     "inspect_source": "ociport.api",
     "make_plugin_manager": "ociport.plugins",
@@ -177,6 +181,7 @@ __all__ = [
     "ConditionalWritesError",
     "ContentError",
     "ContentStore",
+    "CopyResult",
     "Descriptor",
     "Digest",
     "DigestMismatchError",
@@ -231,6 +236,7 @@ __all__ = [
     "UnknownDriverError",
     "UnsupportedMediaTypeError",
     "UnsupportedSourceError",
+    "copy_image",
     "hookimpl",
     "inspect_source",
     "make_plugin_manager",

@@ -3,33 +3,30 @@
 from __future__ import annotations
 
 import contextlib
-import os
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, final
 
 import pluggy
 
 from ociport.config import resolve_store
 from ociport.content.progress import ProgressLike
-from ociport.errors import (
-    ImageNotFoundError,
-    InvalidLocationError,
-    InvalidReferenceError,
-    PluginError,
-)
-from ociport.oci.descriptor import (
-    ANNOTATION_IMAGE_NAME,
-    ANNOTATION_REF_NAME,
-    Descriptor,
-    Platform,
-)
+from ociport.errors import ImageNotFoundError, InvalidLocationError, PluginError
+from ociport.oci.descriptor import Descriptor, Platform
 from ociport.oci.digest import Digest
 from ociport.oci.manifest import MAX_DOCUMENT_SIZE
 from ociport.oci.reference import Reference
 from ociport.plugins import driver_registry, get_plugin_manager
+from ociport.results import CopyResult, ExportResult, Image, ImportResult
 from ociport.streams.location import SINGLE_WRITER_OPTION, Location, split_options
 from ociport.streams.storage_errors import is_unresponsive, storage_errors
+from ociport.targets import (
+    addressed_names,
+    one_root,
+    platform_selection,
+    sink_location,
+    store_name,
+    transport_names,
+)
 
 if TYPE_CHECKING:
     from ociport.content.interfaces import BlobInfo, ContentStore
@@ -46,21 +43,20 @@ if TYPE_CHECKING:
         RefNameStyle,
     )
     from ociport.engine.summary import ImageSummary
-    from ociport.oci.walk import PlatformSelection
-    from ociport.streams.address import ImageAddress
     from ociport.streams.sources import Sink, Source
-    from ociport.streams.transports import Transports
 
 # Everything else is imported where it is used: `open_store` and the name commands
 # start without loading the engine (bench/README.md, start-up).
 
 __all__ = [
+    "CopyResult",
     "ExportResult",
     "GcResult",
     "Image",
     "ImageStore",
     "ImageSummary",
     "ImportResult",
+    "copy_image",
     "inspect_source",
     "open_store",
 ]
@@ -141,10 +137,10 @@ def inspect_source(
     pm = pm or get_plugin_manager()
     parsed, format, ref_name = apply_reference(
         source,
-        _transports(pm),
+        transport_names(pm),
         format=format,
         ref=ref_name,
-        addressed=_addressed(pm),
+        addressed=addressed_names(pm),
     )
     resolved = resolve(parsed, storage_options)
     with storage_errors(resolved, "source"):
@@ -158,83 +154,158 @@ def inspect_source(
         )
 
 
-def _transports(pm: pluggy.PluginManager) -> Transports:
-    """The transport names of ``pm``'s drivers, collected only when asked for."""
-    return lambda: driver_registry(pm).names()
+def copy_image(
+    source: Source,
+    dest: Sink,
+    *,
+    format: str | None = None,
+    dest_format: str | None = None,
+    ref_name: str | None = None,
+    platforms: Sequence[Platform | str] = (),
+    all_platforms: bool = False,
+    referrers: bool = True,
+    oci_manifests: bool = False,
+    extra_members: bool = True,
+    max_document: int = MAX_DOCUMENT_SIZE,
+    source_options: Mapping[str, Any] | None = None,
+    dest_options: Mapping[str, Any] | None = None,
+    progress: ProgressLike | None = None,
+    store: ImageStore | None = None,
+    pm: pluggy.PluginManager | None = None,
+) -> CopyResult:
+    """Copy images between two places without the store, as ``skopeo copy`` does:
+    blobs stream from one to the other, each verified (digest and size) on the way,
+    keeping their digests unless ``platforms`` makes a new index or the destination's
+    format needs new bytes (:mod:`ociport.engine.copying`).
 
-
-def _addressed(pm: pluggy.PluginManager) -> Transports:
-    """The names of ``pm``'s drivers that address images rather than files
-    (``docker``), collected only when asked for."""
-    return lambda: driver_registry(pm).addressed_names()
-
-
-@dataclass(frozen=True, slots=True)
-class Image:
-    """A named image in the store.
-
-    :ivar name: its full reference, e.g. ``docker.io/library/busybox:1.36``.
-    :ivar target: the root descriptor (a manifest or an index).
+    :param source: as :meth:`ImageStore.import_image` takes it (a path, fsspec URL,
+        ``"-"``, a readable stream, ``TRANSPORT:PATH[:REF]``, ``docker://HOST/REPO:TAG``),
+        or ``store:NAME``, the image NAME of ``store`` (then this is an export).
+    :param dest: as :meth:`ImageStore.export_images` takes it (a path, fsspec URL,
+        ``"-"``, a writable stream, ``TRANSPORT:PATH[:REF]``: REF names the one image
+        copied), or ``store:NAME``: import into ``store`` and name the one image NAME.
+        A path, URL or new layout appears only once complete; a registry's tag moves
+        only once everything it names is there.
+    :param format: the source's format; default: its transport, else detected.
+    :param dest_format: the destination's format; default: its transport, else
+        ``oci-archive``.
+    :param ref_name: copy only the source's image with this ref name or image name
+        (as the source's ``:REF`` does).
+    :param platforms: copy only these platforms of multi-platform images (a new index
+        listing them is written).
+    :param all_platforms: require and copy every platform.
+    :param referrers: copy the images' referrers (signatures, SBOMs, attestations)
+        where the destination's format holds them.
+    :param oci_manifests: a source without manifests (a Docker archive) gets OCI ones,
+        not Docker schema 2 ones.
+    :param extra_members: let plugins add files (``ociport_archive_members``).
+    :param max_document: cap for any JSON document of the source, in bytes.
+    :param source_options: fsspec options for the source, or a registry's
+        (``tls_verify``, ``creds``, ``authfile``).
+    :param dest_options: the same for the destination.
+    :param progress: told the total bytes to write, then each blob and its bytes as
+        they are copied (:class:`~ociport.content.progress.Progress`), or a callable
+        called with byte counts.
+    :param store: the store ``store:NAME`` means; default: :func:`open_store`'s.
+    :raises FormatError, ContentError: a bad or corrupt source; the destination is left
+        as it was (a stream destination keeps what was written).
+    :raises DriverDetectionError, UnknownDriverError: a format is unknown.
+    :raises RefNameNotFoundError: ``ref_name`` names no image of the source.
+    :raises ImageNotFoundError: ``store:NAME`` names no image of the store.
+    :raises InvalidLocationError: a malformed transport reference or ``store:``, one
+        that disagrees with ``format``/``dest_format`` or ``ref_name``, a destination
+        REF for several images, ``store:`` on both sides or with a format or ref.
+    :raises InvalidReferenceError: a destination REF or ``store:NAME`` that is no
+        image reference.
+    :raises UnsupportedSourceError: a format cannot read or write there (a layout to a
+        stream).
     """
+    from ociport.engine.copying import copy_source
+    from ociport.engine.detect import choose_driver
+    from ociport.engine.exporting import add_plugin_members
+    from ociport.engine.importing import ImportRequest
+    from ociport.streams.sources import describe, resolve
+    from ociport.streams.transports import apply_reference
 
-    name: str
-    target: Descriptor
-
-
-@dataclass(slots=True)
-class ImportResult:
-    """What :meth:`ImageStore.import_image` did.
-
-    :ivar images: the images named, in source order.
-    :ivar referrers: the referrers (signatures, SBOMs, attestations) imported with
-        them, as the store records them: unnamed ``index.json`` entries (media type,
-        digest, size, artifact type, annotations).
-    :ivar missing: content absent from the source and skipped (other platforms).
-    :ivar notes: things the user should hear (digest names given, ...).
-    :ivar blobs_committed: blobs newly added to the store.
-    :ivar bytes_committed: their total size in bytes.
-    """
-
-    images: list[Image] = field(default_factory=list)
-    missing: list[tuple[Descriptor, Digest]] = field(default_factory=list)
-    notes: list[str] = field(default_factory=list)
-    referrers: list[Descriptor] = field(default_factory=list)
-    blobs_committed: int = 0
-    bytes_committed: int = 0
-
-
-@dataclass(slots=True)
-class ExportResult:
-    """What :meth:`ImageStore.export_images` wrote.
-
-    :ivar entries: the ``index.json`` entries written for the images.
-    :ivar referrers: the referrers written with them, as unnamed ``index.json``
-        entries (a cosign-tagged one named by its tag).
-    :ivar missing: content absent from the store and left out (partial images).
-    :ivar notes: things the user should hear (a knowingly partial archive, ...).
-    :ivar blobs_exported: blobs the export holds (manifests, configs, layers, each
-        once; for a format holding one platform per image, those of every platform
-        exported).
-    :ivar bytes_exported: their total size in bytes.
-    """
-
-    entries: list[Descriptor] = field(default_factory=list)
-    missing: list[tuple[Descriptor, Digest]] = field(default_factory=list)
-    notes: list[str] = field(default_factory=list)
-    blobs_exported: int = 0
-    bytes_exported: int = 0
-    referrers: list[Descriptor] = field(default_factory=list)
-
-
-def _selection(
-    platforms: Sequence[Platform | str], all_platforms: bool
-) -> PlatformSelection:
-    from ociport.oci.walk import PlatformSelection
-
-    return PlatformSelection(
-        tuple(p if isinstance(p, Platform) else Platform.parse(p) for p in platforms),
-        all_platforms,
+    pm = pm or get_plugin_manager()
+    selection = platform_selection(platforms, all_platforms)
+    from_store, to_store = store_name(source), store_name(dest)
+    if from_store is not None or to_store is not None:
+        # The store's own jobs: leased, verified, named, hooks called.
+        store = store or open_store(pm=pm)
+        common: dict[str, Any] = {
+            "platforms": platforms,
+            "all_platforms": all_platforms,
+            "progress": progress,
+            "referrers": referrers,
+        }
+        plain = ref_name is None and format is None
+        if from_store is not None and to_store is None and plain:
+            exported = store.export_images(
+                [from_store],
+                dest,
+                format=dest_format,
+                extra_members=extra_members,
+                storage_options=dest_options,
+                **common,
+            )
+            return CopyResult.of_export(exported)
+        if from_store is None and dest_format is None:
+            imported = store.import_image(
+                source,
+                format=format,
+                ref_name=ref_name,
+                max_document=max_document,
+                oci_manifests=oci_manifests,
+                storage_options=source_options,
+                name=to_store,
+                **common,
+            )
+            return CopyResult.of_import(imported)
+        raise InvalidLocationError(
+            str(dest if to_store else source),
+            "store:NAME takes no format or ref, and is on one side only",
+        )
+    parsed, format, ref_name = apply_reference(
+        source,
+        transport_names(pm),
+        format=format,
+        ref=ref_name,
+        addressed=addressed_names(pm),
     )
+    target, dest_format, dest_ref = apply_reference(
+        dest,
+        transport_names(pm),
+        format=dest_format,
+        ref=None,
+        format_label="dest_format",
+        addressed=addressed_names(pm),
+    )
+    dest_cls = driver_registry(pm).get(dest_format or "oci-archive")
+    request = ImportRequest(
+        selection, ref_name, False, max_document, progress, oci_manifests, referrers
+    )
+    resolved = resolve(parsed, source_options)
+    with storage_errors(resolved, "source"):
+        source_cls, opened = choose_driver(pm, resolved, format, describe(parsed))
+        return copy_source(
+            source_cls(),
+            opened,
+            dest_cls(),
+            target,
+            request,
+            label=describe(parsed),
+            dest_ref=dest_ref,
+            dest_options=dest_options,
+            add_members=(
+                (lambda plan: add_plugin_members(pm, plan, dest_cls.name))
+                if extra_members
+                else None
+            ),
+            dest_errors=storage_errors(
+                sink_location(target, dest_options), "destination"
+            ),
+        )
 
 
 @final
@@ -311,40 +382,12 @@ class ImageStore:
 
         :raises InvalidReferenceError: a name's ``@digest`` is not its root's digest.
         """
-        for name, root in named:
-            pinned = Reference.parse(name).digest
-            if pinned is not None and pinned != root.digest:
-                raise InvalidReferenceError(
-                    name, f"the image's digest is {root.digest}"
-                )
-        new = {
-            name: root.with_annotations(
-                {
-                    **{
-                        k: v
-                        for k, v in root.annotations.items()
-                        if k not in (ANNOTATION_IMAGE_NAME, ANNOTATION_REF_NAME)
-                    },
-                    ANNOTATION_REF_NAME: name,
-                }
-            )
-            for name, root in named
-        }
+        from ociport.engine.naming import record_names
 
-        added = {r.digest for r in referrers}
-
-        def change(entries: list[Descriptor]) -> list[Descriptor]:
-            kept = [
-                e
-                for e in entries
-                if e.ref_name not in new and (e.ref_name or e.digest not in added)
-            ]
-            return sorted(
-                [*kept, *new.values(), *referrers], key=lambda e: e.ref_name or ""
-            )
-
-        self.content.update_index(change)
-        return [Image(name, entry) for name, entry in new.items()]
+        return [
+            Image(name, entry)
+            for name, entry in record_names(self.content, named, referrers)
+        ]
 
     # -- drivers ------------------------------------------------------------------------
 
@@ -372,6 +415,7 @@ class ImageStore:
         storage_options: Mapping[str, Any] | None = None,
         progress: ProgressLike | None = None,
         referrers: bool = True,
+        name: str | None = None,
     ) -> ImportResult:
         """Import the images of an archive or layout and name them in the store.
 
@@ -403,12 +447,16 @@ class ImageStore:
             ``ref_name``, the referrers of manifests the store already has too (a
             signature delivered apart from its image). The store records them as
             unnamed ``index.json`` entries (:meth:`referrers` lists them).
+        :param name: name the one image imported so, and give it no other name
+            (``copy SRC store:NAME``); several images are an error.
         :raises FormatError, ContentError: bad source; the store is left as it was.
         :raises DriverDetectionError, UnknownDriverError: format unknown.
         :raises RefNameNotFoundError: ``ref_name`` names no root; lists the names there
             are.
         :raises InvalidLocationError: a malformed transport reference, or one whose
-            transport or REF disagrees with ``format`` or ``ref_name``.
+            transport or REF disagrees with ``format`` or ``ref_name``; ``name`` for
+            a source of several images (nothing is imported).
+        :raises InvalidReferenceError: ``name`` or ``index_name`` is no reference.
         """
         from ociport.content.leases import lease_for
         from ociport.engine.detect import choose_driver
@@ -419,15 +467,16 @@ class ImageStore:
 
         parsed, format, ref_name = apply_reference(
             source,
-            _transports(self.pm),
+            transport_names(self.pm),
             format=format,
             ref=ref_name,
-            addressed=_addressed(self.pm),
+            addressed=addressed_names(self.pm),
         )
         naming = naming or ImportNaming()
-        selection = _selection(platforms, all_platforms)
-        if index_name is not None:
-            Reference.parse(index_name)
+        selection = platform_selection(platforms, all_platforms)
+        for given in (index_name, name):
+            if given is not None:
+                Reference.parse(given)
         request = ImportRequest(
             selection,
             ref_name,
@@ -460,6 +509,8 @@ class ImageStore:
                         lease=lease,
                     )
                 named, notes = name_roots(report.roots, naming, index_name)
+                if name is not None:
+                    named, notes = [(name, one_root(report.roots, label))], []
                 # The images carry their store names, as index.json and the hook say.
                 images = self._set_names(named, report.referrers)
             except BaseException as exc:
@@ -554,19 +605,23 @@ class ImageStore:
         :raises MissingContentError, DigestMismatchError: the store lacks or has corrupt
             content; a path or URL sink is then left untouched.
         """
-        from ociport.engine.exporting import plan_export, write_plan
+        from ociport.engine.exporting import (
+            add_plugin_members,
+            plan_export,
+            write_plan,
+        )
         from ociport.engine.naming import export_entries, ref_entry
         from ociport.streams.transports import apply_reference
 
         target, format, ref = apply_reference(
             sink,
-            _transports(self.pm),
+            transport_names(self.pm),
             format=format,
             ref=None,
-            addressed=_addressed(self.pm),
+            addressed=addressed_names(self.pm),
         )
         driver_cls = self.driver(format or "oci-archive")
-        selection = _selection(platforms, all_platforms)
+        selection = platform_selection(platforms, all_platforms)
         unique = list(dict.fromkeys(names))
         if ref is not None and len(unique) != 1:
             raise InvalidLocationError(
@@ -591,16 +646,8 @@ class ImageStore:
             holds_referrers=driver_cls.holds_referrers,
         )
         if extra_members:
-            first = selection.platforms[0] if selection.platforms else None
-            for contributed in self.pm.hook.ociport_archive_members(
-                store=plan.content,
-                driver_name=driver_cls.name,
-                entries=plan.entries,
-                platform=first,
-                plan=plan,
-            ):
-                plan.members.extend(contributed)
-        with storage_errors(_sink_location(target, storage_options), "destination"):
+            add_plugin_members(self.pm, plan, driver_cls.name)
+        with storage_errors(sink_location(target, storage_options), "destination"):
             write_plan(driver_cls(), plan, target, storage_options)
         self.pm.hook.ociport_image_exported(
             store=self.content, driver_name=driver_cls.name, roots=plan.entries
@@ -695,34 +742,10 @@ class ImageStore:
 
         :raises ImageNotFoundError: no such name.
         """
-        from ociport.content.helpers import ContentDocuments
-        from ociport.oci.walk import config_platform, walk_image
+        from ociport.engine.summary import describe_image
 
         image = self.get(name)
-        documents = ContentDocuments(self.content)
-        graph = walk_image(image.target, documents)
-        manifests = []
-        for desc, manifest in graph.manifests:
-            manifests.append(
-                {
-                    "descriptor": desc.to_json(),
-                    "platform": str(desc.platform)
-                    if desc.platform
-                    else config_platform(documents, manifest.config),
-                    "config": manifest.config.to_json(),
-                    "layers": [layer.to_json() for layer in manifest.layers],
-                }
-            )
-        return {
-            "name": image.name,
-            "descriptor": image.target.to_json(),
-            "manifests": manifests,
-            "size": sum(d.size for d in graph.blobs.values()),
-            "missing": [
-                {"descriptor": d.to_json(), "referencedBy": str(parent)}
-                for d, parent in graph.missing
-            ],
-        }
+        return describe_image(self.content, image.name, image.target)
 
     def verify(self) -> list[tuple[Digest, str]]:
         """Re-hash every blob; returns ``(digest, problem)`` for each corrupt one."""
@@ -756,15 +779,6 @@ class ImageStore:
             grace=DEFAULT_GRACE if grace is None else grace,
             dry_run=dry_run,
         )
-
-
-def _sink_location(
-    sink: Sink | ImageAddress, storage_options: Mapping[str, Any] | None
-) -> Location | None:
-    """The location a path or URL sink names (for error messages), else ``None``."""
-    if isinstance(sink, str | os.PathLike) and os.fspath(sink) != "-":
-        return Location.from_url(os.fspath(sink), storage_options)
-    return None
 
 
 def __getattr__(name: str) -> Any:

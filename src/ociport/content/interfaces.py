@@ -33,6 +33,7 @@ __all__ = [
     "Manager",
     "Provider",
     "ReadableContent",
+    "ReadableImages",
 ]
 
 
@@ -188,6 +189,17 @@ class ImageIndexStore(Protocol):
 class ReadableContent(Provider, InfoProvider, Protocol):
     """What an export reads from: blobs and whether they exist (a store, or a view of
     one)."""
+
+
+@runtime_checkable
+class ReadableImages(ReadableContent, Protocol):
+    """What an export plans from: blobs, and the ``index.json`` entries that list the
+    images and referrers (a store, or a source being copied straight to a
+    destination)."""
+
+    def read_index(self) -> tuple[Descriptor, ...]:
+        """The entries: named images, and referrers as unnamed entries."""
+        ...
 
 
 @runtime_checkable

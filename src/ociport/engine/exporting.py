@@ -19,8 +19,10 @@ from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from typing import Any
 
+import pluggy
+
 from ociport.content.helpers import ContentDocuments
-from ociport.content.interfaces import ContentStore
+from ociport.content.interfaces import ReadableImages
 from ociport.content.progress import ProgressLike, as_progress
 from ociport.drivers.base import ImageDriver
 from ociport.drivers.plan import ExportPlan
@@ -38,13 +40,13 @@ from ociport.streams.address import ImageAddress
 from ociport.streams.location import Location
 from ociport.streams.sources import Sink, open_sink, resolve
 
-__all__ = ["plan_export", "write_plan"]
+__all__ = ["add_plugin_members", "plan_export", "write_plan"]
 
 _log = logging.getLogger(__name__)
 
 
 def plan_export(
-    store: ContentStore,
+    store: ReadableImages,
     entries: Sequence[Descriptor],
     selection: PlatformSelection,
     *,
@@ -59,6 +61,8 @@ def plan_export(
     plan's own list (:attr:`ExportPlan.notes`), so that notes added while the driver
     writes (layers re-encoded) are in it once :func:`write_plan` returns.
 
+    :param store: the store, or anything that reads like one (a source being copied:
+        :mod:`ociport.engine.copying`).
     :param progress: told the total size of the plan's blobs once planned, then of each
         blob and its bytes as the driver reads them from :attr:`ExportPlan.content`
         (see :mod:`ociport.content.progress`; a plain callable hears byte counts);
@@ -130,7 +134,7 @@ def plan_export(
 
 def _add_referrers(
     plan: ExportPlan,
-    store: ContentStore,
+    store: ReadableImages,
     view: ExportView,
     artifact_types: Sequence[str],
     holds: bool,
@@ -156,6 +160,23 @@ def _add_referrers(
         return []
     plan.referrers = [export_entry(desc) for desc in attached.taken]
     return attached.graphs
+
+
+def add_plugin_members(
+    pm: pluggy.PluginManager, plan: ExportPlan, driver_name: str
+) -> None:
+    """Add to ``plan.members`` the files plugins contribute for a ``driver_name`` export
+    (the ``ociport_archive_members`` hook: Docker's ``manifest.json``), told the first
+    platform asked for."""
+    first = plan.platforms[0] if plan.platforms else None
+    for contributed in pm.hook.ociport_archive_members(
+        store=plan.content,
+        driver_name=driver_name,
+        entries=plan.entries,
+        platform=first,
+        plan=plan,
+    ):
+        plan.members.extend(contributed)
 
 
 def write_plan(

@@ -7,7 +7,7 @@ import threading
 from dataclasses import dataclass, field
 from typing import Any, BinaryIO, cast
 
-from ociport.content.interfaces import BlobInfo, ContentStore, ReadableContent
+from ociport.content.interfaces import BlobInfo, ReadableContent, ReadableImages
 from ociport.content.progress import Progress
 from ociport.errors import BlobNotFoundError
 from ociport.oci.descriptor import Descriptor
@@ -20,12 +20,12 @@ __all__ = ["ExportView", "ReportingContent"]
 class ExportView:
     """A read-only provider over a store with extra blobs and hidden ones.
 
-    :ivar store: the underlying store.
+    :ivar store: the underlying store (or a source being copied).
     :ivar extra: blobs that exist only for this export (filtered indexes), by digest.
     :ivar hidden: digests the export must not see (reported as missing instead).
     """
 
-    store: ContentStore
+    store: ReadableImages
     extra: dict[Digest, bytes] = field(default_factory=dict)
     hidden: set[Digest] = field(default_factory=set)
 

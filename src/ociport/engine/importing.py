@@ -18,7 +18,7 @@ import logging
 import os
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, replace
-from typing import IO
+from typing import IO, cast
 
 from ociport.content.helpers import exists
 from ociport.content.interfaces import BlobInfo, ContentStore
@@ -41,7 +41,7 @@ from ociport.errors import (
 )
 from ociport.oci import mediatypes as mt
 from ociport.oci.descriptor import Descriptor
-from ociport.oci.digest import Digest
+from ociport.oci.digest import Digest, VerifyingReader
 from ociport.oci.manifest import MAX_DOCUMENT_SIZE, Index
 from ociport.oci.referrers import Referrer
 from ociport.oci.validate import check_image_config
@@ -53,8 +53,11 @@ from ociport.streams.location import Location
 __all__ = [
     "ImportReport",
     "ImportRequest",
+    "SelectedContent",
+    "SourceReader",
     "import_source",
     "open_image_source",
+    "select_source",
     "source_size",
 ]
 
@@ -173,33 +176,19 @@ def import_source(
         ) as staging,
         open_image_source(driver, source, staging, request, label) as opened,
     ):
-        reader = SourceReader(opened, staging)
-        images, listed = (
-            ([], []) if request.whole_index else classify_roots(opened.roots, reader)
+        selected = select_source(
+            driver, opened, staging, request, label=label, store=store
         )
-        roots, notes = _roots(driver, opened, reader, request, images)
-        graphs = [walk_image(root, reader, request.selection) for root in roots]
-        attached = _referrers(opened, reader, graphs, listed, request, notes, store)
-        graphs += attached.graphs
-        _log.info(
-            "%s: %d image(s), %d referrer(s), %d blob(s) needed",
-            label,
-            len(roots),
-            len(attached.taken),
-            len({d for g in graphs for d in g.blobs}),
-        )
-        reader.check_sizes(graphs)
+        reader, graphs = selected.reader, selected.graphs
         reader.stage_needed(graphs)
-        for graph in graphs:
-            for desc, manifest in graph.manifests:
-                check_image_config(reader, desc, manifest)
+        reader.check_configs(graphs)
         reader.restage(staging.protect(d for g in graphs for d in g.blobs), graphs)
         report = ImportReport(
-            referrers=attached.taken,
-            notes=[*opened.notes, *notes],
+            referrers=selected.referrers,
+            notes=[*opened.notes, *selected.notes],
             rebuilt=opened.rebuilds_manifests,
         )
-        report.roots = [graph.root for graph in graphs[: len(roots)]]
+        report.roots = selected.roots
         for graph in graphs:
             report.missing.extend(graph.missing)
             report.notes.extend(_label_notes(graph, staging))
@@ -211,6 +200,75 @@ def import_source(
             sum(info.size for info in report.committed),
         )
         return report
+
+
+@dataclass(slots=True)
+class SelectedContent:
+    """What a request selects of an opened source (:func:`select_source`).
+
+    :ivar reader: the source's content through the staging area.
+    :ivar roots: the images selected, in source order, as the source annotates them.
+    :ivar graphs: the walk of each root (same order), then of each referrer taken.
+    :ivar referrers: the referrers taken, as unnamed ``index.json`` entries.
+    :ivar notes: things worth telling the user (referrers left out, ...).
+    """
+
+    reader: SourceReader
+    roots: list[Descriptor]
+    graphs: list[ImageGraph]
+    referrers: list[Descriptor]
+    notes: list[str]
+
+    def blobs(self) -> dict[Digest, Descriptor]:
+        """Every blob the graphs need, once each."""
+        return {d: desc for graph in self.graphs for d, desc in graph.blobs.items()}
+
+
+def select_source(
+    driver: ImageDriver,
+    opened: ImageSource,
+    staging: StagingArea,
+    request: ImportRequest,
+    *,
+    label: str,
+    store: ContentStore | None,
+) -> SelectedContent:
+    """Select what ``request`` asks of an opened source, once for import and copy:
+    classify its roots (images, referrers), take the roots the ref name names (or the
+    whole index), walk each with the platform selection, attach the referrers of what
+    the walks reach, and check every needed blob's size in the source.
+
+    :param store: the store the import goes to, whose manifests' referrers come too
+        when no ref name is given (a signature delivered apart from its image);
+        ``None`` for a copy.
+    :raises RefNameNotFoundError: ``request.ref_name`` is not in the source.
+    :raises MissingContentError, FormatError: a selected manifest is absent or bad.
+    :raises SizeMismatchError: a needed blob has another size than its descriptor's.
+    :raises UnsupportedSourceError: ``whole_index`` for a format without an index.
+    """
+    reader = SourceReader(opened, staging)
+    images, listed = (
+        ([], []) if request.whole_index else classify_roots(opened.roots, reader)
+    )
+    roots, notes = _roots(driver, opened, reader, request, images)
+    graphs = [walk_image(root, reader, request.selection) for root in roots]
+    attached = _referrers(opened, reader, graphs, listed, request, notes, store)
+    graphs += attached.graphs
+    _log.info(
+        "%s: %d image(s), %d referrer(s), %d blob(s) needed",
+        label,
+        len(roots),
+        len(attached.taken),
+        len({d for g in graphs for d in g.blobs}),
+    )
+    reader.check_sizes(graphs)
+    return SelectedContent(
+        reader,
+        [graph.root for graph in graphs[: len(roots)]],
+        graphs,
+        attached.taken,
+        notes,
+    )
 
 
 def _roots(
@@ -240,7 +298,7 @@ def _referrers(
     listed: list[Referrer],
     request: ImportRequest,
     notes: list[str],
-    store: ContentStore,
+    store: ContentStore | None,
 ) -> AttachedReferrers:
     """The referrers of what ``graphs`` reach: those ``index.json`` lists (``listed``)
     and those among the source's other blobs; notes what is left out. Without
@@ -264,7 +322,7 @@ def _referrers(
             for r in candidates
             if r.subject not in reached and exists(store, r.subject)
         }
-        if request.ref_name is None
+        if request.ref_name is None and store is not None
         else set()
     )
     attached = attach_referrers(
@@ -347,6 +405,16 @@ class SourceReader:
                 if actual is not None and actual != desc.size:
                     raise SizeMismatchError(desc.size, actual, str(digest))
 
+    def check_configs(self, graphs: Iterable[ImageGraph]) -> None:
+        """Every image config of the graphs' manifests lists one diff ID per layer
+        (:func:`~ociport.oci.validate.check_image_config`).
+
+        :raises FormatError: naming the manifest.
+        """
+        for graph in graphs:
+            for desc, manifest in graph.manifests:
+                check_image_config(self, desc, manifest)
+
     def stage_needed(self, graphs: Iterable[ImageGraph]) -> None:
         """Stage what the graphs need that is neither staged nor in the store,
         reading it through the source's provider."""
@@ -372,6 +440,25 @@ class SourceReader:
                 raise BlobRemovedError(digest)
         if gone:
             self.stage_needed(graphs)
+
+    def open_verified(self, desc: Descriptor) -> IO[bytes]:
+        """A needed blob's bytes for a copy, each checked against ``desc``: a document
+        read already (verified then), a blob staged and committed to the staging
+        area's store (verified when staged), else the source's bytes or the
+        descriptor's embedded data, verified while read (reading to the end raises
+        :class:`~ociport.errors.DigestMismatchError` or
+        :class:`~ociport.errors.SizeMismatchError`). The caller closes the stream.
+
+        :raises BlobNotFoundError: the source lacks it.
+        """
+        document = self._documents.get(desc.digest)
+        if document is not None:
+            return io.BytesIO(document)
+        if self.staging.staged(desc.digest):
+            return self.staging.open_blob(desc)
+        return cast(
+            IO[bytes], VerifyingReader(self._opener(desc)(), desc.digest, desc.size)
+        )
 
     def _opener(self, desc: Descriptor) -> Callable[[], IO[bytes]]:
         document = self._documents.get(desc.digest)

@@ -20,6 +20,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Literal
 
+from ociport.content.interfaces import ImageIndexStore
 from ociport.errors import InvalidReferenceError, RefNameConflictError
 from ociport.oci.descriptor import (
     ANNOTATION_IMAGE_NAME,
@@ -31,9 +32,11 @@ from ociport.oci.reference import Reference, is_tag
 __all__ = [
     "ImportNaming",
     "RefNameStyle",
+    "copy_entry",
     "default_base_name",
     "export_entries",
     "name_roots",
+    "record_names",
     "ref_entry",
 ]
 
@@ -166,18 +169,78 @@ def ref_entry(entry: Descriptor, ref: str) -> Descriptor:
     when REF is a full reference (``example.com/app:v2``), else the image's repository
     with REF as its tag (``v2``).
 
+    An entry without an image name (a copied root the source did not name) gets only
+    the ref name REF when REF is a tag.
+
     :raises InvalidReferenceError: REF is neither a tag nor an image reference.
     """
+    annotations = {**entry.annotations, ANNOTATION_REF_NAME: ref}
     if is_tag(ref):
-        current = Reference.parse(entry.annotations[ANNOTATION_IMAGE_NAME])
-        image_name = f"{current.name}:{ref}"
+        current = entry.annotations.get(ANNOTATION_IMAGE_NAME)
+        if current is not None:
+            annotations[ANNOTATION_IMAGE_NAME] = (
+                f"{Reference.parse(current).name}:{ref}"
+            )
     else:
         Reference.parse(ref)
-        image_name = ref
-    return entry.with_annotations(
-        {
-            **entry.annotations,
-            ANNOTATION_IMAGE_NAME: image_name,
-            ANNOTATION_REF_NAME: ref,
-        }
-    )
+        annotations[ANNOTATION_IMAGE_NAME] = ref
+    return entry.with_annotations(annotations)
+
+
+def copy_entry(root: Descriptor) -> Descriptor:
+    """A source's root as a copy writes it: with every annotation the source gives it,
+    plus ``io.containerd.image.name`` from a ref name that is a full reference (the
+    name an import gives it, and what Docker's ``RepoTags`` are written from)."""
+    ref_name = root.ref_name
+    if root.annotations.get(ANNOTATION_IMAGE_NAME) or not ref_name or is_tag(ref_name):
+        return root
+    try:
+        name = str(Reference.parse(ref_name))
+    except InvalidReferenceError:
+        return root
+    return root.with_annotations({**root.annotations, ANNOTATION_IMAGE_NAME: name})
+
+
+def record_names(
+    content: ImageIndexStore,
+    named: Sequence[tuple[str, Descriptor]],
+    referrers: Sequence[Descriptor] = (),
+) -> list[tuple[str, Descriptor]]:
+    """Point each name at its root in the store's ``index.json`` (the last root wins
+    for a repeated name), and record ``referrers`` as unnamed entries (once each), in
+    one update.
+
+    :returns: ``(name, entry)`` for each name, the entry as recorded.
+    :raises InvalidReferenceError: a name's ``@digest`` is not its root's digest.
+    """
+    for name, root in named:
+        pinned = Reference.parse(name).digest
+        if pinned is not None and pinned != root.digest:
+            raise InvalidReferenceError(name, f"the image's digest is {root.digest}")
+    new = {
+        name: root.with_annotations(
+            {
+                **{
+                    k: v
+                    for k, v in root.annotations.items()
+                    if k not in (ANNOTATION_IMAGE_NAME, ANNOTATION_REF_NAME)
+                },
+                ANNOTATION_REF_NAME: name,
+            }
+        )
+        for name, root in named
+    }
+    added = {r.digest for r in referrers}
+
+    def change(entries: list[Descriptor]) -> list[Descriptor]:
+        kept = [
+            e
+            for e in entries
+            if e.ref_name not in new and (e.ref_name or e.digest not in added)
+        ]
+        return sorted(
+            [*kept, *new.values(), *referrers], key=lambda e: e.ref_name or ""
+        )
+
+    content.update_index(change)
+    return list(new.items())

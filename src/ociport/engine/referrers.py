@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from typing import Final
 
 from ociport.content.helpers import ContentDocuments
-from ociport.content.interfaces import ContentStore
+from ociport.content.interfaces import ContentStore, ReadableImages
 from ociport.errors import OciportError
 from ociport.oci.descriptor import Descriptor
 from ociport.oci.digest import Digest
@@ -190,7 +190,7 @@ def attach_referrers(
     return result
 
 
-def store_referrers(content: ContentStore) -> list[Referrer]:
+def store_referrers(content: ReadableImages) -> list[Referrer]:
     """Every referrer the store holds: its unnamed ``index.json`` entries with a
     subject, and its named images whose manifest has a ``subject`` (an SBOM someone
     also tagged is still a referrer, as the referrers API lists it), each once (an

@@ -4,6 +4,7 @@ documents, sizes taken from descriptors, no blob checked or read but documents."
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from ociport.content.helpers import ContentDocuments
 from ociport.content.interfaces import ReadableContent
@@ -12,7 +13,7 @@ from ociport.oci.descriptor import Descriptor
 from ociport.oci.digest import Digest
 from ociport.oci.walk import config_platform, is_attestation, walk_image
 
-__all__ = ["ImageSummary", "summarize_image"]
+__all__ = ["ImageSummary", "describe_image", "summarize_image"]
 
 _IMAGE_CONFIGS = frozenset({mt.OCI_IMAGE_CONFIG, mt.DOCKER_CONFIG})
 
@@ -72,3 +73,38 @@ def summarize_image(content: ReadableContent, root: Descriptor) -> ImageSummary:
         if named is not None:
             platforms[named] = None
     return ImageSummary(size, tuple(platforms))
+
+
+def describe_image(
+    content: ReadableContent, name: str, root: Descriptor
+) -> dict[str, Any]:
+    """Descriptor, manifests (platform, config, layers), total size in bytes and
+    missing content of the image ``root`` named ``name``, as JSON data
+    (``images inspect``).
+
+    :raises MissingContentError, FormatError: a manifest it needs is absent or bad.
+    """
+    documents = ContentDocuments(content)
+    graph = walk_image(root, documents)
+    manifests = []
+    for desc, manifest in graph.manifests:
+        manifests.append(
+            {
+                "descriptor": desc.to_json(),
+                "platform": str(desc.platform)
+                if desc.platform
+                else config_platform(documents, manifest.config),
+                "config": manifest.config.to_json(),
+                "layers": [layer.to_json() for layer in manifest.layers],
+            }
+        )
+    return {
+        "name": name,
+        "descriptor": root.to_json(),
+        "manifests": manifests,
+        "size": sum(d.size for d in graph.blobs.values()),
+        "missing": [
+            {"descriptor": d.to_json(), "referencedBy": str(parent)}
+            for d, parent in graph.missing
+        ],
+    }
