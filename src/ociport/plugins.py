@@ -91,6 +91,7 @@ def _load_cached_entry_points(pm: pluggy.PluginManager) -> None:
     way the fingerprint missed), the entry points are read again once."""
     distributions = _DISTRIBUTIONS.setdefault(pm, {})
     for refresh in (False, True):
+        entry = None
         try:
             for entry in cached_entry_points(PROJECT, refresh=refresh):
                 if pm.has_plugin(entry.name) or pm.is_blocked(entry.name):
@@ -98,9 +99,25 @@ def _load_cached_entry_points(pm: pluggy.PluginManager) -> None:
                 pm.register(_load(entry), name=entry.name)
                 distributions[entry.name] = (entry.distribution, entry.version)
             return
-        except (ImportError, AttributeError):
+        except (ImportError, AttributeError) as exc:
             if refresh:
-                raise
+                if entry is None:
+                    raise
+                origin = f"{entry.distribution} {entry.version}"
+                raise _broken(entry.name, origin, exc) from exc
+
+
+def _broken(name: str, origin: str, exc: BaseException) -> PluginError:
+    """The error of a plugin whose code cannot be loaded, saying how to go without."""
+    return PluginError(
+        f"plugin {name!r} ({origin}) cannot be loaded: {exc}; "
+        f"OCIPORT_DISABLE_PLUGINS={name} runs without it"
+    )
+
+
+def _module_of(plugin: object) -> str:
+    """The module a plugin is (or its class's name), for messages."""
+    return str(getattr(plugin, "__name__", type(plugin).__name__))
 
 
 def _load(entry: EntryPoint) -> object:
@@ -140,7 +157,14 @@ def driver_registry(pm: pluggy.PluginManager) -> DriverRegistry:
     registry = _REGISTRIES.get(pm)
     if registry is None:
         registry = DriverRegistry()
-        pm.hook.ociport_register_drivers(registry=registry)
+        # Each plugin in turn (pluggy's order: the last registered first), so that
+        # one whose driver modules do not import is named.
+        for impl in reversed(pm.hook.ociport_register_drivers.get_hookimpls()):
+            arguments = {"registry": registry}
+            try:
+                impl.function(*(arguments[name] for name in impl.argnames))
+            except ImportError as exc:
+                raise _broken(impl.plugin_name, _module_of(impl.plugin), exc) from exc
         if not registry.names():
             raise PluginError("no drivers registered; is ociport installed?")
         _REGISTRIES[pm] = registry

@@ -312,3 +312,43 @@ def test_unprefixed_functions_are_not_hooks(monkeypatch: pytest.MonkeyPatch) -> 
     pm = make_plugin_manager()
     assert "plain" in _registered(pm)
     assert driver_registry(pm).names() == builtin_drivers
+
+
+# -- broken plugins ----------------------------------------------------------------
+
+
+def test_a_plugin_that_does_not_import_is_named_with_the_way_around(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    broken = FakeDistribution("ociport-broken", "2.1", {"broken": "ociport_no_such"})
+    install(monkeypatch, [ociport_distribution(), broken])
+    with pytest.raises(PluginError) as raised:
+        make_plugin_manager(cached=True)
+    message = str(raised.value)
+    assert "plugin 'broken' (ociport-broken 2.1) cannot be loaded" in message
+    assert "ociport_no_such" in message
+    assert "OCIPORT_DISABLE_PLUGINS=broken" in message
+    monkeypatch.setenv("OCIPORT_DISABLE_PLUGINS", "broken")
+    assert make_plugin_manager(cached=True).get_plugin("oci-archive") is oci_archive
+
+
+def test_a_plugin_whose_drivers_do_not_import_is_named(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    @hookimpl
+    def ociport_register_drivers(registry: DriverRegistry) -> None:
+        import ociport_missing_driver_module  # type: ignore[import-not-found]  # noqa: F401
+
+    plugin = _module(
+        "half_installed",
+        monkeypatch,
+        ociport_register_drivers=ociport_register_drivers,
+    )
+    pm = make_plugin_manager(autoload=False)
+    pm.register(oci_archive, name="oci-archive")
+    pm.register(plugin, name="half")
+    with pytest.raises(PluginError) as raised:
+        driver_registry(pm)
+    message = str(raised.value)
+    assert "plugin 'half' (half_installed) cannot be loaded" in message
+    assert "ociport_missing_driver_module" in message
