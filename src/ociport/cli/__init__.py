@@ -4,10 +4,18 @@ commands (importing these registers them)."""
 
 from __future__ import annotations
 
-from ociport.cli import completion, content, images, plugin_list, transfer
+from ociport.cli import completion, content, copy, images, plugin_list, transfer
 from ociport.cli.app import add_store_options, cli, main
 
 # Commands that use a store take --store and --storage-option after their name too.
 add_store_options(cli, skip=("completion", "inspect", "plugins"))
 
-__all__ = ["completion", "content", "images", "main", "plugin_list", "transfer"]
+__all__ = [
+    "completion",
+    "content",
+    "copy",
+    "images",
+    "main",
+    "plugin_list",
+    "transfer",
+]

@@ -14,6 +14,8 @@ from ociport.errors import InvalidDescriptorError
 __all__ = [
     "check_output_choice",
     "check_platform_choice",
+    "dest_option",
+    "dest_registry_options",
     "duration",
     "json_option",
     "key_values",
@@ -24,6 +26,7 @@ __all__ = [
     "registry_options",
     "registry_values",
     "source_option",
+    "src_registry_options",
 ]
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -103,55 +106,92 @@ source_option = click.option(
     metavar="KEY=VALUE",
     help="fsspec option for the source's filesystem (repeatable).",
 )
+# What export and copy take for the destination.
+dest_option = click.option(
+    "--dest-option",
+    "dest_options",
+    multiple=True,
+    callback=key_values,
+    metavar="KEY=VALUE",
+    help="fsspec option for the destination (repeatable).",
+)
 
 #: Where :func:`registry_options` keeps what was given, in the click context's meta.
 _REGISTRY_META = "ociport.registry_options"
 
 
-def _keep_registry_value(
-    ctx: click.Context, param: click.Parameter, value: Any
-) -> None:
-    if value is not None and param.name is not None:
-        ctx.meta.setdefault(_REGISTRY_META, {})[param.name] = value
+def _keeper(
+    side: str | None,
+) -> Callable[[click.Context, click.Parameter, Any], None]:
+    """A callback keeping a registry option's value under its unprefixed name."""
+    prefix = f"{side}_" if side else ""
+
+    def keep(ctx: click.Context, param: click.Parameter, value: Any) -> None:
+        if value is not None and param.name is not None:
+            name = param.name.removeprefix(prefix)
+            ctx.meta.setdefault(f"{_REGISTRY_META}.{side}", {})[name] = value
+
+    return keep
 
 
-def registry_options(command: F) -> F:
-    """skopeo's options for registries (``docker://...``), as the source's or the
-    destination's options: ``--tls-verify``, ``--creds``, ``--authfile`` (read them
-    with :func:`registry_values`)."""
-    for option in (
+def _registry_options(side: str | None, what: str) -> Callable[[F], F]:
+    """``--[SIDE-]authfile``, ``--[SIDE-]creds`` and ``--[SIDE-]tls-verify``,
+    described as options of ``what``."""
+    flag = f"--{side}-" if side else "--"
+    keep = _keeper(side)
+    options = (
         click.option(
-            "--authfile",
+            f"{flag}authfile",
             metavar="PATH",
             expose_value=False,
-            callback=_keep_registry_value,
-            help="Registries: read credentials from this file only.",
+            callback=keep,
+            help=f"{what}: read credentials from this file only.",
         ),
         click.option(
-            "--creds",
+            f"{flag}creds",
             metavar="USER:PASSWORD",
             expose_value=False,
-            callback=_keep_registry_value,
-            help="Registries: credentials [default: those podman or docker login stored].",
+            callback=keep,
+            help=f"{what}: credentials [default: those podman or docker login stored].",
         ),
         click.option(
-            "--tls-verify",
-            "tls_verify",
+            f"{flag}tls-verify",
             type=click.BOOL,
             metavar="BOOL",
             expose_value=False,
-            callback=_keep_registry_value,
-            help="Registries (docker://): false allows plain HTTP and unverified HTTPS.",
+            callback=keep,
+            help=f"{what} (docker://): false allows plain HTTP and unverified HTTPS.",
         ),
-    ):
-        command = option(command)
-    return command
+    )
+
+    def decorate(command: F) -> F:
+        for option in options:
+            command = option(command)
+        return command
+
+    return decorate
 
 
-def registry_values() -> dict[str, Any]:
+#: skopeo's options for registries (``docker://...``), as the source's or the
+#: destination's options: ``--tls-verify``, ``--creds``, ``--authfile`` (read them
+#: with :func:`registry_values`).
+registry_options = _registry_options(None, "Registries")
+#: The same for each side of a copy, named as ``skopeo copy`` names them
+#: (``--src-tls-verify``, ``--dest-creds``, ...; :func:`registry_values` with
+#: ``side``).
+src_registry_options = _registry_options("src", "Source registry")
+dest_registry_options = _registry_options("dest", "Destination registry")
+
+
+def registry_values(side: str | None = None) -> dict[str, Any]:
     """The registry options given to the current command (``tls_verify``, ``creds``,
-    ``authfile``), as a registry source or destination takes them."""
-    return dict(click.get_current_context().meta.get(_REGISTRY_META, {}))
+    ``authfile``), as a registry source or destination takes them.
+
+    :param side: ``"src"`` or ``"dest"`` for a copy's ``--src-*`` or ``--dest-*``
+        options; ``None`` for the unprefixed ones.
+    """
+    meta = click.get_current_context().meta
+    return dict(meta.get(f"{_REGISTRY_META}.{side}", {}))
 
 
 # Options for what commands print: results (--json, -q) and progress.

@@ -50,14 +50,15 @@ JSON_INTERVAL: Final = 0.5
 
 @contextlib.contextmanager
 def progress_report(
-    mode: ProgressMode, operation: Literal["import", "export"]
+    mode: ProgressMode, operation: Literal["import", "export", "copy"]
 ) -> Iterator[Progress | None]:
     """The progress display for ``mode``, for the block; ``None`` for none.
 
     The display ends with the block; a ``plain`` or ``json`` one writes its last line
     only when the block succeeds.
 
-    :param operation: ``"import"`` or ``"export"``, as the display names it.
+    :param operation: ``"import"``, ``"export"`` or ``"copy"``, as the display names
+        it.
     """
     if mode == "auto" and not _is_terminal(sys.stderr):
         mode = "none"
@@ -164,7 +165,8 @@ class PlainProgress:
         """Write the closing line."""
         with self.tally.lock:
             done, blobs = self.tally.done, len(self.tally.blobs)
-        self._write(f"{self.operation}ed {human_size(done)} in {blobs} blob(s)")
+        done_text = "copied" if self.operation == "copy" else f"{self.operation}ed"
+        self._write(f"{done_text} {human_size(done)} in {blobs} blob(s)")
 
     def _write(self, line: str) -> None:
         self.stream.write(f"ociport: {line}\n")

@@ -12,8 +12,8 @@ from ociport.cli.app import CliContext, cli, pass_ctx
 from ociport.cli.options import (
     check_output_choice,
     check_platform_choice,
+    dest_option,
     json_option,
-    key_values,
     max_document_option,
     platforms_callback,
     progress_option,
@@ -86,21 +86,23 @@ def _parse(text: str, argument: str) -> TransportReference:
 
 
 def _with_registry_options(
-    text: str, argument: str, options: dict[str, Any]
+    text: str, argument: str, options: dict[str, Any], side: str | None = None
 ) -> dict[str, Any]:
-    """``options`` plus ``--tls-verify``, ``--creds`` and ``--authfile``, which only a
-    registry (an addressed transport: ``docker://...``) takes.
+    """``options`` plus ``--tls-verify``, ``--creds`` and ``--authfile`` (with
+    ``side``, a copy's ``--src-*`` or ``--dest-*`` ones), which only a registry (an
+    addressed transport: ``docker://...``) takes.
 
     :raises click.UsageError: they were given for anything else.
     """
-    given = registry_values()
+    given = registry_values(side)
     if not given:
         return options
     from ociport.plugins import driver_registry, get_plugin_manager
 
     transport = _parse(text, argument).transport
     if transport not in driver_registry(get_plugin_manager()).addressed_names():
-        flags = ", ".join("--" + name.replace("_", "-") for name in sorted(given))
+        prefix = f"--{side}-" if side else "--"
+        flags = ", ".join(prefix + name.replace("_", "-") for name in sorted(given))
         raise click.UsageError(
             f"{flags}: for a registry (docker://HOST/REPO:TAG), not {argument} {text!r}"
         )
@@ -344,14 +346,7 @@ def _mode(progress_mode: ProgressMode, quiet: bool) -> ProgressMode:
     metavar="TYPE",
     help="Only referrers of this artifact type (repeatable); theirs come along.",
 )
-@click.option(
-    "--dest-option",
-    "dest_options",
-    multiple=True,
-    callback=key_values,
-    metavar="KEY=VALUE",
-    help="fsspec option for the destination (repeatable).",
-)
+@dest_option
 @registry_options
 @json_option
 @quiet_option("Print only the ref names written (nothing for DEST -); no progress.")
