@@ -204,3 +204,44 @@ def test_verifying_reader_empty_blob() -> None:
     assert reader.read() == b""
     reader = VerifyingReader(io.BytesIO(b"x"), Digest.of(b""), 0)
     assert reader.read() == b""
+
+
+class _ReadOnly(io.RawIOBase):
+    """A stream with ``read`` only (no ``readinto`` of its own to pass on)."""
+
+    def __init__(self, data: bytes) -> None:
+        self._inner = io.BytesIO(data)
+
+    def readable(self) -> bool:
+        return True
+
+    def read(self, n: int = -1) -> bytes:
+        return self._inner.read(n)
+
+    readinto = None  # type: ignore[assignment]
+
+
+def _readinto_all(reader: VerifyingReader, chunk: int) -> bytes:
+    out = bytearray()
+    buffer = bytearray(chunk)
+    while n := reader.readinto(buffer):
+        out += buffer[:n]
+    return bytes(out)
+
+
+@given(st.binary(max_size=4096), st.integers(min_value=1, max_value=600), st.data())
+def test_verifying_reader_readinto(
+    data: bytes, chunk: int, draw: st.DataObject
+) -> None:
+    for stream in (io.BytesIO(data), _ReadOnly(data)):
+        reader = VerifyingReader(stream, Digest.of(data), len(data))
+        assert _readinto_all(reader, chunk) == data
+    if data:
+        i = draw.draw(st.integers(min_value=0, max_value=len(data) - 1))
+        bad = data[:i] + bytes([data[i] ^ 1]) + data[i + 1 :]
+        reader = VerifyingReader(io.BytesIO(bad), Digest.of(data), len(data))
+        with pytest.raises(DigestMismatchError):
+            _readinto_all(reader, chunk)
+        reader = VerifyingReader(io.BytesIO(data[:i]), Digest.of(data), len(data))
+        with pytest.raises(SizeMismatchError):
+            _readinto_all(reader, chunk)

@@ -12,7 +12,7 @@ import hashlib
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import IO, Final, TypeVar
+from typing import IO, Any, Final, TypeVar
 
 from ociport.errors import DigestMismatchError, InvalidDigestError, SizeMismatchError
 from ociport.streams.background import submit
@@ -170,6 +170,27 @@ class VerifyingReader:
         if not data or n < 0 or self._hasher.size == self._size:
             self._finish()
         return data
+
+    def readinto(self, buffer: Any) -> int:
+        """Read into ``buffer`` (at most its length), verifying at end of data; a
+        stream without ``readinto`` of its own is read and copied once."""
+        view = memoryview(buffer).cast("B")
+        if self._size is not None:
+            view = view[: max(0, self._size - self._hasher.size)]
+        if not len(view):
+            self._finish()
+            return 0
+        readinto = getattr(self._stream, "readinto", None)
+        if readinto is not None:
+            n = int(readinto(view) or 0)
+        else:
+            data = self._stream.read(len(view))
+            n = len(data)
+            view[:n] = data
+        self._hasher.update(view[:n])
+        if not n or self._hasher.size == self._size:
+            self._finish()
+        return n
 
     def _finish(self) -> None:
         if not self._checked:
