@@ -12,6 +12,7 @@ from ociport.cli.app import CliContext, cli, pass_ctx
 from ociport.cli.options import (
     check_output_choice,
     check_platform_choice,
+    check_transport_ref,
     dest_option,
     dest_registry_options,
     json_option,
@@ -21,6 +22,7 @@ from ociport.cli.options import (
     quiet_option,
     source_option,
     src_registry_options,
+    with_registry_options,
 )
 from ociport.cli.output import (
     describe_missing,
@@ -29,8 +31,7 @@ from ociport.cli.output import (
     note,
     print_json,
 )
-from ociport.cli.progress import ProgressMode, progress_report
-from ociport.cli.transfer import _mode, _transport_ref, _with_registry_options
+from ociport.cli.progress import ProgressMode, progress_report, quiet_progress
 
 if TYPE_CHECKING:
     from ociport.api import ImageStore
@@ -144,9 +145,9 @@ def copy(
     Referrers of the images (signatures, SBOMs) come along; --src-* and --dest-*
     are the registry options of each side, as skopeo copy names them.
     """
-    _transport_ref(src, "SRC", format_, ref)
-    source_options = _with_registry_options(src, "SRC", source_options, "src")
-    dest_options = _with_registry_options(dst, "DST", dest_options, "dest")
+    check_transport_ref(src, "SRC", format_, ref)
+    source_options = with_registry_options(src, "SRC", source_options, "src")
+    dest_options = with_registry_options(dst, "DST", dest_options, "dest")
     check_platform_choice(platforms, all_platforms)
     check_output_choice(as_json, quiet)
     if dst == "-" and (as_json or quiet):
@@ -161,7 +162,7 @@ def copy(
 
     with (
         contextlib.ExitStack() as stack,
-        progress_report(_mode(progress_mode, quiet), "copy") as progress,
+        progress_report(quiet_progress(progress_mode, quiet), "copy") as progress,
     ):
         store: ImageStore | None = None
         if dst.startswith(_STORE):

@@ -1,25 +1,31 @@
 """Option parsing the commands share: ``KEY=VALUE`` storage options, platforms,
-durations, and the options import and inspect have in common."""
+durations, the options import, export, inspect and copy have in common, and the checks
+of their SOURCE and DEST arguments (transport references, registry options)."""
 
 from __future__ import annotations
 
 import re
 from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
-from ociport.errors import InvalidDescriptorError
+from ociport.errors import InvalidDescriptorError, InvalidLocationError
+
+if TYPE_CHECKING:
+    from ociport.streams.transports import TransportReference
 
 __all__ = [
     "check_output_choice",
     "check_platform_choice",
+    "check_transport_ref",
     "dest_option",
     "dest_registry_options",
     "duration",
     "json_option",
     "key_values",
     "max_document_option",
+    "parse_transport",
     "platforms_callback",
     "progress_option",
     "quiet_option",
@@ -27,6 +33,7 @@ __all__ = [
     "registry_values",
     "source_option",
     "src_registry_options",
+    "with_registry_options",
 ]
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -222,3 +229,73 @@ def check_output_choice(as_json: bool, quiet: bool) -> None:
     """:raises click.UsageError: both ``--json`` and ``-q``."""
     if as_json and quiet:
         raise click.UsageError("--json and -q exclude each other")
+
+
+def check_transport_ref(
+    text: str,
+    argument: str,
+    format_: str | None,
+    ref: str | None = None,
+) -> str | None:
+    """The REF of a SOURCE or DEST given as ``TRANSPORT:PATH[:REF]`` (skopeo's syntax,
+    :mod:`ociport.streams.transports`), checked against ``--format`` and ``--ref``; the
+    API parses the same string again.
+
+    :raises click.UsageError: an empty PATH or REF, or a transport or REF that
+        disagrees with ``--format`` or ``--ref``.
+    """
+    parsed = parse_transport(text, argument)
+    if parsed.transport is None:
+        return None
+    if format_ is not None and format_ != parsed.transport:
+        raise click.UsageError(
+            f"--format {format_} disagrees with {argument} {text!r}, "
+            f"whose transport is {parsed.transport}"
+        )
+    if ref is not None and parsed.ref is not None and ref != parsed.ref:
+        raise click.UsageError(
+            f"--ref {ref} disagrees with {argument} {text!r}, whose REF is {parsed.ref}"
+        )
+    return parsed.ref
+
+
+def parse_transport(text: str, argument: str) -> TransportReference:
+    """``text`` as a transport reference (a plain path or URL has no transport).
+
+    :raises click.BadParameter: an empty PATH or REF.
+    """
+    from ociport.plugins import driver_registry, get_plugin_manager
+    from ociport.streams.transports import parse_reference
+
+    try:
+        return parse_reference(
+            text,
+            lambda: driver_registry(get_plugin_manager()).names(),
+            lambda: driver_registry(get_plugin_manager()).addressed_names(),
+        )
+    except InvalidLocationError as exc:
+        raise click.BadParameter(str(exc), param_hint=argument) from None
+
+
+def with_registry_options(
+    text: str, argument: str, options: dict[str, Any], side: str | None = None
+) -> dict[str, Any]:
+    """``options`` plus ``--tls-verify``, ``--creds`` and ``--authfile`` (with
+    ``side``, a copy's ``--src-*`` or ``--dest-*`` ones), which only a registry (an
+    addressed transport: ``docker://...``) takes.
+
+    :raises click.UsageError: they were given for anything else.
+    """
+    given = registry_values(side)
+    if not given:
+        return options
+    from ociport.plugins import driver_registry, get_plugin_manager
+
+    transport = parse_transport(text, argument).transport
+    if transport not in driver_registry(get_plugin_manager()).addressed_names():
+        prefix = f"--{side}-" if side else "--"
+        flags = ", ".join(prefix + name.replace("_", "-") for name in sorted(given))
+        raise click.UsageError(
+            f"{flags}: for a registry (docker://HOST/REPO:TAG), not {argument} {text!r}"
+        )
+    return {**options, **given}

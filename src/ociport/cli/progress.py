@@ -1,4 +1,5 @@
-"""Progress on stderr for ``import`` and ``export``: ``--progress=auto|plain|json|none``.
+"""Progress on stderr for ``import``, ``export`` and ``copy``:
+``--progress=auto|plain|json|none``.
 
 - ``auto`` (the default): a bar on a terminal (rich), nothing when stderr is not one;
 - ``plain``: a text line every few seconds and one at the end, for logs (CI);
@@ -32,6 +33,7 @@ __all__ = [
     "ProgressMode",
     "TerminalProgress",
     "progress_report",
+    "quiet_progress",
 ]
 
 ProgressMode = Literal["auto", "plain", "json", "none"]
@@ -359,3 +361,8 @@ def _columns() -> tuple[Any, ...]:
         RateColumn(),
         RemainingColumn(),
     )
+
+
+def quiet_progress(progress_mode: ProgressMode, quiet: bool) -> ProgressMode:
+    """``-q`` turns the automatic display off; an explicit --progress stays."""
+    return "none" if quiet and progress_mode == "auto" else progress_mode

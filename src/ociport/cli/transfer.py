@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import sys
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import click
 
@@ -12,6 +12,7 @@ from ociport.cli.app import CliContext, cli, pass_ctx
 from ociport.cli.options import (
     check_output_choice,
     check_platform_choice,
+    check_transport_ref,
     dest_option,
     json_option,
     max_document_option,
@@ -19,8 +20,8 @@ from ociport.cli.options import (
     progress_option,
     quiet_option,
     registry_options,
-    registry_values,
     source_option,
+    with_registry_options,
 )
 from ociport.cli.output import (
     describe_missing,
@@ -30,83 +31,9 @@ from ociport.cli.output import (
     note,
     print_json,
 )
-from ociport.cli.progress import ProgressMode, progress_report
-from ociport.errors import InvalidLocationError
-
-if TYPE_CHECKING:
-    from ociport.streams.transports import TransportReference
+from ociport.cli.progress import ProgressMode, progress_report, quiet_progress
 
 __all__ = ["export", "import_", "inspect_"]
-
-
-def _transport_ref(
-    text: str,
-    argument: str,
-    format_: str | None,
-    ref: str | None = None,
-) -> str | None:
-    """The REF of a SOURCE or DEST given as ``TRANSPORT:PATH[:REF]`` (skopeo's syntax,
-    :mod:`ociport.streams.transports`), checked against ``--format`` and ``--ref``; the
-    API parses the same string again.
-
-    :raises click.UsageError: an empty PATH or REF, or a transport or REF that
-        disagrees with ``--format`` or ``--ref``.
-    """
-    parsed = _parse(text, argument)
-    if parsed.transport is None:
-        return None
-    if format_ is not None and format_ != parsed.transport:
-        raise click.UsageError(
-            f"--format {format_} disagrees with {argument} {text!r}, "
-            f"whose transport is {parsed.transport}"
-        )
-    if ref is not None and parsed.ref is not None and ref != parsed.ref:
-        raise click.UsageError(
-            f"--ref {ref} disagrees with {argument} {text!r}, whose REF is {parsed.ref}"
-        )
-    return parsed.ref
-
-
-def _parse(text: str, argument: str) -> TransportReference:
-    """``text`` as a transport reference (a plain path or URL has no transport).
-
-    :raises click.BadParameter: an empty PATH or REF.
-    """
-    from ociport.plugins import driver_registry, get_plugin_manager
-    from ociport.streams.transports import parse_reference
-
-    try:
-        return parse_reference(
-            text,
-            lambda: driver_registry(get_plugin_manager()).names(),
-            lambda: driver_registry(get_plugin_manager()).addressed_names(),
-        )
-    except InvalidLocationError as exc:
-        raise click.BadParameter(str(exc), param_hint=argument) from None
-
-
-def _with_registry_options(
-    text: str, argument: str, options: dict[str, Any], side: str | None = None
-) -> dict[str, Any]:
-    """``options`` plus ``--tls-verify``, ``--creds`` and ``--authfile`` (with
-    ``side``, a copy's ``--src-*`` or ``--dest-*`` ones), which only a registry (an
-    addressed transport: ``docker://...``) takes.
-
-    :raises click.UsageError: they were given for anything else.
-    """
-    given = registry_values(side)
-    if not given:
-        return options
-    from ociport.plugins import driver_registry, get_plugin_manager
-
-    transport = _parse(text, argument).transport
-    if transport not in driver_registry(get_plugin_manager()).addressed_names():
-        prefix = f"--{side}-" if side else "--"
-        flags = ", ".join(prefix + name.replace("_", "-") for name in sorted(given))
-        raise click.UsageError(
-            f"{flags}: for a registry (docker://HOST/REPO:TAG), not {argument} {text!r}"
-        )
-    return {**options, **given}
 
 
 def _given(parameter: str) -> bool:
@@ -215,8 +142,8 @@ def import_(
     image, or tagged sha256-<hex>.sig/.att/.sbom as cosign does), whether
     index.json lists them or not; 'images referrers' lists them.
     """
-    _transport_ref(source, "SOURCE", format_, ref)
-    source_options = _with_registry_options(source, "SOURCE", source_options)
+    check_transport_ref(source, "SOURCE", format_, ref)
+    source_options = with_registry_options(source, "SOURCE", source_options)
     check_platform_choice(platforms, all_platforms)
     if skip_digest_for_named and not digests:
         raise click.UsageError("--skip-digest-for-named goes with --digests")
@@ -230,7 +157,7 @@ def import_(
         note("waiting for an archive on stdin (pipe one in: ... | ociport import -)")
     with (
         ctx.new_store() as store,
-        progress_report(_mode(progress_mode, quiet), "import") as progress,
+        progress_report(quiet_progress(progress_mode, quiet), "import") as progress,
     ):
         result = store.import_image(
             source,
@@ -276,11 +203,6 @@ def _is_terminal(stream: Any) -> bool:
         return bool(stream.isatty())
     except (AttributeError, ValueError):
         return False
-
-
-def _mode(progress_mode: ProgressMode, quiet: bool) -> ProgressMode:
-    """``-q`` turns the automatic display off; an explicit --progress stays."""
-    return "none" if quiet and progress_mode == "auto" else progress_mode
 
 
 @cli.command("export")
@@ -385,8 +307,8 @@ def export(
     as oras and containerd read them; docker-archive cannot hold them (a note
     says so).
     """
-    ref = _transport_ref(dest, "DEST", format_)
-    dest_options = _with_registry_options(dest, "DEST", dest_options)
+    ref = check_transport_ref(dest, "DEST", format_)
+    dest_options = with_registry_options(dest, "DEST", dest_options)
     if ref is not None and _given("ref_name_style"):
         raise click.UsageError(f"--ref-name does not apply to DEST's :{ref}")
     check_platform_choice(platforms, all_platforms)
@@ -401,7 +323,7 @@ def export(
         raise click.UsageError(
             "refusing to write an archive to a terminal: redirect stdout or name a file"
         )
-    with progress_report(_mode(progress_mode, quiet), "export") as progress:
+    with progress_report(quiet_progress(progress_mode, quiet), "export") as progress:
         result = ctx.store.export_images(
             list(names),
             dest,
@@ -466,8 +388,8 @@ def inspect_(
     image). Referrers the source lists (signatures, SBOMs) are marked with the
     digest they refer to.
     """
-    _transport_ref(source, "SOURCE", format_)
-    source_options = _with_registry_options(source, "SOURCE", source_options)
+    check_transport_ref(source, "SOURCE", format_)
+    source_options = with_registry_options(source, "SOURCE", source_options)
     from ociport.api import inspect_source
     from ociport.oci.descriptor import Platform
 
