@@ -462,3 +462,39 @@ def test_a_file_is_read_directly_and_a_stream_staged(
     assert written and all(path.startswith(str(scratch)) for path in written)
     assert list(scratch.iterdir()) == []
     assert (tmp_path / "a.tar").read_bytes() == (tmp_path / "b.tar").read_bytes()
+
+
+class _Recorder:
+    """A progress report that keeps what it hears."""
+
+    def __init__(self) -> None:
+        self.totals: list[int | None] = []
+        self.blobs: dict[str, int] = {}
+        self.done = 0
+
+    def start(self, total: int | None) -> None:
+        self.totals.append(total)
+
+    def blob(self, digest: str, size: int) -> None:
+        self.blobs[digest] = size
+
+    def advance(self, n: int, digest: str | None = None) -> None:
+        self.done += n
+
+
+def test_progress_counts_each_byte_once(
+    pm: pluggy.PluginManager, tmp_path: Path
+) -> None:
+    direct = _Recorder()
+    result = ociport.copy_image(
+        str(MULTI), str(tmp_path / "a.tar"), progress=direct, pm=pm
+    )
+    assert direct.done == direct.totals[-1] == result.bytes_copied
+    assert len(direct.blobs) == result.blobs_copied
+    piped = _Recorder()
+    ociport.copy_image(
+        _Pipe(MULTI.read_bytes()), str(tmp_path / "b.tar"), progress=piped, pm=pm
+    )
+    # A one-pass source reports what is read as it is staged, every blob once.
+    assert piped.blobs.keys() == archive_blobs(MULTI)
+    assert piped.done == sum(piped.blobs.values())

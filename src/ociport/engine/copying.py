@@ -43,6 +43,7 @@ from typing import IO, Any, BinaryIO, cast
 
 from ociport.content.fsstore import FsspecContentStore
 from ociport.content.interfaces import BlobInfo
+from ociport.content.progress import ProgressCounter
 from ociport.content.staging import StagingArea
 from ociport.drivers.base import ImageDriver
 from ociport.drivers.plan import ExportPlan
@@ -52,6 +53,7 @@ from ociport.engine.importing import (
     SelectedContent,
     open_image_source,
     select_source,
+    source_size,
 )
 from ociport.engine.naming import copy_entry, ref_entry
 from ociport.errors import BlobNotFoundError, InvalidLocationError
@@ -135,7 +137,9 @@ def copy_source(
         image address (with its options in ``dest_options``), as
         :func:`~ociport.engine.exporting.write_plan` takes it.
     :param request: the selection (ref name, platforms, referrers, document cap) and
-        the progress report, which hears the bytes written (:func:`plan_export`).
+        the progress report: told of each blob and its bytes as a one-pass source is
+        staged, else as the destination's driver reads them from the source (the
+        total: the plan's blobs, in bytes; see :func:`plan_export`).
     :param dest_ref: the destination's REF (``oci:DIR:REF``): the name of the one
         image copied (:func:`~ociport.engine.naming.ref_entry`).
     :param dest_options: fsspec options of the destination, or a registry's.
@@ -153,7 +157,11 @@ def copy_source(
     :raises MissingContentError: a selected manifest's content is absent.
     :raises UnsupportedSourceError: the destination's format cannot be written there.
     """
-    progress = request.progress
+    # One report for the bytes that take the time: those of a one-pass source as it is
+    # read and staged, else those the destination's driver reads from the source.
+    progress = ProgressCounter.wrap(request.progress)
+    if progress is not None:
+        progress.start(source_size(source))
     selecting = replace(request, progress=None, whole_index=False)
     staged = tempfile.mkdtemp(prefix="ociport-copy-")
     try:
@@ -162,7 +170,9 @@ def copy_source(
             Location.from_url(staged), role="source", single_writer=True
         )
         with (
-            StagingArea(scratch, max_document=request.max_document) as staging,
+            StagingArea(
+                scratch, max_document=request.max_document, progress=progress
+            ) as staging,
             open_image_source(
                 source_driver, source, staging, selecting, label
             ) as opened,
@@ -171,7 +181,9 @@ def copy_source(
                 source_driver, opened, staging, selecting, label=label, store=None
             )
             selected.reader.check_configs(selected.graphs)
-            staging.commit(d for d in selected.blobs() if staging.staged(d))
+            needed = selected.blobs()
+            one_pass = [d for d in needed if staging.staged(d)]
+            staging.commit(one_pass)
             content = CopyContent(selected)
             entries = list(content.read_index()[: len(selected.roots)])
             if dest_ref is not None:
@@ -186,7 +198,7 @@ def copy_source(
                 content,
                 entries,
                 request.selection,
-                progress=progress,
+                progress=None if needed and len(one_pass) == len(needed) else progress,
                 referrers=request.referrers,
                 holds_referrers=dest_driver.holds_referrers,
             )
