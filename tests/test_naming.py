@@ -7,7 +7,13 @@ import re
 
 import pytest
 
-from ociport.engine.naming import ImportNaming, default_base_name, export_entries
+from ociport.engine.naming import (
+    ImportNaming,
+    copy_entry,
+    default_base_name,
+    export_entries,
+    ref_entry,
+)
 from ociport.errors import InvalidReferenceError, RefNameConflictError
 from ociport.oci import mediatypes as mt
 from ociport.oci.descriptor import (
@@ -152,3 +158,38 @@ def test_export_same_name_twice_is_no_conflict() -> None:
     r = root()
     entries = export_entries([("example.com/a:1", r), ("example.com/a:1", r)], "tag")
     assert [e.ref_name for e in entries] == ["1", "1"]
+
+
+IMAGE = "example.com/app:1"
+
+
+@pytest.mark.parametrize(
+    ("given", "written"),
+    [
+        # a full ref name: the image name an import would give, for Docker's RepoTags
+        (
+            {ANNOTATION_REF_NAME: IMAGE},
+            {ANNOTATION_REF_NAME: IMAGE, ANNOTATION_IMAGE_NAME: IMAGE},
+        ),
+        # an image name only (pulled from a registry): the ref name an export writes
+        (
+            {ANNOTATION_IMAGE_NAME: IMAGE},
+            {ANNOTATION_REF_NAME: IMAGE, ANNOTATION_IMAGE_NAME: IMAGE},
+        ),
+        ({ANNOTATION_REF_NAME: "1.0"}, {ANNOTATION_REF_NAME: "1.0"}),  # a tag: as it is
+        ({ANNOTATION_REF_NAME: "no way!"}, {ANNOTATION_REF_NAME: "no way!"}),
+        ({"other": "kept"}, {"other": "kept"}),
+    ],
+)
+def test_copy_entry_names(given: dict[str, str], written: dict[str, str]) -> None:
+    assert dict(copy_entry(root(**given)).annotations) == written
+
+
+def test_ref_entry_without_an_image_name() -> None:
+    renamed = ref_entry(root(**{ANNOTATION_REF_NAME: "1.0"}), "2.0")
+    assert dict(renamed.annotations) == {ANNOTATION_REF_NAME: "2.0"}
+    renamed = ref_entry(root(**{ANNOTATION_REF_NAME: "1.0"}), IMAGE)
+    assert dict(renamed.annotations) == {
+        ANNOTATION_REF_NAME: IMAGE,
+        ANNOTATION_IMAGE_NAME: IMAGE,
+    }

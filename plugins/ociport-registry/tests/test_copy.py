@@ -68,6 +68,8 @@ def test_archive_to_registry_and_back(
     assert archive_digest(out) == archive_digest(HELLO)
     [entry] = pulled.entries
     assert entry.annotations["io.containerd.image.name"] == reference
+    assert entry.ref_name == reference  # as an export names it: skopeo finds it so
+    skopeo("inspect", f"oci-archive:{out}:{reference}")
 
 
 def test_a_multi_platform_index_and_a_platform_of_it(

@@ -190,9 +190,16 @@ def ref_entry(entry: Descriptor, ref: str) -> Descriptor:
 def copy_entry(root: Descriptor) -> Descriptor:
     """A source's root as a copy writes it: with every annotation the source gives it,
     plus ``io.containerd.image.name`` from a ref name that is a full reference (the
-    name an import gives it, and what Docker's ``RepoTags`` are written from)."""
+    name an import gives it, and what Docker's ``RepoTags`` are written from), or
+    ``org.opencontainers.image.ref.name`` from the image name when it has none (an
+    image pulled from a registry), as an export writes both."""
     ref_name = root.ref_name
-    if root.annotations.get(ANNOTATION_IMAGE_NAME) or not ref_name or is_tag(ref_name):
+    image_name = root.annotations.get(ANNOTATION_IMAGE_NAME)
+    if image_name and not ref_name:
+        return root.with_annotations(
+            {**root.annotations, ANNOTATION_REF_NAME: image_name}
+        )
+    if image_name or not ref_name or is_tag(ref_name):
         return root
     try:
         name = str(Reference.parse(ref_name))
