@@ -498,3 +498,31 @@ def test_progress_counts_each_byte_once(
     # A one-pass source reports what is read as it is staged, every blob once.
     assert piped.blobs.keys() == archive_blobs(MULTI)
     assert piped.done == sum(piped.blobs.values())
+
+
+@pytest.mark.s3
+def test_copy_through_s3(
+    pm: pluggy.PluginManager, tmp_path: Path, s3_server: Any, moto_bucket: str
+) -> None:
+    """An archive to S3, read back in random order into a layout on S3, then one
+    platform of it to a local archive: the digests as skopeo sees them."""
+    options = {"endpoint_url": s3_server.endpoint}
+    archive, layout = f"s3://{moto_bucket}/a.tar", f"oci:s3://{moto_bucket}/layout:m"
+    ociport.copy_image(str(MULTI), archive, dest_options=options, pm=pm)
+    ociport.copy_image(
+        f"oci-archive:{archive}",
+        layout,
+        source_options=options,
+        dest_options=options,
+        pm=pm,
+    )
+    out = tmp_path / "arm.tar"
+    result = ociport.copy_image(
+        layout, str(out), platforms=["linux/arm64"], source_options=options, pm=pm
+    )
+    assert raw_digest(f"oci-archive:{out}") == str(result.entries[0].digest)
+    original = json.loads(skopeo("inspect", "--raw", f"oci-archive:{MULTI}"))
+    copied = json.loads(skopeo("inspect", "--raw", f"oci-archive:{out}"))
+    assert copied["manifests"] == [
+        m for m in original["manifests"] if m["platform"]["architecture"] == "arm64"
+    ]

@@ -15,6 +15,8 @@ from typing import TYPE_CHECKING, Any
 import pluggy
 
 if TYPE_CHECKING:
+    import click
+
     from ociport.config import StoreConfig
     from ociport.content.interfaces import (
         BlobInfo,
@@ -146,3 +148,26 @@ def ociport_image_exported(
 
     .. versionadded:: 0.1
     """
+
+
+@hookspec
+def ociport_cli_commands() -> Sequence[click.Command]:
+    """Add commands to the ``ociport`` command line (the registry plugin adds ``login``
+    and ``logout``).
+
+    Called once per plugin manager, and only when the command line needs more than its
+    built-in commands: a command name that is not a built-in one, the command list of
+    ``ociport --help``, shell completion. A built-in command (``ociport images ls``)
+    never calls it, so it costs short commands nothing. All implementations are called
+    and their results concatenated.
+
+    Keep the module that returns the commands light (click only): it is imported for
+    ``ociport --help``; import what a command needs inside its function.
+
+    :returns: :class:`click.Command` objects (or groups), each with a ``name``. A name
+        that is a built-in command's, or another plugin's, raises
+        :class:`~ociport.errors.PluginError` when the commands are collected.
+
+    .. versionadded:: 0.2
+    """
+    return []

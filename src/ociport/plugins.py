@@ -22,7 +22,7 @@ import os
 import weakref
 from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Final
+from typing import TYPE_CHECKING, Final
 
 import pluggy
 
@@ -30,6 +30,9 @@ from ociport import hookspecs
 from ociport.drivers.registry import DriverRegistry
 from ociport.entrypoints import EntryPoint, cached_entry_points
 from ociport.errors import PluginError
+
+if TYPE_CHECKING:
+    import click
 
 __all__ = [
     "PROJECT",
@@ -39,6 +42,7 @@ __all__ = [
     "hookimpl",
     "list_plugins",
     "make_plugin_manager",
+    "plugin_commands",
 ]
 
 #: pluggy project name and entry-point group.
@@ -48,6 +52,9 @@ hookimpl = pluggy.HookimplMarker(PROJECT)
 _REGISTRIES: Final[weakref.WeakKeyDictionary[pluggy.PluginManager, DriverRegistry]] = (
     weakref.WeakKeyDictionary()
 )
+_COMMANDS: Final[
+    weakref.WeakKeyDictionary[pluggy.PluginManager, dict[str, click.Command]]
+] = weakref.WeakKeyDictionary()
 #: For managers loaded from cached entry points: plugin name -> (distribution, version)
 #: (pluggy's ``list_plugin_distinfo`` knows only the plugins it loaded itself).
 _DISTRIBUTIONS: Final[
@@ -169,6 +176,58 @@ def driver_registry(pm: pluggy.PluginManager) -> DriverRegistry:
             raise PluginError("no drivers registered; is ociport installed?")
         _REGISTRIES[pm] = registry
     return registry
+
+
+def plugin_commands(
+    pm: pluggy.PluginManager, reserved: Iterable[str] = ()
+) -> dict[str, click.Command]:
+    """The commands ``pm``'s plugins add to the command line
+    (:func:`~ociport.hookspecs.ociport_cli_commands`), by name, collected once per
+    manager.
+
+    :param reserved: the built-in command names, which no plugin may take.
+    :raises PluginError: a result that is not a named click command, or a name that is
+        reserved or added twice (naming the plugins).
+    """
+    found = _COMMANDS.get(pm)
+    if found is not None:
+        return found
+    import click
+
+    taken = set(reserved)
+    found = {}
+    owners: dict[str, str] = {}
+    hook = pm.hook.ociport_cli_commands
+    for impl in hook.get_hookimpls():  # in registration order
+        if impl.hookwrapper or impl.wrapper:
+            continue  # wraps the call; adds nothing
+        results = impl.function()
+        if not isinstance(results, Iterable):
+            raise PluginError(
+                f"plugin {impl.plugin_name}: ociport_cli_commands returned "
+                f"{results!r}, not a sequence of click commands"
+            )
+        for command in results:
+            if not isinstance(command, click.Command) or not command.name:
+                raise PluginError(
+                    f"plugin {impl.plugin_name} added a command line command that "
+                    f"is not a named click command: {command!r}"
+                )
+            name = command.name
+            if name in taken:
+                raise PluginError(
+                    f"plugin {impl.plugin_name} adds the command {name!r}, which is "
+                    "a built-in command's name"
+                )
+            if name in found:
+                raise PluginError(
+                    f"plugins {owners[name]} and {impl.plugin_name} both add the "
+                    f"command {name!r}; block one with OCIPORT_DISABLE_PLUGINS"
+                )
+            found[name] = command
+            owners[name] = impl.plugin_name
+    _COMMANDS[pm] = found
+    return found
 
 
 @dataclass(frozen=True, slots=True)

@@ -11,15 +11,17 @@ and contributes:
   ``oci-archive`` driver for the tar and adds the compression on export);
 - a content store for ``memory://sample-claimed...`` locations, which proves a plugin's
   ``ociport_open_content_store`` runs before the built-in ``trylast`` one;
-- a named store ``sample-named``.
+- a named store ``sample-named``;
+- the command ``ociport sample-hello [WHO]``.
 """
 
 from __future__ import annotations
 
 import gzip
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import IO, Any
 
+import click
 from fsspec.implementations.memory import MemoryFileSystem
 
 from ociport import hookimpl
@@ -98,3 +100,16 @@ def ociport_open_content_store(
 def ociport_named_stores() -> Mapping[str, StoreConfig]:
     """Offer the store name ``sample-named``."""
     return {"sample-named": StoreConfig(NAMED_STORE_URL)}
+
+
+@click.command("sample-hello")
+@click.argument("who", default="world")
+def sample_hello(who: str) -> None:
+    """Greet WHO (a command the sample plugin adds)."""
+    click.echo(f"hello, {who}, from the sample plugin")
+
+
+@hookimpl
+def ociport_cli_commands() -> Sequence[click.Command]:
+    """Add ``sample-hello``."""
+    return [sample_hello]

@@ -15,6 +15,7 @@ import uuid
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 
+import click
 import fsspec
 import pluggy
 import pytest
@@ -22,8 +23,10 @@ import sample_plugin
 from fakedist import install, ociport_distribution, sample_distribution
 
 import ociport
+import ociport.plugins
 from helpers import ROOT
 from ociport import hookimpl
+from ociport.builtin import fsspec_store, oci_archive
 from ociport.cli import main
 from ociport.content.fsstore import FsspecContentStore
 from ociport.content.interfaces import BlobInfo, ContentStore
@@ -358,3 +361,103 @@ def test_plugin_named_store_and_config_file_override(
     mine = ociport.open_store("sample-named", pm=sample_pm)
     assert mine.content.location.path == str(tmp_path / "mine")
     assert (tmp_path / "mine" / "oci-layout").is_file()
+
+
+# -- commands plugins add --------------------------------------------------------------
+
+
+class _Commands:
+    """A plugin adding ``commands`` and counting the calls of the hook."""
+
+    def __init__(self, *commands: click.Command) -> None:
+        self.commands = list(commands)
+        self.calls = 0
+
+    @hookimpl
+    def ociport_cli_commands(self) -> Sequence[click.Command]:
+        self.calls += 1
+        return self.commands
+
+
+@pytest.fixture
+def cli_pm(monkeypatch: pytest.MonkeyPatch) -> pluggy.PluginManager:
+    """The built-ins and the sample plugin, as the command line's plugin manager."""
+    pm = make_plugin_manager(autoload=False)
+    for name, module in (
+        ("fsspec-store", fsspec_store),
+        ("oci-archive", oci_archive),
+        ("sample-archive", sample_plugin),
+    ):
+        pm.register(module, name=name)
+    monkeypatch.setattr(ociport.plugins, "get_plugin_manager", lambda: pm)
+    return pm
+
+
+def test_a_plugins_command_is_listed_and_runs(
+    cli_pm: pluggy.PluginManager,
+    capsys: pytest.CaptureFixture[str],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    counting = _Commands(click.Command("sample-count", help="Count."))
+    cli_pm.register(counting, name="counting")
+    monkeypatch.delenv("OCIPORT_STORE", raising=False)
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path))  # the default store: empty
+    main(["images", "ls"])
+    assert counting.calls == 0, "a built-in command collects no plugin command"
+    capsys.readouterr()
+
+    main(["--help"])
+    listing = capsys.readouterr().out
+    assert "sample-hello  Greet WHO" in listing and "sample-count" in listing
+    main(["sample-hello", "tester"])
+    assert capsys.readouterr().out == "hello, tester, from the sample plugin\n"
+    assert counting.calls == 1, "collected once per plugin manager"
+
+
+@pytest.mark.parametrize(
+    ("name", "error"),
+    [
+        ("images", "plugin clash adds the command 'images', which is a built-in"),
+        (
+            "sample-hello",
+            "plugins sample-archive and clash both add the command 'sample-hello'",
+        ),
+    ],
+)
+def test_a_plugin_command_may_not_take_a_name(
+    cli_pm: pluggy.PluginManager,
+    capsys: pytest.CaptureFixture[str],
+    name: str,
+    error: str,
+) -> None:
+    cli_pm.register(_Commands(click.Command(name)), name="clash")
+    with pytest.raises(SystemExit) as done:
+        main(["sample-hello"])
+    assert done.value.code == 1
+    [line] = capsys.readouterr().err.splitlines()
+    assert line.startswith("ociport: error: ") and error in line
+    # --help still lists the built-ins, with a note.
+    main(["--help"])
+    captured = capsys.readouterr()
+    assert "images" in captured.out and error in captured.err
+
+
+def test_an_installed_plugins_command_through_the_entry_point_cache(
+    tmp_path: Path,
+) -> None:
+    env = {
+        **os.environ,
+        "PYTHONPATH": str(_dist_info_site(tmp_path)),
+        "XDG_CACHE_HOME": str(tmp_path / "cache"),
+    }
+    for variable in ("OCIPORT_DISABLE_PLUGINS", "OCIPORT_DISABLE_PLUGIN_AUTOLOAD"):
+        env.pop(variable, None)
+    for _ in range(2):  # the cache written, then read
+        listed = _ociport(["--help"], env)
+        assert "sample-hello" in listed.stdout, listed.stderr
+        ran = _ociport(["sample-hello"], env)
+        assert ran.stdout == "hello, world, from the sample plugin\n", ran.stderr
+    env["OCIPORT_DISABLE_PLUGINS"] = "sample-archive"
+    blocked = _ociport(["sample-hello"], env)
+    assert blocked.returncode == 2 and "No such command" in blocked.stderr

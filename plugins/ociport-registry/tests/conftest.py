@@ -38,8 +38,11 @@ def no_stored_credentials(
     """Credential files (auth.json, Docker's config.json) only where a test puts them,
     for this process and the commands it runs."""
     home = tmp_path_factory.mktemp("home")
-    for name in ("REGISTRY_AUTH_FILE", "XDG_RUNTIME_DIR", "DOCKER_CONFIG"):
+    for name in ("REGISTRY_AUTH_FILE", "DOCKER_CONFIG"):
         monkeypatch.delenv(name, raising=False)
+    # Set, to a directory of the test's: else /run/containers/$UID/auth.json is read.
+    (home / "run").mkdir()
+    monkeypatch.setenv("XDG_RUNTIME_DIR", str(home / "run"))
     monkeypatch.setenv("HOME", str(home))
     monkeypatch.setenv("XDG_CONFIG_HOME", str(home / ".config"))
 

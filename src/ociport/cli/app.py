@@ -113,7 +113,35 @@ class CliContext:
 pass_ctx = click.make_pass_decorator(CliContext)
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+class _CommandLine(click.Group):
+    """The built-in commands, and those plugins add
+    (:func:`~ociport.hookspecs.ociport_cli_commands`), collected only when a name is
+    not a built-in one or the whole list is wanted (``--help``, completion): a built-in
+    command loads no plugin for it."""
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        command = super().get_command(ctx, cmd_name)
+        if command is not None:
+            return command
+        return self._plugin_commands().get(cmd_name)
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        builtin = super().list_commands(ctx)
+        try:
+            added = self._plugin_commands()
+        except (OciportError, ImportError) as exc:
+            # The built-ins stay listed; running a plugin's command shows the error.
+            note(f"commands of plugins not listed: {exc}")
+            added = {}
+        return sorted({*builtin, *added})
+
+    def _plugin_commands(self) -> dict[str, click.Command]:
+        from ociport.plugins import get_plugin_manager, plugin_commands
+
+        return plugin_commands(get_plugin_manager(), reserved=self.commands)
+
+
+@click.group(cls=_CommandLine, context_settings={"help_option_names": ["-h", "--help"]})
 @click.option(
     "--store",
     "store_url",

@@ -13,6 +13,8 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from ociport_registry.driver import RegistryDriver
     from ociport_registry.errors import (
+        CredentialsFileError,
+        NotLoggedInError,
         RegistryAuthError,
         RegistryError,
         RegistryNotFoundError,
@@ -20,6 +22,8 @@ if TYPE_CHECKING:
     )
 
 __all__ = [
+    "CredentialsFileError",
+    "NotLoggedInError",
     "RegistryAuthError",
     "RegistryDriver",
     "RegistryError",
@@ -28,6 +32,8 @@ __all__ = [
 ]
 
 _HOMES = {
+    "CredentialsFileError": "ociport_registry.errors",
+    "NotLoggedInError": "ociport_registry.errors",
     "RegistryDriver": "ociport_registry.driver",
     "RegistryAuthError": "ociport_registry.errors",
     "RegistryError": "ociport_registry.errors",

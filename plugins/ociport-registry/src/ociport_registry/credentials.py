@@ -2,7 +2,8 @@
 podman and Docker keep them (``auth.json``, Docker's ``config.json``).
 
 Files are read in containers-auth.json(5)'s order: the one named by ``authfile=`` or
-``REGISTRY_AUTH_FILE`` alone when given; else ``$XDG_RUNTIME_DIR/containers/auth.json``,
+``REGISTRY_AUTH_FILE`` alone when given; else ``$XDG_RUNTIME_DIR/containers/auth.json``
+(on Linux without ``XDG_RUNTIME_DIR``, ``/run/containers/$UID/auth.json``),
 ``$XDG_CONFIG_HOME/containers/auth.json`` (``~/.config``), then Docker's
 ``$DOCKER_CONFIG/config.json`` (``~/.docker``). In a file, ``auths`` entries are keyed by
 registry (``registry.example``, ``https://index.docker.io/v1/`` for Docker Hub) or, in
@@ -23,6 +24,7 @@ import os
 import re
 import shutil
 import subprocess
+import sys
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -30,7 +32,7 @@ from typing import Any, Final
 
 from ociport_registry.errors import RegistryAuthError
 
-__all__ = ["Credentials", "auth_files", "find_credentials"]
+__all__ = ["Credentials", "auth_files", "find_credentials", "normalized_key"]
 
 #: The names Docker Hub goes by in credential files.
 _DOCKER_HUB: Final = frozenset({"docker.io", "index.docker.io", "registry-1.docker.io"})
@@ -57,7 +59,8 @@ class Credentials:
 def auth_files(
     auth_file: str | None = None, environ: Mapping[str, str] = os.environ
 ) -> list[Path]:
-    """The credential files to read, in order (see the module's documentation)."""
+    """The credential files to read, in order (see the module's documentation); the
+    first is the one ``ociport login`` writes, as ``podman login`` does."""
     given = auth_file or environ.get("REGISTRY_AUTH_FILE")
     if given:
         return [Path(given)]
@@ -65,6 +68,9 @@ def auth_files(
     files = []
     if environ.get("XDG_RUNTIME_DIR"):
         files.append(Path(environ["XDG_RUNTIME_DIR"]) / "containers" / "auth.json")
+    elif sys.platform.startswith("linux"):
+        # Where podman and skopeo keep them when the session has no runtime directory.
+        files.append(Path(f"/run/containers/{os.getuid()}/auth.json"))
     config = Path(environ.get("XDG_CONFIG_HOME") or home / ".config")
     files.append(config / "containers" / "auth.json")
     docker = Path(environ.get("DOCKER_CONFIG") or home / ".docker")
@@ -120,7 +126,7 @@ def _auths(document: Mapping[str, Any]) -> dict[str, Any]:
     auths = document.get("auths")
     if not isinstance(auths, dict):
         return {}
-    return {_normalized(str(key)): value for key, value in auths.items()}
+    return {normalized_key(str(key)): value for key, value in auths.items()}
 
 
 def _helper(document: Mapping[str, Any], registry: str) -> str | None:
@@ -130,7 +136,7 @@ def _helper(document: Mapping[str, Any], registry: str) -> str | None:
     if isinstance(helpers, dict):
         names = _DOCKER_HUB if registry in _DOCKER_HUB else {registry}
         for key, helper in helpers.items():
-            if _normalized(str(key)) in names and isinstance(helper, str):
+            if normalized_key(str(key)) in names and isinstance(helper, str):
                 return helper
     store = document.get("credsStore")
     return store if isinstance(store, str) and store else None
@@ -184,15 +190,17 @@ def _keys(registry: str, repository: str) -> Iterator[str]:
     yield from names
 
 
-def _normalized(key: str) -> str:
-    """``https://index.docker.io/v1/`` -> ``index.docker.io``; ``http://h:5000`` ->
-    ``h:5000``; ``h/team`` stays."""
+def normalized_key(key: str) -> str:
+    """A credential file's entry key as the registry (and namespace) it stands for:
+    ``https://index.docker.io/v1/`` -> ``docker.io`` (Docker Hub goes by one name);
+    ``http://h:5000`` -> ``h:5000``; ``h/team`` stays."""
     for scheme in ("https://", "http://"):
         key = key.removeprefix(scheme)
     key = key.rstrip("/")
     for suffix in ("/v1", "/v2"):
         key = key.removesuffix(suffix)
-    return key
+    host, slash, rest = key.partition("/")
+    return ("docker.io" if host in _DOCKER_HUB else host) + slash + rest
 
 
 def _decode(

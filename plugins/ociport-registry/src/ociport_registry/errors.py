@@ -10,8 +10,14 @@
        └─ RegistryUnavailableError(ConnectionError)
                                               429 and 5xx after bounded retries,
                                               no connection, no answer in time
+    CredentialsFileError                      .path .problem
+                                              a credentials file login or logout
+                                              cannot read, parse or write
+    NotLoggedInError(LookupError)             .key .hint
+                                              logout or login --get-login: no
+                                              credentials stored for the registry
 
-The message is one line: ``registry HOST, repository REPO: REASON; HINT``.
+A registry's message is one line: ``registry HOST, repository REPO: REASON; HINT``.
 """
 
 from __future__ import annotations
@@ -19,6 +25,8 @@ from __future__ import annotations
 from ociport.drivers.kit import OciportError
 
 __all__ = [
+    "CredentialsFileError",
+    "NotLoggedInError",
     "RegistryAuthError",
     "RegistryError",
     "RegistryNotFoundError",
@@ -83,3 +91,37 @@ class RegistryNotFoundError(RegistryError, LookupError):
 class RegistryUnavailableError(RegistryError, ConnectionError):
     """No usable answer: no connection, none in time, or HTTP 429 or 5xx after the
     bounded retries."""
+
+
+class CredentialsFileError(OciportError):
+    """A credentials file (``auth.json``, Docker's ``config.json``) that ``ociport
+    login`` or ``logout`` cannot read, parse or write: nothing was changed.
+
+    :ivar path: the file.
+    :ivar problem: what is wrong with it (``is not JSON: ...``).
+    """
+
+    def __init__(self, path: str, problem: str) -> None:
+        self.path = path
+        self.problem = problem
+        super().__init__(f"credentials file {path} {problem}")
+
+    def __reduce__(self) -> tuple[object, ...]:
+        return (type(self), (self.path, self.problem))
+
+
+class NotLoggedInError(OciportError, LookupError):
+    """No credentials are stored for a registry (``podman logout``'s "not logged
+    into").
+
+    :ivar key: the registry, or the registry and namespace (``quay.io/team``).
+    :ivar hint: where else credentials for it are, or ``""``.
+    """
+
+    def __init__(self, key: str, hint: str = "") -> None:
+        self.key = key
+        self.hint = hint
+        super().__init__(f"not logged into {key}" + (f"; {hint}" if hint else ""))
+
+    def __reduce__(self) -> tuple[object, ...]:
+        return (type(self), (self.key, self.hint))

@@ -56,6 +56,8 @@ class RegistrySession:
     :param push: ask for tokens that allow pushing too (``pull,push``).
     :param pull_too: other repositories of the registry the tokens must allow pulling
         from (to mount their blobs).
+    :param scopes: the token scopes to ask for instead of the repository's (``[]``
+        for none: a token for ``GET /v2/`` alone, as a login check asks).
     :param transport: an httpx transport to use instead of the network (tests).
     """
 
@@ -66,15 +68,18 @@ class RegistrySession:
         *,
         push: bool = False,
         pull_too: Sequence[str] = (),
+        scopes: Sequence[str] | None = None,
         transport: httpx.BaseTransport | None = None,
     ) -> None:
         self.reference = reference
         self.options = options
         actions = "pull,push" if push else "pull"
+        if scopes is None:
+            scopes = [f"repository:{reference.repository}:{actions}"]
+            scopes += [f"repository:{other}:pull" for other in pull_too]
         self.auth = RegistryAuth(
             options.credentials,
-            [f"repository:{reference.repository}:{actions}"]
-            + [f"repository:{other}:pull" for other in pull_too],
+            scopes,
             registry=reference.registry,
             repository=reference.repository,
         )
