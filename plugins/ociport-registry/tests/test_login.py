@@ -171,7 +171,7 @@ def test_login_keeps_the_other_entries_and_keys(
     }
     assert written["credHelpers"] == {"gcr.io": "gcloud"}
     assert written["psFormat"] == "table"
-    assert [p.name for p in tmp_path.iterdir()] == ["auth.json"]  # no temporary left
+    assert not list(tmp_path.glob(".auth.json*"))  # no temporary file left
 
 
 @pytest.mark.parametrize(
