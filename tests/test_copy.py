@@ -526,3 +526,25 @@ def test_copy_through_s3(
     assert copied["manifests"] == [
         m for m in original["manifests"] if m["platform"]["architecture"] == "arm64"
     ]
+
+
+def test_a_killed_copy_leaves_nothing_for_long(
+    pm: pluggy.PluginManager, tmp_path: Path, scratch: Path
+) -> None:
+    """What a copy killed on this machine left in the temporary directory goes with
+    the next copy; that of a copy still running stays."""
+    from ociport.engine.copying import SCRATCH_PREFIX
+    from ociport.processes import owner_token
+
+    gone = subprocess.run(
+        [sys.executable, "-c", "import os; print(os.getpid())"],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    dead = scratch / f"{SCRATCH_PREFIX}{owner_token(int(gone.stdout))}-abc123"
+    alive = scratch / f"{SCRATCH_PREFIX}{owner_token(os.getppid())}-def456"
+    for left in (dead, alive):
+        (left / "blobs").mkdir(parents=True)
+    ociport.copy_image(_Pipe(HELLO.read_bytes()), str(tmp_path / "h.tar"), pm=pm)
+    assert list(scratch.iterdir()) == [alive]

@@ -23,23 +23,26 @@ the export's, for every pair of formats.
 - **One-pass sources are staged.** A source that cannot be read in random order (an
   archive on stdin or from a pipe, a compressed archive; a Docker archive, whose
   driver reads every file to build manifests) has its blobs staged, verified, in a
-  temporary directory (under ``$TMPDIR``, see :func:`tempfile.mkdtemp`), removed when
-  the copy ends, whether it succeeds or not. Random-access sources (an uncompressed
-  archive file or object, a layout, a registry) are read directly, only the blobs the
-  selection needs.
+  temporary directory (``ociport-copy-<host>-<pid>-*`` under ``$TMPDIR``, see
+  :func:`tempfile.gettempdir`), removed when the copy ends, whether it succeeds or
+  not; one a killed copy left is removed by the next copy on that machine.
+  Random-access sources (an uncompressed archive file or object, a layout, a
+  registry) are read directly, only the blobs the selection needs.
 - No store is opened and no store hook is called: a copy commits nothing.
 """
 
 from __future__ import annotations
 
 import contextlib
+import glob
 import logging
+import os
 import shutil
 import tempfile
 from collections.abc import Callable, Mapping
 from contextlib import AbstractContextManager
 from dataclasses import replace
-from typing import IO, Any, BinaryIO, cast
+from typing import IO, Any, BinaryIO, Final, cast
 
 from ociport.content.fsstore import FsspecContentStore
 from ociport.content.interfaces import BlobInfo
@@ -59,14 +62,18 @@ from ociport.engine.naming import copy_entry, ref_entry
 from ociport.errors import BlobNotFoundError, InvalidLocationError
 from ociport.oci.descriptor import Descriptor
 from ociport.oci.digest import Digest
+from ociport.processes import is_dead, owner_token
 from ociport.results import CopyResult
 from ociport.streams.address import ImageAddress
 from ociport.streams.location import Location
 from ociport.streams.sources import Sink
 
-__all__ = ["CopyContent", "copy_source"]
+__all__ = ["SCRATCH_PREFIX", "CopyContent", "copy_source"]
 
 _log = logging.getLogger(__name__)
+
+#: How the temporary directories of copies are named: PREFIX<host>-<pid>-<random>.
+SCRATCH_PREFIX: Final = "ociport-copy-"
 
 
 class CopyContent:
@@ -163,11 +170,11 @@ def copy_source(
     if progress is not None:
         progress.start(source_size(source))
     selecting = replace(request, progress=None, whole_index=False)
-    staged = tempfile.mkdtemp(prefix="ociport-copy-")
+    scratch_dir = _scratch_directory()
     try:
         # Only one-pass sources put blobs here; the rest is read from the source.
         scratch = FsspecContentStore(
-            Location.from_url(staged), role="source", single_writer=True
+            Location.from_url(scratch_dir), role="source", single_writer=True
         )
         with (
             StagingArea(
@@ -218,4 +225,16 @@ def copy_source(
                 sum(desc.size for desc in plan.blobs),
             )
     finally:
-        shutil.rmtree(staged, ignore_errors=True)
+        shutil.rmtree(scratch_dir, ignore_errors=True)
+
+
+def _scratch_directory() -> str:
+    """A new temporary directory for a copy, named after this process; those that
+    copies killed on this machine left behind (their process is gone) are removed
+    first."""
+    root = tempfile.gettempdir()
+    for stale in glob.glob(os.path.join(glob.escape(root), f"{SCRATCH_PREFIX}*")):
+        owner = os.path.basename(stale)[len(SCRATCH_PREFIX) :].rsplit("-", 1)[0]
+        if is_dead(owner):
+            shutil.rmtree(stale, ignore_errors=True)
+    return tempfile.mkdtemp(prefix=f"{SCRATCH_PREFIX}{owner_token()}-", dir=root)
