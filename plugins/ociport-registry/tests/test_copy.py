@@ -263,3 +263,29 @@ def test_a_docker_archive_from_a_registry(
         manifest: list[dict[str, Any]] = json.load(member)
     assert manifest[0]["RepoTags"] == [reference]
     skopeo("inspect", f"docker-archive:{out}")
+
+
+def test_bearer_tokens_both_ways(
+    registry_pm: pluggy.PluginManager,
+    token_registry: RegistryServer,
+    repo: str,
+    tmp_path: Path,
+) -> None:
+    """The Done-when of issue 12 with credentials: an archive's image pushed to a
+    registry that wants bearer tokens, and pulled back, digests kept."""
+    options = {"tls_verify": False, "creds": f"{USER[0]}:{USER[1]}"}
+    reference = f"{token_registry.host}/{repo}:v1"
+    ociport.copy_image(
+        f"oci-archive:{HELLO}:{HELLO_NAME}",
+        f"docker://{reference}",
+        dest_options=options,
+        pm=registry_pm,
+    )
+    out = tmp_path / "b.tar"
+    ociport.copy_image(
+        f"docker://{reference}",
+        f"oci-archive:{out}",
+        source_options=options,
+        pm=registry_pm,
+    )
+    assert archive_digest(out) == archive_digest(HELLO)
