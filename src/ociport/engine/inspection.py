@@ -11,9 +11,10 @@ from typing import IO, Any
 
 from ociport.content.staging import StagingArea
 from ociport.drivers.base import ImageDriver
-from ociport.engine.importing import ImportRequest, SourceReader, open_image_source
+from ociport.engine.importing import ImportRequest, open_image_source
 from ociport.engine.referrers import classify_roots
 from ociport.engine.selection import root_names, select_roots
+from ociport.engine.sourcereader import SourceReader
 from ociport.oci.descriptor import Descriptor
 from ociport.oci.digest import Digest
 from ociport.oci.manifest import Manifest
