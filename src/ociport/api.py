@@ -232,7 +232,7 @@ def copy_image(
     from_store, to_store = store_name(source), store_name(dest)
     if from_store is not None or to_store is not None:
         # The store's own jobs: leased, verified, named, hooks called.
-        store = store or open_store(pm=pm)
+        store = store or open_store(pm=pm, create=to_store is not None)
         common: dict[str, Any] = {
             "platforms": platforms,
             "all_platforms": all_platforms,
