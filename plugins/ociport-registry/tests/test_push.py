@@ -6,9 +6,12 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import httpx
 import pytest
+from breaking_proxy import BreakingProxy
 from ociport_fixtures import ROOT, TOOL
 from ociport_registry.client import push
+from ociport_registry.errors import RegistryUnavailableError
 from registry_helpers import run_cli, skopeo
 from registry_server import RegistryServer
 
@@ -227,3 +230,70 @@ def test_push_a_docker_schema_2_image(
     raw = skopeo("inspect", "--raw", "--tls-verify=false", f"docker://{target}")
     assert json.loads(raw)["mediaType"] == mt.DOCKER_MANIFEST_V2
     assert str(Digest.of(raw.encode())) == str(image.target.digest)
+
+
+def _large_image(store: ociport.ImageStore, monkeypatch: pytest.MonkeyPatch) -> str:
+    """A 2.5 MiB layer, pushed in 1 MiB chunks."""
+    monkeypatch.setattr(push, "CHUNK_SIZE", 1 << 20)
+    root = random_image(store.content, layers=1, layer_size=(5 << 20) // 2, seed=7)
+    name_image(store.content, "example.com/large:1", root)
+    return str(root.digest)
+
+
+def test_a_connection_broken_mid_chunk(
+    store: ociport.ImageStore,
+    registry: RegistryServer,
+    repo: str,
+    methods: list[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A proxy cuts the connection in the middle of a chunk: distribution 2.8 cannot
+    resume an upload that received part of a request (it cancels it: 404
+    BLOB_UPLOAD_INVALID or BLOB_UPLOAD_UNKNOWN), so the upload starts over once, and
+    succeeds. (2.8 cannot be made to answer 416 either: it ignores a PATCH's
+    Content-Range; the scripted tests of test_upload_resume.py cover 416.)"""
+    digest = _large_image(store, monkeypatch)
+    host, port = registry.host.split(":")
+    proxy = BreakingProxy((host, int(port)), after=1 << 19)
+    try:
+        store.export_images(
+            ["example.com/large:1"],
+            f"docker://{proxy.host}/{repo}:large",
+            storage_options=INSECURE,
+        )
+    finally:
+        proxy.close()
+    assert proxy.broken == 1
+    # The upload's status (404), its cancellation, a new upload; 1 chunk broken,
+    # then 1 + 1 + 0.5 MiB (config and layer blobs go at once: counts, not order).
+    assert methods.count("GET uploads") == methods.count("DELETE uploads") == 1
+    assert methods.count("POST uploads") == 3
+    assert methods.count("PATCH uploads") == 4
+    assert skopeo_digest(f"{registry.host}/{repo}:large") == digest
+
+
+def test_a_connection_broken_twice_is_one_error(
+    store: ociport.ImageStore,
+    registry: RegistryServer,
+    repo: str,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    _large_image(store, monkeypatch)
+    host, port = registry.host.split(":")
+    proxy = BreakingProxy((host, int(port)), after=1 << 19, times=2)
+    try:
+        with pytest.raises(
+            RegistryUnavailableError,
+            match=r"upload of blob sha256:\w+: the registry lost the upload again "
+            r"after starting over: not found \(HTTP 404 BLOB_UPLOAD_(UNKNOWN|INVALID)",
+        ):
+            store.export_images(
+                ["example.com/large:1"],
+                f"docker://{proxy.host}/{repo}:large",
+                storage_options=INSECURE,
+            )
+    finally:
+        proxy.close()
+    assert proxy.broken == 2
+    answer = httpx.get(f"http://{registry.host}/v2/{repo}/tags/list")
+    assert answer.status_code == 404  # nothing named, not even the repository

@@ -149,7 +149,9 @@ def _push_blob(
     if upload is None:
         return  # mounted
     with plan.content.open_blob(blob) as stream:
-        upload_blob(session, blob, stream, upload)
+        # Opened again when bytes must be sent again and the stream cannot seek.
+        reopen = lambda: plan.content.open_blob(blob)  # noqa: E731
+        upload_blob(session, blob, stream, upload, reopen=reopen)
 
 
 def _push_new_document(
