@@ -300,3 +300,53 @@ def test_the_login_file_is_the_first_one_read(tmp_path: Path) -> None:
         bare = {"HOME": str(tmp_path)}
         expected = Path(f"/run/containers/{os.getuid()}/auth.json")
         assert login_file(None, bare) == auth_files(None, bare)[0] == expected
+
+
+def test_on_a_terminal_the_user_name_and_password_are_asked_for(
+    auth_registry: RegistryServer, tmp_path: Path
+) -> None:
+    """As podman: "Username: ", then "Password: " with no echo."""
+    import fcntl
+    import pty
+    import select
+    import termios
+    import time
+
+    auth_file = tmp_path / "auth.json"
+    leader, follower = pty.openpty()
+
+    def controlling_terminal() -> None:
+        os.setsid()
+        fcntl.ioctl(follower, termios.TIOCSCTTY, 0)
+
+    command = ["login", "--tls-verify=false", "--authfile", str(auth_file)]
+    process = subprocess.Popen(
+        [sys.executable, "-m", "ociport", *command, auth_registry.host],
+        stdin=follower,
+        stdout=follower,
+        stderr=follower,
+        preexec_fn=controlling_terminal,
+    )
+    os.close(follower)
+    seen = b""
+
+    def read_until(text: bytes) -> None:
+        nonlocal seen
+        deadline = time.monotonic() + 30
+        while text not in seen:
+            assert time.monotonic() < deadline, seen
+            if select.select([leader], [], [], 1)[0]:
+                seen += os.read(leader, 1024)
+
+    try:
+        read_until(b"Username: ")
+        os.write(leader, f"{USER[0]}\n".encode())
+        read_until(b"Password: ")
+        os.write(leader, f"{USER[1]}\n".encode())
+        read_until(b"Login Succeeded!")
+        assert process.wait(timeout=30) == 0
+    finally:
+        process.kill()
+        os.close(leader)
+    assert USER[1].encode() not in seen  # not echoed
+    assert _entries(auth_file) == {auth_registry.host: _auth(*USER)}
