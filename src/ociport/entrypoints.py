@@ -85,16 +85,17 @@ def cached_entry_points(group: str, *, refresh: bool = False) -> list[EntryPoint
 
 
 def _cache_path(group: str) -> str:
-    """The cache file of this interpreter and ``group``."""
-    import hashlib
+    """The cache file of this interpreter and ``group`` (named by a CRC-32 of both:
+    only a name, and zlib is cheaper to load than hashlib)."""
+    import zlib
 
     base = os.environ.get("XDG_CACHE_HOME", "")
     if not os.path.isabs(base):
         # Relative is invalid (XDG base directories): it would scatter caches over
         # whatever directories ociport runs in.
         base = os.path.join(os.path.expanduser("~"), ".cache")
-    key = hashlib.sha256(f"{sys.executable}\0{group}".encode()).hexdigest()[:16]
-    return os.path.join(base, "ociport", f"entry-points-{key}.json")
+    key = zlib.crc32("\0".join((sys.executable, group)).encode())
+    return os.path.join(base, "ociport", f"entry-points-{key:08x}.json")
 
 
 def _mtime(path: str) -> int:
