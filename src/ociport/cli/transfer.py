@@ -194,6 +194,11 @@ def import_(
         return
     for text in [*result.notes, *warnings]:
         note(f"note: {text}")
+    if result.referrers:
+        note(
+            f"note: {len(result.referrers)} referrer(s) (signatures, SBOMs, "
+            "attestations) imported; 'ociport images referrers NAME' lists them"
+        )
     for image in result.images:
         click.echo(image.name if quiet else f"{image.name}\t{image.target.digest}")
 
