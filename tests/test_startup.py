@@ -383,3 +383,40 @@ def test_running_from_another_directory_keeps_the_cache(
     monkeypatch.syspath_prepend(str(elsewhere))
     cached_entry_points(GROUP)
     assert path.stat().st_mtime_ns == written
+
+
+def test_a_command_loads_only_its_own_module_of_commands(tmp_path: Path) -> None:
+    """``images ls`` imports ``ociport.cli.images``, not the modules of the other
+    commands; ``--help`` lists them all, with their options after the name."""
+    modules = {
+        "ociport.cli.images",
+        "ociport.cli.transfer",
+        "ociport.cli.copy",
+        "ociport.cli.content",
+        "ociport.cli.completion",
+    }
+    code = _IMPORTED.format(modules=modules)
+    listed = subprocess.run(
+        [sys.executable, "-c", code, "images", "ls"],
+        capture_output=True,
+        text=True,
+        env=_env(tmp_path),
+    )
+    assert listed.stderr.strip().splitlines()[-1] == "['ociport.cli.images']"
+    helped = subprocess.run(
+        [sys.executable, "-m", "ociport", "--help"],
+        capture_output=True,
+        text=True,
+        env=_env(tmp_path),
+    )
+    for name in ("completion", "content", "convert", "copy", "export", "images"):
+        assert f"\n  {name} " in helped.stdout
+    for name in ("import", "inspect", "plugins"):
+        assert f"\n  {name} " in helped.stdout
+    after = subprocess.run(
+        [sys.executable, "-m", "ociport", "import", "--help"],
+        capture_output=True,
+        text=True,
+        env=_env(tmp_path),
+    )
+    assert "--store URL|NAME" in after.stdout

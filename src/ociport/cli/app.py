@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import sys
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any, Final, NoReturn
 
 import click
@@ -20,7 +20,7 @@ from ociport.errors import OciportError, StoreNotFoundError
 if TYPE_CHECKING:
     from ociport.api import ImageStore
 
-__all__ = ["CliContext", "add_store_options", "cli", "fail", "main", "pass_ctx"]
+__all__ = ["CliContext", "cli", "fail", "main", "pass_ctx"]
 
 #: The exit status of a command ended by Ctrl-C (128 + SIGINT), as shells report it.
 _INTERRUPTED: Final = 130
@@ -113,20 +113,50 @@ class CliContext:
 pass_ctx = click.make_pass_decorator(CliContext)
 
 
+#: The built-in commands, each with the module of :mod:`ociport.cli` that defines it
+#: (imported when the command is first asked for: a command loads only its own module).
+_BUILTIN: Final = {
+    "completion": "completion",
+    "content": "content",
+    "convert": "images",
+    "copy": "copy",
+    "export": "transfer",
+    "images": "images",
+    "import": "transfer",
+    "inspect": "transfer",
+    "plugins": "plugin_list",
+}
+#: Built-in commands that take no ``--store`` after their name (they use no store).
+_STORELESS: Final = frozenset({"completion", "inspect", "plugins"})
+
+
 class _CommandLine(click.Group):
-    """The built-in commands, and those plugins add
-    (:func:`~ociport.hookspecs.ociport_cli_commands`), collected only when a name is
-    not a built-in one or the whole list is wanted (``--help``, completion): a built-in
-    command loads no plugin for it."""
+    """The built-in commands, each module imported when one of its commands is first
+    asked for, and those plugins add (:func:`~ociport.hookspecs.ociport_cli_commands`),
+    collected only when a name is not a built-in one or the whole list is wanted
+    (``--help``, completion): a built-in command loads no plugin for it."""
 
     def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        module = _BUILTIN.get(cmd_name)
+        if module is not None:
+            self._load(module)
         command = super().get_command(ctx, cmd_name)
-        if command is not None:
+        if command is not None or module is not None:
             return command
         return self._plugin_commands().get(cmd_name)
 
+    def _load(self, module: str) -> None:
+        """Import ``ociport.cli.<module>`` (its commands register themselves) and give
+        them ``--store``/``--storage-option`` after their name."""
+        import importlib
+
+        known = set(self.commands)
+        importlib.import_module(f"ociport.cli.{module}")
+        for name in self.commands.keys() - known - _STORELESS:
+            _add_store_options(self.commands[name])
+
     def list_commands(self, ctx: click.Context) -> list[str]:
-        builtin = super().list_commands(ctx)
+        builtin = sorted(_BUILTIN)
         try:
             added = self._plugin_commands()
         except (OciportError, ImportError) as exc:
@@ -138,7 +168,7 @@ class _CommandLine(click.Group):
     def _plugin_commands(self) -> dict[str, click.Command]:
         from ociport.plugins import get_plugin_manager, plugin_commands
 
-        return plugin_commands(get_plugin_manager(), reserved=self.commands)
+        return plugin_commands(get_plugin_manager(), reserved=_BUILTIN)
 
 
 @click.group(cls=_CommandLine, context_settings={"help_option_names": ["-h", "--help"]})
@@ -208,34 +238,32 @@ def _set_store(ctx: click.Context, param: click.Parameter, value: Any) -> None:
         state.options = {**state.options, **value}
 
 
-def add_store_options(group: click.Group, *, skip: Iterable[str] = ()) -> None:
-    """Accept ``--store`` and ``--storage-option`` after every subcommand of ``group``
-    too (``ociport import --store S ...``), except those named in ``skip``."""
-    for name, command in group.commands.items():
-        if name in skip:
-            continue
-        if isinstance(command, click.Group):
-            add_store_options(command)
-            continue
-        command.params.append(
-            click.Option(
-                ["--store", "store_url"],
-                metavar="URL|NAME",
-                expose_value=False,
-                callback=_set_store,
-                help="Store root (as before the command).",
-            )
+def _add_store_options(command: click.Command) -> None:
+    """Accept ``--store`` and ``--storage-option`` after ``command`` too (``ociport
+    import --store S ...``); for a group, after each of its subcommands."""
+    if isinstance(command, click.Group):
+        for subcommand in command.commands.values():
+            _add_store_options(subcommand)
+        return
+    command.params.append(
+        click.Option(
+            ["--store", "store_url"],
+            metavar="URL|NAME",
+            expose_value=False,
+            callback=_set_store,
+            help="Store root (as before the command).",
         )
-        command.params.append(
-            click.Option(
-                ["--storage-option", "storage_options"],
-                multiple=True,
-                metavar="KEY=VALUE",
-                expose_value=False,
-                callback=lambda c, p, v: _set_store(c, p, key_values(c, p, v)),
-                help="fsspec option for the store (as before the command).",
-            )
+    )
+    command.params.append(
+        click.Option(
+            ["--storage-option", "storage_options"],
+            multiple=True,
+            metavar="KEY=VALUE",
+            expose_value=False,
+            callback=lambda c, p, v: _set_store(c, p, key_values(c, p, v)),
+            help="fsspec option for the store (as before the command).",
         )
+    )
 
 
 def fail(message: str, debug: bool, status: int = 1) -> NoReturn:
