@@ -20,12 +20,11 @@ from ociport.results import CopyResult, ExportResult, Image, ImportResult
 from ociport.streams.location import SINGLE_WRITER_OPTION, Location, split_options
 from ociport.streams.storage_errors import is_unresponsive, storage_errors
 from ociport.targets import (
-    addressed_names,
+    apply_transport,
     one_root,
     platform_selection,
     sink_location,
     store_name,
-    transport_names,
 )
 
 if TYPE_CHECKING:
@@ -132,15 +131,13 @@ def inspect_source(
     from ociport.engine.detect import choose_driver
     from ociport.engine.inspection import describe_source
     from ociport.streams.sources import describe, resolve
-    from ociport.streams.transports import apply_reference
 
     pm = pm or get_plugin_manager()
-    parsed, format, ref_name = apply_reference(
+    parsed, format, ref_name = apply_transport(
+        pm,
         source,
-        transport_names(pm),
         format=format,
         ref=ref_name,
-        addressed=addressed_names(pm),
     )
     resolved = resolve(parsed, storage_options)
     with storage_errors(resolved, "source"):
@@ -225,7 +222,6 @@ def copy_image(
     from ociport.engine.exporting import add_plugin_members
     from ociport.engine.importing import ImportRequest
     from ociport.streams.sources import describe, resolve
-    from ociport.streams.transports import apply_reference
 
     pm = pm or get_plugin_manager()
     selection = platform_selection(platforms, all_platforms)
@@ -266,20 +262,18 @@ def copy_image(
             str(dest if to_store else source),
             "store:NAME takes no format or ref, and is on one side only",
         )
-    parsed, format, ref_name = apply_reference(
+    parsed, format, ref_name = apply_transport(
+        pm,
         source,
-        transport_names(pm),
         format=format,
         ref=ref_name,
-        addressed=addressed_names(pm),
     )
-    target, dest_format, dest_ref = apply_reference(
+    target, dest_format, dest_ref = apply_transport(
+        pm,
         dest,
-        transport_names(pm),
         format=dest_format,
         ref=None,
         format_label="dest_format",
-        addressed=addressed_names(pm),
     )
     dest_cls = driver_registry(pm).get(dest_format or "oci-archive")
     request = ImportRequest(
@@ -463,14 +457,12 @@ class ImageStore:
         from ociport.engine.importing import ImportRequest, import_source
         from ociport.engine.naming import ImportNaming, name_roots
         from ociport.streams.sources import describe, resolve
-        from ociport.streams.transports import apply_reference
 
-        parsed, format, ref_name = apply_reference(
+        parsed, format, ref_name = apply_transport(
+            self.pm,
             source,
-            transport_names(self.pm),
             format=format,
             ref=ref_name,
-            addressed=addressed_names(self.pm),
         )
         naming = naming or ImportNaming()
         selection = platform_selection(platforms, all_platforms)
@@ -611,14 +603,12 @@ class ImageStore:
             write_plan,
         )
         from ociport.engine.naming import export_entries, ref_entry
-        from ociport.streams.transports import apply_reference
 
-        target, format, ref = apply_reference(
+        target, format, ref = apply_transport(
+            self.pm,
             sink,
-            transport_names(self.pm),
             format=format,
             ref=None,
-            addressed=addressed_names(self.pm),
         )
         driver_cls = self.driver(format or "oci-archive")
         selection = platform_selection(platforms, all_platforms)

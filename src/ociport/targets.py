@@ -18,16 +18,14 @@ if TYPE_CHECKING:
     from ociport.oci.walk import PlatformSelection
     from ociport.streams.address import ImageAddress
     from ociport.streams.sources import Sink, Source
-    from ociport.streams.transports import Transports
 
 __all__ = [
     "STORE_PREFIX",
-    "addressed_names",
+    "apply_transport",
     "one_root",
     "platform_selection",
     "sink_location",
     "store_name",
-    "transport_names",
 ]
 
 #: The prefix naming an image of the store as a copy's source or destination.
@@ -47,15 +45,30 @@ def store_name(target: Source) -> str | None:
     return name
 
 
-def transport_names(pm: pluggy.PluginManager) -> Transports:
-    """The transport names of ``pm``'s drivers, collected only when asked for."""
-    return lambda: driver_registry(pm).names()
+def apply_transport(
+    pm: pluggy.PluginManager,
+    target: Source,
+    *,
+    format: str | None,
+    ref: str | None,
+    format_label: str = "format",
+) -> tuple[Source | ImageAddress, str | None, str | None]:
+    """:func:`~ociport.streams.transports.apply_reference` with the transports of
+    ``pm``'s drivers (collected only when ``target`` names one): ``(target, format,
+    ref)``.
 
+    :raises InvalidLocationError, UnknownDriverError: as ``apply_reference``.
+    """
+    from ociport.streams.transports import apply_reference
 
-def addressed_names(pm: pluggy.PluginManager) -> Transports:
-    """The names of ``pm``'s drivers that address images rather than files
-    (``docker``), collected only when asked for."""
-    return lambda: driver_registry(pm).addressed_names()
+    return apply_reference(
+        target,
+        lambda: driver_registry(pm).names(),
+        format=format,
+        ref=ref,
+        format_label=format_label,
+        addressed=lambda: driver_registry(pm).addressed_names(),
+    )
 
 
 def platform_selection(
