@@ -167,6 +167,8 @@ def driver_registry(pm: pluggy.PluginManager) -> DriverRegistry:
         # Each plugin in turn (pluggy's order: the last registered first), so that
         # one whose driver modules do not import is named.
         for impl in reversed(pm.hook.ociport_register_drivers.get_hookimpls()):
+            if impl.hookwrapper or impl.wrapper:
+                continue  # wraps the call; registers nothing itself
             arguments = {"registry": registry}
             try:
                 impl.function(*(arguments[name] for name in impl.argnames))
